@@ -1,0 +1,538 @@
+//! API clients and the OAuth 2.0 client-credentials grant (RFC 6749 §4.4).
+//!
+//! The national CSIRT registers a client for an organisation or entity; the secret is shown
+//! once and stored only as an argon2 hash. `POST /oauth/token` exchanges client id and secret
+//! for a short-lived bearer token whose role comes from the organisation and whose scopes can
+//! never exceed the role's ceiling.
+
+use super::scopes::{join_scopes, parse_scopes, Role, Scope};
+use super::Caller;
+use crate::audit;
+use crate::db::{self, DbConn};
+use crate::error::{AppError, AppResult, FieldError, Problem};
+use crate::http::json::{self, JsonBody};
+use crate::http::pagination::{self, Page, PageQuery};
+use crate::http::parse_id;
+use crate::rules::coverage::OrgKind;
+use crate::schema::{api_clients, entities, organisations};
+use crate::{idempotency, AppState};
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use argon2::password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier};
+use argon2::Argon2;
+use base64::Engine;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Energy CSIRT ticketing", "organisation_id": "0193a0b2-7c1e-7d3a-9f00-2b8e4c1d5e6f", "scope": "incidents:read feeds:read"}))]
+pub struct ClientInput {
+    #[validate(length(min = 1, max = 200))]
+    pub name: String,
+    /// The organisation or registered entity the client acts for; its kind decides the role.
+    pub organisation_id: String,
+    /// Space-separated scopes; defaults to the role's whole ceiling.
+    pub scope: Option<String>,
+}
+
+/// A registered API client (never with its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct ApiClient {
+    pub id: String,
+    /// The `client_id` for `POST /oauth/token`.
+    #[schema(example = "n2h_0193a0b27c1e7d3a9f002b8e4c1d5e6f")]
+    pub client_id: String,
+    pub name: String,
+    pub organisation_id: String,
+    pub role: Role,
+    #[schema(example = "incidents:read feeds:read")]
+    pub scope: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// A new client with its secret: the only time the secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NewClient {
+    #[serde(flatten)]
+    pub client: ApiClient,
+    #[schema(example = "n2hs_3q2+7w...")]
+    pub client_secret: String,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = api_clients)]
+struct ClientRow {
+    id: String,
+    client_id: String,
+    name: String,
+    org_id: String,
+    role: String,
+    scopes: String,
+    secret_hash: String,
+    created_at: chrono::NaiveDateTime,
+    revoked_at: Option<chrono::NaiveDateTime>,
+}
+
+impl ClientRow {
+    fn into_api(self) -> ApiClient {
+        ApiClient {
+            id: self.id,
+            client_id: self.client_id,
+            name: self.name,
+            organisation_id: self.org_id,
+            role: Role::parse(&self.role).unwrap_or(Role::Entity),
+            scope: self.scopes,
+            created_at: self.created_at.and_utc(),
+            revoked_at: self.revoked_at.map(|t| t.and_utc()),
+        }
+    }
+}
+
+fn random_token(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut buf);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(buf)
+}
+
+fn hash_secret(secret: &str) -> AppResult<String> {
+    Argon2::default()
+        .hash_password(secret.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::internal(format!("argon2: {e}")))
+}
+
+/// A fixed hash to verify against when the client id is unknown, so that an unknown id takes
+/// as long as a wrong secret.
+fn dummy_hash() -> &'static str {
+    static HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    HASH.get_or_init(|| hash_secret("no such client").unwrap_or_default())
+}
+
+fn role_of(conn: &mut DbConn, org_id: &str) -> AppResult<Option<Role>> {
+    let kind: Option<String> = organisations::table
+        .find(org_id)
+        .select(organisations::kind)
+        .first(conn)
+        .optional()?;
+    if let Some(kind) = kind {
+        return Ok(OrgKind::parse(&kind).map(|k| match k {
+            OrgKind::NationalCsirt => Role::NationalCsirt,
+            OrgKind::SectoralCsirt => Role::SectoralCsirt,
+            OrgKind::SupervisoryAuthority => Role::SupervisoryAuthority,
+        }));
+    }
+    let entity: Option<String> = entities::table
+        .find(org_id)
+        .select(entities::id)
+        .first(conn)
+        .optional()?;
+    Ok(entity.map(|_| Role::Entity))
+}
+
+/// Checks requested scopes against a role's ceiling.
+fn scopes_for(role: Role, requested: Option<&str>, pointer: &str) -> AppResult<Vec<Scope>> {
+    let Some(requested) = requested else {
+        return Ok(role.ceiling().to_vec());
+    };
+    let scopes = parse_scopes(requested).map_err(|m| AppError::invalid(pointer, m))?;
+    if let Some(extra) = scopes.iter().find(|s| !role.ceiling().contains(s)) {
+        return Err(AppError::invalid(
+            pointer,
+            format!(
+                "a {} may not hold the scope `{}`",
+                role.as_str(),
+                extra.as_str()
+            ),
+        ));
+    }
+    if scopes.is_empty() {
+        return Err(AppError::invalid(pointer, "name at least one scope"));
+    }
+    Ok(scopes)
+}
+
+/// Registers an API client; the response holds the secret, which is never shown again.
+#[utoipa::path(
+    tag = "clients",
+    request_body = ClientInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    security(("bearer" = ["clients:manage"])),
+    responses((status = 201, description = "Registered; keep the secret now", body = NewClient))
+)]
+#[post("/clients")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::ClientsManage)?;
+    let input: ClientInput = json::parse_valid(&body.bytes)?;
+    let key = idempotency::key(&req, &body.bytes)?;
+    let secret = format!("n2hs_{}", random_token(32));
+    let hash = {
+        let secret = secret.clone();
+        web::block(move || hash_secret(&secret)).await??
+    };
+    let outcome = state
+        .write(move |conn| {
+            idempotency::once(conn, &caller, key.as_ref(), |conn| {
+                let org_id = parse_id(&input.organisation_id).map_err(|_| {
+                    AppError::Validation(vec![FieldError::new(
+                        "/organisation_id",
+                        "no organisation or entity has this id",
+                    )])
+                })?;
+                let role = role_of(conn, &org_id)?.ok_or_else(|| {
+                    AppError::Validation(vec![FieldError::new(
+                        "/organisation_id",
+                        "no organisation or entity has this id",
+                    )])
+                })?;
+                let scopes = scopes_for(role, input.scope.as_deref(), "/scope")?;
+                let now = db::now();
+                let id = db::new_id();
+                let client_id = format!(
+                    "n2h_{}",
+                    uuid::Uuid::parse_str(&id)
+                        .map(|u| u.simple().to_string())
+                        .unwrap_or_default()
+                );
+                diesel::insert_into(api_clients::table)
+                    .values((
+                        api_clients::id.eq(&id),
+                        api_clients::client_id.eq(&client_id),
+                        api_clients::name.eq(&input.name),
+                        api_clients::org_id.eq(&org_id),
+                        api_clients::role.eq(role.as_str()),
+                        api_clients::scopes.eq(join_scopes(&scopes)),
+                        api_clients::secret_hash.eq(&hash),
+                        api_clients::created_at.eq(now),
+                        api_clients::created_by.eq(format!("{}/{}", caller.org, caller.sub)),
+                    ))
+                    .execute(conn)?;
+                audit::record(conn, &caller, "client.create", "client", &id)?;
+                let client = ApiClient {
+                    id,
+                    client_id,
+                    name: input.name.clone(),
+                    organisation_id: org_id,
+                    role,
+                    scope: join_scopes(&scopes),
+                    created_at: now.and_utc(),
+                    revoked_at: None,
+                };
+                // The secret is stored in the idempotency record only as part of the response a
+                // retry must get; it expires with that record.
+                Ok((
+                    StatusCode::CREATED,
+                    serde_json::to_string(&NewClient {
+                        client,
+                        client_secret: secret,
+                    })?,
+                ))
+            })
+        })
+        .await?;
+    Ok(outcome.into_response())
+}
+
+/// The registered API clients.
+#[utoipa::path(
+    tag = "clients",
+    params(PageQuery),
+    security(("bearer" = ["clients:manage"])),
+    responses((status = 200, description = "One page of clients", body = Page<ApiClient>))
+)]
+#[get("/clients")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::ClientsManage)?;
+    let page = q.validate()?;
+    let p = page.clone();
+    let rows = state
+        .db(move |conn| {
+            let mut query = api_clients::table
+                .select(ClientRow::as_select())
+                .into_boxed();
+            if let Some(after) = p.after {
+                query = query.filter(api_clients::id.gt(after));
+            }
+            let rows: Vec<ClientRow> = query
+                .order(api_clients::id.asc())
+                .limit(p.limit + 1)
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(ClientRow::into_api)
+                .collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(pagination::respond(
+        &req,
+        pagination::paginate(rows, page.limit, |c| c.id.clone()),
+    ))
+}
+
+/// One API client.
+#[utoipa::path(
+    tag = "clients",
+    params(("id" = String, Path, description = "Client record id")),
+    security(("bearer" = ["clients:manage"])),
+    responses((status = 200, description = "The client", body = ApiClient))
+)]
+#[get("/clients/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::ClientsManage)?;
+    let id = parse_id(&id)?;
+    let client = state
+        .db(move |conn| {
+            Ok(api_clients::table
+                .find(&id)
+                .select(ClientRow::as_select())
+                .first(conn)?
+                .into_api())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(client))
+}
+
+/// Revokes a client: its secret stops working at once (tokens already issued run out).
+#[utoipa::path(
+    tag = "clients",
+    params(("id" = String, Path, description = "Client record id")),
+    security(("bearer" = ["clients:manage"])),
+    responses((status = 200, description = "The revoked client", body = ApiClient))
+)]
+#[delete("/clients/{id}")]
+pub async fn revoke(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::ClientsManage)?;
+    let id = parse_id(&id)?;
+    let client = state
+        .write(move |conn| {
+            let row: ClientRow = api_clients::table
+                .find(&id)
+                .select(ClientRow::as_select())
+                .first(conn)?;
+            if row.revoked_at.is_some() {
+                return Ok(row.into_api());
+            }
+            diesel::update(api_clients::table.find(&id))
+                .set(api_clients::revoked_at.eq(Some(db::now())))
+                .execute(conn)?;
+            audit::record(conn, &caller, "client.revoke", "client", &id)?;
+            Ok(api_clients::table
+                .find(&id)
+                .select(ClientRow::as_select())
+                .first(conn)?
+                .into_api())
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(client))
+}
+
+/// The token request (RFC 6749 §4.4.2), form-encoded.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    #[schema(example = "client_credentials")]
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    pub client_secret: Option<String>,
+    /// Space-separated subset of the client's scopes; all of them when absent.
+    pub scope: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    #[schema(example = "Bearer")]
+    pub token_type: String,
+    #[schema(example = 3600)]
+    pub expires_in: i64,
+    #[schema(example = "incidents:read feeds:read")]
+    pub scope: String,
+}
+
+/// An RFC 6749 §5.2 error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    #[schema(example = "invalid_client")]
+    pub error: String,
+    pub error_description: String,
+}
+
+fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpResponse {
+    let mut res = HttpResponse::build(status);
+    res.insert_header(("Cache-Control", "no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        res.insert_header(("WWW-Authenticate", "Basic realm=\"nis2hub\""));
+    }
+    res.json(OAuthError {
+        error: error.into(),
+        error_description: description.into(),
+    })
+}
+
+fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
+    let value = req.headers().get("Authorization")?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+/// OAuth 2.0 client-credentials grant: client id and secret (form fields or HTTP Basic) for
+/// a bearer token.
+#[utoipa::path(
+    tag = "clients",
+    request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "A bearer token", body = TokenResponse),
+        (status = 400, description = "RFC 6749 error: invalid_request, unsupported_grant_type or invalid_scope", body = OAuthError),
+        (status = 401, description = "RFC 6749 error: invalid_client", body = OAuthError),
+        (status = 413, description = "The body is too large", body = Problem)
+    )
+)]
+#[post("/oauth/token")]
+pub async fn token(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, AppError> {
+    let bytes = json::read_body(payload.into_inner(), 16 * 1024, None).await?;
+    let form: TokenRequest = match serde_urlencoded::from_bytes(&bytes) {
+        Ok(f) => f,
+        Err(_) => {
+            return Ok(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "send the request form-encoded",
+            ))
+        }
+    };
+    match form.grant_type.as_deref() {
+        Some("client_credentials") => {}
+        None => {
+            return Ok(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "grant_type is missing",
+            ))
+        }
+        Some(_) => {
+            return Ok(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "only client_credentials is supported",
+            ))
+        }
+    }
+    let (client_id, secret) = match (basic_credentials(&req), form.client_id, form.client_secret) {
+        (Some(pair), _, _) => pair,
+        (None, Some(id), Some(secret)) => (id, secret),
+        _ => {
+            return Ok(oauth_error(
+                StatusCode::UNAUTHORIZED,
+                "invalid_client",
+                "send client_id and client_secret",
+            ))
+        }
+    };
+    if client_id.len() > 100 || secret.len() > 200 {
+        return Ok(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        ));
+    }
+    let pool = state.pool.clone();
+    let found = web::block(move || -> AppResult<Option<ClientRow>> {
+        let row = {
+            let mut conn = pool.get()?;
+            api_clients::table
+                .filter(api_clients::client_id.eq(&client_id))
+                .select(ClientRow::as_select())
+                .first::<ClientRow>(&mut conn)
+                .optional()?
+        };
+        let hash = row
+            .as_ref()
+            .map(|r| r.secret_hash.clone())
+            .unwrap_or_else(|| dummy_hash().to_string());
+        let ok = PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(secret.as_bytes(), &h)
+                .is_ok()
+        });
+        Ok(row.filter(|r| ok && r.revoked_at.is_none()))
+    })
+    .await??;
+    let Some(client) = found else {
+        return Ok(oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            "unknown client or wrong secret",
+        ));
+    };
+    let role = Role::parse(&client.role)
+        .ok_or_else(|| AppError::internal("stored client role is unknown"))?;
+    let granted = parse_scopes(&client.scopes).unwrap_or_default();
+    let scopes = match form.scope.as_deref() {
+        None => granted,
+        Some(requested) => match parse_scopes(requested) {
+            Ok(s) if !s.is_empty() && s.iter().all(|x| granted.contains(x)) => s,
+            _ => {
+                return Ok(oauth_error(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_scope",
+                    "ask only for scopes the client was granted",
+                ))
+            }
+        },
+    };
+    let scope = join_scopes(&scopes);
+    let ttl = state.keys.ttl_seconds;
+    let access_token = state
+        .keys
+        .issue(
+            &format!("client:{}", client.client_id),
+            &client.org_id,
+            role,
+            &scope,
+            ttl,
+            Some(client.client_id.clone()),
+        )
+        .map_err(AppError::internal)?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(TokenResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: ttl,
+            scope,
+        }))
+}
+
+/// Used by the `token` command: the role that belongs to an organisation or entity.
+pub fn role_for(conn: &mut DbConn, org_id: &str) -> AppResult<Option<Role>> {
+    role_of(conn, org_id)
+}

@@ -1,0 +1,177 @@
+//! Token signing and verification.
+//!
+//! Which key verifies a token is chosen by the token's `alg` header, but only among the
+//! algorithms this service was configured for: HS256 with the service's secret, and RS256 or
+//! ES256 with an external identity provider's public key. Everything else, `none` included,
+//! is refused before any claim is read.
+
+use super::scopes::Role;
+use crate::config::JwtConfig;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// The claims of a nis2hub access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Claims {
+    /// The subject: a person or a registered API client.
+    pub sub: String,
+    /// The organisation (or registered entity) the caller acts for.
+    pub org: String,
+    pub role: Role,
+    /// Space-separated scopes.
+    #[serde(default)]
+    pub scope: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub iss: String,
+    pub aud: String,
+    /// The API client the token was issued to, for tokens from `/oauth/token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// Keys built once from the configuration.
+#[derive(Clone)]
+pub struct Keys {
+    encoding: EncodingKey,
+    hs: DecodingKey,
+    public: Option<(Algorithm, DecodingKey)>,
+    issuer: String,
+    audience: String,
+    pub ttl_seconds: i64,
+}
+
+/// Checks that a PEM public key is RSA or EC (P-256), for the configuration check at start.
+pub fn check_public_key(pem: &str) -> Result<(), String> {
+    public_key(pem).map(|_| ())
+}
+
+fn public_key(pem: &str) -> Result<(Algorithm, DecodingKey), String> {
+    if let Ok(key) = DecodingKey::from_rsa_pem(pem.as_bytes()) {
+        return Ok((Algorithm::RS256, key));
+    }
+    if let Ok(key) = DecodingKey::from_ec_pem(pem.as_bytes()) {
+        return Ok((Algorithm::ES256, key));
+    }
+    Err("not an RSA or EC public key in PEM form".into())
+}
+
+impl Keys {
+    pub fn new(cfg: &JwtConfig) -> Result<Self, String> {
+        Ok(Self {
+            encoding: EncodingKey::from_secret(&cfg.secret),
+            hs: DecodingKey::from_secret(&cfg.secret),
+            public: cfg.public_key_pem.as_deref().map(public_key).transpose()?,
+            issuer: cfg.issuer.clone(),
+            audience: cfg.audience.clone(),
+            ttl_seconds: cfg.token_ttl.as_secs() as i64,
+        })
+    }
+
+    /// Signs claims for this service's issuer and audience (HS256).
+    pub fn issue(
+        &self,
+        sub: &str,
+        org: &str,
+        role: Role,
+        scope: &str,
+        ttl_seconds: i64,
+        client_id: Option<String>,
+    ) -> Result<String, String> {
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: sub.to_string(),
+            org: org.to_string(),
+            role,
+            scope: scope.to_string(),
+            exp: now + ttl_seconds,
+            iat: now,
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            client_id,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| e.to_string())
+    }
+
+    /// Verifies signature, algorithm, expiry, issuer and audience; returns the claims.
+    pub fn verify(&self, token: &str) -> Result<Claims, String> {
+        let header = jsonwebtoken::decode_header(token)
+            .map_err(|_| "the token is malformed or uses an unsupported algorithm")?;
+        let key = match header.alg {
+            Algorithm::HS256 => &self.hs,
+            alg => match &self.public {
+                Some((expected, key)) if *expected == alg => key,
+                _ => return Err(format!("tokens signed with {alg:?} are not accepted here")),
+            },
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 30;
+        jsonwebtoken::decode::<Claims>(token, key, &validation)
+            .map(|d| d.claims)
+            .map_err(|e| {
+                use jsonwebtoken::errors::ErrorKind::*;
+                match e.kind() {
+                    ExpiredSignature => "the token has expired".to_string(),
+                    InvalidSignature => "the token's signature is not valid".to_string(),
+                    InvalidIssuer => "the token was issued by someone else (iss)".to_string(),
+                    InvalidAudience => "the token is meant for another service (aud)".to_string(),
+                    MissingRequiredClaim(c) => format!("the token lacks the claim `{c}`"),
+                    _ => "the token is not valid".to_string(),
+                }
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn cfg(secret: &str) -> JwtConfig {
+        JwtConfig {
+            secret: secret.as_bytes().to_vec(),
+            public_key_pem: None,
+            issuer: "nis2hub".into(),
+            audience: "nis2hub".into(),
+            token_ttl: Duration::from_secs(3600),
+        }
+    }
+
+    #[test]
+    fn issued_tokens_verify_and_foreign_ones_do_not() {
+        let keys = Keys::new(&cfg("0123456789abcdef0123456789abcdef")).unwrap();
+        let t = keys
+            .issue("alice", "org-1", Role::Entity, "entities:read", 60, None)
+            .unwrap();
+        let c = keys.verify(&t).unwrap();
+        assert_eq!(
+            (c.sub.as_str(), c.org.as_str(), c.role),
+            ("alice", "org-1", Role::Entity)
+        );
+
+        let other = Keys::new(&cfg("another-secret-another-secret-another")).unwrap();
+        assert!(other.verify(&t).unwrap_err().contains("signature"));
+        let expired = keys
+            .issue("alice", "org-1", Role::Entity, "", -120, None)
+            .unwrap();
+        assert!(keys.verify(&expired).unwrap_err().contains("expired"));
+    }
+
+    #[test]
+    fn alg_none_is_refused() {
+        let keys = Keys::new(&cfg("0123456789abcdef0123456789abcdef")).unwrap();
+        use base64::Engine;
+        let b64 = |s: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(s);
+        let now = chrono::Utc::now().timestamp();
+        let body = format!(
+            r#"{{"sub":"x","org":"o","role":"national_csirt","scope":"audit:read","exp":{},"iat":{now},"iss":"nis2hub","aud":"nis2hub"}}"#,
+            now + 600
+        );
+        let token = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&body));
+        assert!(keys.verify(&token).is_err());
+    }
+}

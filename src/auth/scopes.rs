@@ -1,0 +1,215 @@
+//! Scopes and roles, and the one table that says which scopes a role may ever hold.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// An OAuth-style permission. Checked in one place: [`crate::auth::Caller::require`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    DirectoryRead,
+    DirectoryWrite,
+    EntitiesRead,
+    EntitiesWrite,
+    IncidentsReport,
+    IncidentsRead,
+    IncidentsReview,
+    RoutingEvaluate,
+    FeedsRead,
+    AdvisoriesRead,
+    AdvisoriesWrite,
+    CvdReport,
+    CvdCoordinate,
+    AwarenessRead,
+    MaturityRead,
+    MaturityWrite,
+    WebhooksManage,
+    AuditRead,
+    ClientsManage,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 19] = [
+        Scope::DirectoryRead,
+        Scope::DirectoryWrite,
+        Scope::EntitiesRead,
+        Scope::EntitiesWrite,
+        Scope::IncidentsReport,
+        Scope::IncidentsRead,
+        Scope::IncidentsReview,
+        Scope::RoutingEvaluate,
+        Scope::FeedsRead,
+        Scope::AdvisoriesRead,
+        Scope::AdvisoriesWrite,
+        Scope::CvdReport,
+        Scope::CvdCoordinate,
+        Scope::AwarenessRead,
+        Scope::MaturityRead,
+        Scope::MaturityWrite,
+        Scope::WebhooksManage,
+        Scope::AuditRead,
+        Scope::ClientsManage,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::DirectoryRead => "directory:read",
+            Scope::DirectoryWrite => "directory:write",
+            Scope::EntitiesRead => "entities:read",
+            Scope::EntitiesWrite => "entities:write",
+            Scope::IncidentsReport => "incidents:report",
+            Scope::IncidentsRead => "incidents:read",
+            Scope::IncidentsReview => "incidents:review",
+            Scope::RoutingEvaluate => "routing:evaluate",
+            Scope::FeedsRead => "feeds:read",
+            Scope::AdvisoriesRead => "advisories:read",
+            Scope::AdvisoriesWrite => "advisories:write",
+            Scope::CvdReport => "cvd:report",
+            Scope::CvdCoordinate => "cvd:coordinate",
+            Scope::AwarenessRead => "awareness:read",
+            Scope::MaturityRead => "maturity:read",
+            Scope::MaturityWrite => "maturity:write",
+            Scope::WebhooksManage => "webhooks:manage",
+            Scope::AuditRead => "audit:read",
+            Scope::ClientsManage => "clients:manage",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+}
+
+/// Parses a space-separated scope string; unknown scopes are reported by name.
+pub fn parse_scopes(s: &str) -> Result<Vec<Scope>, String> {
+    let mut out = Vec::new();
+    for word in s.split_whitespace() {
+        let scope = Scope::parse(word).ok_or_else(|| format!("unknown scope `{word}`"))?;
+        if !out.contains(&scope) {
+            out.push(scope);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+pub fn join_scopes(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Who a caller is, which decides both its scope ceiling and what rows it may see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    NationalCsirt,
+    SectoralCsirt,
+    SupervisoryAuthority,
+    Entity,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::NationalCsirt => "national_csirt",
+            Role::SectoralCsirt => "sectoral_csirt",
+            Role::SupervisoryAuthority => "supervisory_authority",
+            Role::Entity => "entity",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        [
+            Role::NationalCsirt,
+            Role::SectoralCsirt,
+            Role::SupervisoryAuthority,
+            Role::Entity,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+
+    /// The most a token of this role can ever grant; anything beyond is dropped.
+    pub fn ceiling(self) -> &'static [Scope] {
+        use Scope::*;
+        match self {
+            Role::NationalCsirt => &Scope::ALL,
+            Role::SectoralCsirt => &[
+                DirectoryRead,
+                EntitiesRead,
+                IncidentsRead,
+                RoutingEvaluate,
+                FeedsRead,
+                AdvisoriesRead,
+                AdvisoriesWrite,
+                CvdReport,
+                CvdCoordinate,
+                AwarenessRead,
+                MaturityRead,
+                WebhooksManage,
+            ],
+            Role::SupervisoryAuthority => &[
+                DirectoryRead,
+                EntitiesRead,
+                IncidentsRead,
+                IncidentsReview,
+                RoutingEvaluate,
+                FeedsRead,
+                AdvisoriesRead,
+                AwarenessRead,
+                MaturityRead,
+                WebhooksManage,
+            ],
+            Role::Entity => &[
+                DirectoryRead,
+                EntitiesRead,
+                EntitiesWrite,
+                IncidentsReport,
+                IncidentsRead,
+                RoutingEvaluate,
+                FeedsRead,
+                AdvisoriesRead,
+                CvdReport,
+                WebhooksManage,
+            ],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_names_round_trip() {
+        for s in Scope::ALL {
+            assert_eq!(Scope::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(
+            parse_scopes("entities:read  entities:read audit:read").unwrap(),
+            vec![Scope::EntitiesRead, Scope::AuditRead]
+        );
+        assert!(parse_scopes("entities:delete")
+            .unwrap_err()
+            .contains("entities:delete"));
+    }
+
+    #[test]
+    fn only_the_national_csirt_manages_clients_and_reads_the_audit_log() {
+        for role in [
+            Role::SectoralCsirt,
+            Role::SupervisoryAuthority,
+            Role::Entity,
+        ] {
+            assert!(!role.ceiling().contains(&Scope::ClientsManage));
+            assert!(!role.ceiling().contains(&Scope::AuditRead));
+            assert!(!role.ceiling().contains(&Scope::DirectoryWrite));
+        }
+        assert!(!Role::SectoralCsirt
+            .ceiling()
+            .contains(&Scope::EntitiesWrite));
+        assert!(Role::Entity.ceiling().contains(&Scope::EntitiesWrite));
+    }
+}

@@ -1,0 +1,317 @@
+//! Typed configuration, read once from the environment and validated before anything starts.
+//!
+//! Every setting is named here and only here; an unknown `NIS2HUB_*` variable stops the start,
+//! because a misspelt setting silently ignored is how a production service ends up with a
+//! development default.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the data lives: the backend is chosen by the URL's scheme.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Postgres(String),
+    Sqlite(PathBuf),
+}
+
+impl DatabaseUrl {
+    /// `postgres://` / `postgresql://` → PostgreSQL; `sqlite://relative`, `sqlite:///absolute`
+    /// or a plain path → SQLite. Any other `scheme://` is refused rather than guessed.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let raw = raw.trim();
+        if raw.is_empty() {
+            return Err("DATABASE_URL is empty".into());
+        }
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self::Postgres(raw.to_string()));
+        }
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err("DATABASE_URL `sqlite://` names no file".into());
+            }
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = raw.split_once("://") {
+            return Err(format!(
+                "DATABASE_URL has the unsupported scheme `{scheme}://`; use postgres://, postgresql://, sqlite:// or a file path"
+            ));
+        }
+        if raw.starts_with("sqlite:") {
+            return Ok(Self::Sqlite(PathBuf::from(&raw["sqlite:".len()..])));
+        }
+        Ok(Self::Sqlite(PathBuf::from(raw)))
+    }
+
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Self::Postgres(_) => "postgres",
+            Self::Sqlite(_) => "sqlite",
+        }
+    }
+}
+
+/// How incoming tokens are verified and how the service signs the tokens it issues.
+#[derive(Clone)]
+pub struct JwtConfig {
+    /// HS256 key: signs tokens from `/oauth/token` and the `token` command, and verifies them.
+    pub secret: Vec<u8>,
+    /// PEM public key of an external identity provider (RS256 or ES256).
+    pub public_key_pem: Option<String>,
+    pub issuer: String,
+    pub audience: String,
+    /// Lifetime of the tokens this service issues.
+    pub token_ttl: Duration,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("secret", &"<redacted>")
+            .field(
+                "public_key_pem",
+                &self.public_key_pem.as_ref().map(|_| "<set>"),
+            )
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("token_ttl", &self.token_ttl)
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub database_url: DatabaseUrl,
+    pub pool_size: u32,
+    pub workers: usize,
+    pub body_limit: usize,
+    pub jwt: JwtConfig,
+}
+
+/// Every setting the service reads, with its default and meaning (the README's table).
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    ("NIS2HUB_LISTEN", "127.0.0.1:8080", "address and port to listen on"),
+    ("DATABASE_URL", "data/nis2hub.db", "postgres://… or postgresql://… for PostgreSQL; sqlite://path or a path for SQLite"),
+    ("NIS2HUB_DB_POOL_SIZE", "10", "database connections per instance"),
+    ("NIS2HUB_WORKERS", "number of cores", "HTTP worker threads"),
+    ("NIS2HUB_BODY_LIMIT", "262144", "largest accepted request body, in bytes"),
+    ("NIS2HUB_JWT_SECRET", "(unset)", "HS256 key, at least 32 bytes; signs and verifies the service's own tokens"),
+    ("NIS2HUB_JWT_SECRET_FILE", "data/jwt-secret", "file holding the HS256 key when NIS2HUB_JWT_SECRET is unset; created with a random key on first use"),
+    ("NIS2HUB_JWT_PUBLIC_KEY", "(unset)", "PEM public key (or a path to one) of an external identity provider, for RS256/ES256 tokens"),
+    ("NIS2HUB_JWT_ISSUER", "nis2hub", "required `iss` of every token"),
+    ("NIS2HUB_JWT_AUDIENCE", "nis2hub", "required `aud` of every token"),
+    ("NIS2HUB_TOKEN_TTL", "3600", "lifetime in seconds of tokens issued by POST /oauth/token"),
+    ("NIS2HUB_WEBHOOK_ALLOW_HOSTS", "(empty)", "hosts that webhooks may reach over http:// or on private addresses"),
+];
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Reads settings from the given variables; other variables than `NIS2HUB_*` and
+    /// `DATABASE_URL` are ignored.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+        let vars: BTreeMap<String, String> = vars
+            .into_iter()
+            .filter(|(k, _)| k.starts_with("NIS2HUB_") || k == "DATABASE_URL")
+            .collect();
+        for key in vars.keys() {
+            if !SETTINGS.iter().any(|(name, _, _)| name == key) {
+                return Err(format!(
+                    "unknown setting {key}; the settings are listed in the README"
+                ));
+            }
+        }
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let number = |k: &str, default: u64| -> Result<u64, String> {
+            match get(k) {
+                None => Ok(default),
+                Some(v) => v
+                    .parse::<u64>()
+                    .map_err(|_| format!("{k} must be a whole number, not `{v}`")),
+            }
+        };
+
+        let listen = get("NIS2HUB_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
+        let listen: SocketAddr = listen.parse().map_err(|_| {
+            format!("NIS2HUB_LISTEN must be host:port, such as 127.0.0.1:8080, not `{listen}`")
+        })?;
+        let database_url =
+            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "data/nis2hub.db".into()))?;
+        let pool_size = number("NIS2HUB_DB_POOL_SIZE", 10)?;
+        if !(1..=200).contains(&pool_size) {
+            return Err("NIS2HUB_DB_POOL_SIZE must be between 1 and 200".into());
+        }
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get() as u64)
+            .unwrap_or(2);
+        let workers = number("NIS2HUB_WORKERS", cores)?;
+        if !(1..=256).contains(&workers) {
+            return Err("NIS2HUB_WORKERS must be between 1 and 256".into());
+        }
+        let body_limit = number("NIS2HUB_BODY_LIMIT", 262_144)?;
+        if !(1024..=64 * 1024 * 1024).contains(&body_limit) {
+            return Err("NIS2HUB_BODY_LIMIT must be between 1024 and 67108864 bytes".into());
+        }
+
+        let secret = match get("NIS2HUB_JWT_SECRET") {
+            Some(s) => s.into_bytes(),
+            None => {
+                let path = PathBuf::from(
+                    get("NIS2HUB_JWT_SECRET_FILE").unwrap_or_else(|| "data/jwt-secret".into()),
+                );
+                read_or_create_secret(&path)?
+            }
+        };
+        if secret.len() < 32 {
+            return Err("NIS2HUB_JWT_SECRET must be at least 32 bytes long".into());
+        }
+        let public_key_pem = match get("NIS2HUB_JWT_PUBLIC_KEY") {
+            None => None,
+            Some(v) if v.contains("-----BEGIN") => Some(v),
+            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
+                format!("NIS2HUB_JWT_PUBLIC_KEY: cannot read the key file `{path}`: {e}")
+            })?),
+        };
+        if let Some(pem) = &public_key_pem {
+            crate::auth::jwt::check_public_key(pem)
+                .map_err(|e| format!("NIS2HUB_JWT_PUBLIC_KEY: {e}"))?;
+        }
+        let ttl = number("NIS2HUB_TOKEN_TTL", 3600)?;
+        if !(60..=86_400).contains(&ttl) {
+            return Err("NIS2HUB_TOKEN_TTL must be between 60 and 86400 seconds".into());
+        }
+        Ok(Self {
+            listen,
+            database_url,
+            pool_size: pool_size as u32,
+            workers: workers as usize,
+            body_limit: body_limit as usize,
+            jwt: JwtConfig {
+                secret,
+                public_key_pem,
+                issuer: get("NIS2HUB_JWT_ISSUER").unwrap_or_else(|| "nis2hub".into()),
+                audience: get("NIS2HUB_JWT_AUDIENCE").unwrap_or_else(|| "nis2hub".into()),
+                token_ttl: Duration::from_secs(ttl),
+            },
+        })
+    }
+}
+
+/// The development key file: created once with 48 random bytes, readable by the owner only,
+/// so the server and the `token` command agree on a key without anyone choosing one.
+fn read_or_create_secret(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    use base64::Engine;
+    match std::fs::read_to_string(path) {
+        Ok(s) => Ok(s.trim().as_bytes().to_vec()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| format!("cannot create the folder of {}: {e}", path.display()))?;
+            }
+            let mut bytes = [0u8; 48];
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
+            let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
+            write_private(path, &key)
+                .map_err(|e| format!("cannot write the key file {}: {e}", path.display()))?;
+            log::info!("created a new HS256 key file at {}", path.display());
+            // Another process may have created it at the same moment: the file on disk wins.
+            Ok(std::fs::read_to_string(path)
+                .map(|s| s.trim().as_bytes().to_vec())
+                .unwrap_or(key.into_bytes()))
+        }
+        Err(e) => Err(format!("cannot read the key file {}: {e}", path.display())),
+    }
+}
+
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(mut f) => f.write_all(contents.as_bytes()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        v.push((
+            "NIS2HUB_JWT_SECRET".into(),
+            "0123456789abcdef0123456789abcdef".into(),
+        ));
+        v
+    }
+
+    #[test]
+    fn database_url_picks_the_backend_by_scheme() {
+        use DatabaseUrl::*;
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db").unwrap(),
+            Postgres("postgres://u@h/db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/db").unwrap(),
+            Postgres("postgresql://h/db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/x.db").unwrap(),
+            Sqlite("data/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/x.db").unwrap(),
+            Sqlite("/var/x.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/x.db").unwrap(),
+            Sqlite("data/x.db".into())
+        );
+        assert!(DatabaseUrl::parse("mysql://h/db")
+            .unwrap_err()
+            .contains("mysql://"));
+    }
+
+    #[test]
+    fn unknown_and_invalid_settings_stop_the_start() {
+        assert!(Config::from_vars(vars(&[("NIS2HUB_LISTN", "x")]))
+            .unwrap_err()
+            .contains("NIS2HUB_LISTN"));
+        assert!(Config::from_vars(vars(&[("NIS2HUB_LISTEN", "nowhere")]))
+            .unwrap_err()
+            .contains("host:port"));
+        assert!(Config::from_vars(vars(&[("NIS2HUB_DB_POOL_SIZE", "0")])).is_err());
+        let short = vec![("NIS2HUB_JWT_SECRET".to_string(), "short".to_string())];
+        assert!(Config::from_vars(short).unwrap_err().contains("32 bytes"));
+        let ok = Config::from_vars(vars(&[("PATH", "/bin")])).unwrap();
+        assert_eq!(ok.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(ok.jwt.issuer, "nis2hub");
+    }
+
+    #[test]
+    fn a_missing_key_file_is_created_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/jwt-secret");
+        let a = read_or_create_secret(&path).unwrap();
+        let b = read_or_create_secret(&path).unwrap();
+        assert_eq!(a, b);
+        assert!(a.len() >= 32);
+    }
+}

@@ -1,0 +1,190 @@
+//! Storage: one diesel codebase for SQLite and PostgreSQL.
+//!
+//! The backend is picked by the URL scheme (never by trial, which hides the real error), SQLite
+//! connections get their pragmas here, migrations are embedded per backend under identical
+//! names, and write transactions go through [`write_tx`] so that SQLite takes its write lock
+//! up front instead of failing a lock upgrade under concurrency.
+
+use crate::config::DatabaseUrl;
+use crate::error::AppResult;
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::sqlite::SqliteConnection;
+use diesel::Connection;
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// Key of the PostgreSQL advisory lock held while migrating, so instances starting together
+/// do not race on the same DDL.
+const MIGRATION_LOCK: i64 = 0x6e69_7332_6875_6201;
+
+#[derive(diesel::MultiConnection)]
+pub enum DbConn {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type Pool = r2d2::Pool<Manager>;
+pub type PooledConn = r2d2::PooledConnection<Manager>;
+
+/// An r2d2 connection manager that knows which backend it serves.
+#[derive(Debug, Clone)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl Manager {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self { url }
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConn;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConn, Self::Error> {
+        match &self.url {
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConn::Pg)
+                .map_err(diesel::r2d2::Error::ConnectionError),
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_string_lossy();
+                let mut conn = SqliteConnection::establish(&path)
+                    .map_err(diesel::r2d2::Error::ConnectionError)?;
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::r2d2::Error::QueryError)?;
+                Ok(DbConn::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, _conn: &mut DbConn) -> bool {
+        false
+    }
+}
+
+/// Opens the pool, failing with the real cause (server down, bad password, unwritable file).
+pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, String> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
+        }
+    }
+    let manager = Manager::new(url.clone());
+    // One direct connection first: r2d2 only reports a timeout, this reports why.
+    drop(r2d2::ManageConnection::connect(&manager).map_err(|e| describe(url, e))?);
+    r2d2::Pool::builder()
+        .max_size(size)
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| format!("cannot open the {} database: {e}", url.backend()))
+}
+
+fn describe(url: &DatabaseUrl, e: diesel::r2d2::Error) -> String {
+    let msg = e.to_string().replace('\n', " ");
+    match url {
+        DatabaseUrl::Postgres(_) => format!("cannot connect to PostgreSQL: {}", msg.trim()),
+        DatabaseUrl::Sqlite(p) => format!(
+            "cannot open the SQLite file {}: {}",
+            p.display(),
+            msg.trim()
+        ),
+    }
+}
+
+/// Runs the pending migrations; on PostgreSQL under an advisory lock so that several instances
+/// starting at once migrate one after the other.
+pub fn migrate(conn: &mut DbConn) -> Result<usize, String> {
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| format!("migration failed: {e}");
+    match conn {
+        DbConn::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))
+                .map_err(|e| format!("cannot take the migration lock: {e}"))?;
+            let result = c
+                .run_pending_migrations(PG_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(err);
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
+            result
+        }
+        DbConn::Sqlite(c) => c
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(err),
+    }
+}
+
+/// Reverts every migration (used by the test that proves each `down` undoes its `up`).
+pub fn revert_all(conn: &mut DbConn) -> Result<usize, String> {
+    let err = |e: Box<dyn std::error::Error + Send + Sync>| format!("revert failed: {e}");
+    match conn {
+        DbConn::Pg(c) => c
+            .revert_all_migrations(PG_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(err),
+        DbConn::Sqlite(c) => c
+            .revert_all_migrations(SQLITE_MIGRATIONS)
+            .map(|v| v.len())
+            .map_err(err),
+    }
+}
+
+/// True when the database has every migration this binary knows.
+pub fn migrations_current(conn: &mut DbConn) -> bool {
+    match conn {
+        DbConn::Pg(c) => matches!(c.has_pending_migration(PG_MIGRATIONS), Ok(false)),
+        DbConn::Sqlite(c) => matches!(c.has_pending_migration(SQLITE_MIGRATIONS), Ok(false)),
+    }
+}
+
+/// Runs `f` in one write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken at
+/// the start, so concurrent writers wait on the busy timeout instead of failing), an ordinary
+/// read-committed transaction on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
+pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
+        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
+    }
+    let result = f(conn);
+    match (&result, conn) {
+        (Ok(_), DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c)?,
+        (Ok(_), DbConn::Pg(c)) => AnsiTransactionManager::commit_transaction(c)?,
+        (Err(_), DbConn::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c)?,
+        (Err(_), DbConn::Pg(c)) => AnsiTransactionManager::rollback_transaction(c)?,
+    }
+    result
+}
+
+/// Timestamps are made in Rust and cut to microseconds, so both backends return the same JSON.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    chrono::Utc::now()
+        .naive_utc()
+        .duration_trunc(TimeDelta::microseconds(1))
+        .expect("truncation to microseconds")
+}
+
+/// A new time-ordered id (UUID v7) as its canonical lower-case text, which sorts in time order.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// True for a unique-constraint violation, which callers map to a 409 with their own words.
+pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
+    matches!(
+        e,
+        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
+    )
+}

@@ -1,0 +1,8 @@
+//! The directory: the NIS2 sector taxonomy and the organisations (national CSIRT, sectoral
+//! CSIRTs, supervisory authorities) with the sectors each covers.
+
+pub mod routes;
+pub mod sectors;
+pub mod service;
+
+pub use service::{load_directory, Contact, Organisation, OrganisationInput};

@@ -1,0 +1,273 @@
+//! What an entity registers (in) and what the service returns (out).
+
+use crate::directory::sectors;
+use crate::error::{AppError, AppResult, FieldError};
+use crate::http::json;
+use crate::rules::category::{Category, SizeClass};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+/// EU member states (ISO 3166-1 alpha-2; Greece is `GR`).
+pub const MEMBER_STATES: &[&str] = &[
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+];
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactPerson {
+    #[validate(length(min = 1, max = 200))]
+    #[schema(example = "Security desk")]
+    pub name: String,
+    #[validate(email)]
+    #[schema(example = "security@grid.example")]
+    pub email: String,
+    #[validate(length(max = 40))]
+    #[schema(example = "+31 20 000 0000")]
+    pub phone: Option<String>,
+}
+
+/// An entity as registered or updated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "Example Grid Operator B.V.", "identifier": "12345678", "country": "NL",
+    "sector": "energy.electricity", "size": "large",
+    "service_member_states": ["NL", "BE"],
+    "contacts": [{"name": "Security desk", "email": "security@grid.example", "phone": "+31 20 000 0000"}],
+    "ip_ranges": ["192.0.2.0/24"], "domains": ["grid.example"]
+}))]
+pub struct EntityInput {
+    #[validate(length(min = 1, max = 300))]
+    pub name: String,
+    /// Legal identifier, e.g. the chamber of commerce number.
+    #[validate(length(min = 1, max = 64))]
+    pub identifier: String,
+    /// Home member state (ISO 3166-1 alpha-2).
+    pub country: String,
+    /// The most specific taxonomy code, e.g. `energy.electricity` or `health`.
+    pub sector: String,
+    #[serde(default)]
+    pub additional_sectors: Vec<String>,
+    /// Size class; derived from the figures below when absent.
+    pub size: Option<SizeClass>,
+    #[validate(range(max = 10_000_000))]
+    pub employees: Option<u32>,
+    pub annual_turnover_eur: Option<u64>,
+    pub balance_sheet_eur: Option<u64>,
+    #[serde(default)]
+    pub qualified_trust_service_provider: bool,
+    /// Member states where the entity provides services.
+    #[serde(default)]
+    pub service_member_states: Vec<String>,
+    #[serde(default)]
+    #[validate(length(max = 50), nested)]
+    pub contacts: Vec<ContactPerson>,
+    /// Public IP ranges in CIDR notation.
+    #[serde(default)]
+    #[validate(length(max = 1000))]
+    pub ip_ranges: Vec<String>,
+    #[serde(default)]
+    #[validate(length(max = 1000))]
+    pub domains: Vec<String>,
+}
+
+fn is_domain(d: &str) -> bool {
+    let d = d.strip_suffix('.').unwrap_or(d);
+    d.len() <= 253
+        && d.contains('.')
+        && d.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+}
+
+impl EntityInput {
+    /// Parses and fully validates a document: field rules, then codes and formats.
+    pub fn from_json(bytes: &[u8]) -> AppResult<Self> {
+        let mut input: EntityInput = json::parse_valid(bytes)?;
+        input.normalise();
+        input.check()?;
+        Ok(input)
+    }
+
+    fn normalise(&mut self) {
+        self.country = self.country.trim().to_ascii_uppercase();
+        for s in &mut self.service_member_states {
+            *s = s.trim().to_ascii_uppercase();
+        }
+        for d in &mut self.domains {
+            *d = d.trim().trim_end_matches('.').to_ascii_lowercase();
+        }
+        self.name = self.name.trim().to_string();
+        self.identifier = self.identifier.trim().to_string();
+    }
+
+    /// The sectors the entity is active in: the primary one first.
+    pub fn all_sectors(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.sector.as_str())
+            .chain(self.additional_sectors.iter().map(String::as_str))
+    }
+
+    fn check(&self) -> AppResult<()> {
+        let mut e = Vec::new();
+        let mut err = |p: String, m: String| e.push(FieldError::new(p, m));
+        if !MEMBER_STATES.contains(&self.country.as_str()) {
+            err(
+                "/country".into(),
+                format!(
+                    "`{}` is not an EU member state code (ISO 3166-1 alpha-2, e.g. NL)",
+                    self.country
+                ),
+            );
+        }
+        let sector_error = |code: &str| -> Option<String> {
+            if sectors::find(code).is_none() {
+                Some(format!(
+                    "`{code}` is not a sector code; see GET /api/v1/sectors"
+                ))
+            } else if !sectors::is_leaf(code) {
+                let subs: Vec<&str> = sectors::children(code).map(|s| s.code).collect();
+                Some(format!(
+                    "`{code}` has subsectors; register under one of: {}",
+                    subs.join(", ")
+                ))
+            } else {
+                None
+            }
+        };
+        if let Some(m) = sector_error(&self.sector) {
+            err("/sector".into(), m);
+        }
+        for (i, code) in self.additional_sectors.iter().enumerate() {
+            if let Some(m) = sector_error(code) {
+                err(format!("/additional_sectors/{i}"), m);
+            } else if *code == self.sector || self.additional_sectors[..i].contains(code) {
+                err(
+                    format!("/additional_sectors/{i}"),
+                    format!("`{code}` is listed twice"),
+                );
+            }
+        }
+        if self.qualified_trust_service_provider
+            && !self
+                .all_sectors()
+                .any(|s| s == "digital_infrastructure.trust_services")
+        {
+            err(
+                "/qualified_trust_service_provider".into(),
+                "a qualified trust service provider registers the sector digital_infrastructure.trust_services".into(),
+            );
+        }
+        if self.size.is_none() && self.employees.is_none() {
+            err(
+                "/size".into(),
+                "give the size class, or at least `employees` to derive it from".into(),
+            );
+        }
+        for (i, s) in self.service_member_states.iter().enumerate() {
+            if !MEMBER_STATES.contains(&s.as_str()) {
+                err(
+                    format!("/service_member_states/{i}"),
+                    format!("`{s}` is not an EU member state code"),
+                );
+            }
+        }
+        for (i, r) in self.ip_ranges.iter().enumerate() {
+            if r.parse::<ipnet::IpNet>().is_err() {
+                err(
+                    format!("/ip_ranges/{i}"),
+                    format!("`{r}` is not a CIDR range such as 192.0.2.0/24 or 2001:db8::/32"),
+                );
+            }
+        }
+        for (i, d) in self.domains.iter().enumerate() {
+            if !is_domain(d) {
+                err(
+                    format!("/domains/{i}"),
+                    format!("`{d}` is not a domain name such as example.nl"),
+                );
+            }
+        }
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Validation(e))
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EntityStatus {
+    Registered,
+    Deregistered,
+}
+
+impl EntityStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EntityStatus::Registered => "registered",
+            EntityStatus::Deregistered => "deregistered",
+        }
+    }
+}
+
+/// An organisation named by reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OrgRef {
+    pub id: String,
+    #[schema(example = "energy-csirt")]
+    pub code: String,
+    #[schema(example = "CSIRT Energy")]
+    pub name: String,
+}
+
+/// A registered entity with what the service derived from it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Entity {
+    pub id: String,
+    #[serde(flatten)]
+    pub input: EntityInput,
+    /// The size class the rules used: declared, or derived from the figures.
+    pub size_class: SizeClass,
+    pub status: EntityStatus,
+    pub category: Category,
+    /// The entity's sectoral CSIRT; `null` when none covers its sector (the national CSIRT acts).
+    pub sectoral_csirt: Option<OrgRef>,
+    pub supervisory_authority: Option<OrgRef>,
+    /// Ids of the rules that decided the size, category, CSIRT and authority.
+    #[schema(example = json!(["size.declared", "category.annex_i_large", "coverage.csirt.exact", "coverage.authority.sector"]))]
+    pub decided_by: Vec<String>,
+    pub version: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Deregistration {
+    /// Why the entity leaves the register (kept in its history).
+    #[validate(length(min = 1, max = 2000))]
+    #[schema(example = "ceased operations")]
+    pub reason: String,
+}
+
+/// One version of an entity.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EntityVersion {
+    pub version: i64,
+    pub changed_at: chrono::DateTime<chrono::Utc>,
+    /// Who made the change (`org/subject`).
+    pub changed_by: String,
+    /// `registered`, `updated` or `deregistered: <reason>`.
+    pub change: String,
+    /// The entity as it was after this change.
+    pub entity: Entity,
+}

@@ -1,0 +1,232 @@
+//! `/api/v1/entities`.
+
+use super::model::{Deregistration, Entity, EntityInput, EntityStatus, EntityVersion};
+use super::service::{self, Filters};
+use crate::auth::{Caller, Scope};
+use crate::error::{AppError, Problem};
+use crate::http::json::{self, JsonBody, ValidJson};
+use crate::http::pagination::{self, Page, PageQuery};
+use crate::http::{conditional, parse_id};
+use crate::rules::category::Category;
+use crate::{idempotency, AppState};
+use actix_web::http::StatusCode;
+use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EntityQuery {
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// Sector or subsector code; a sector includes its subsectors.
+    pub sector: Option<String>,
+    pub category: Option<Category>,
+    pub status: Option<EntityStatus>,
+    /// Case-insensitive part of the name.
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+    /// Only entities changed at or after this time (RFC 3339).
+    pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+fn etagged(status: StatusCode, entity: &Entity) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", conditional::etag(entity.version)))
+        .json(entity)
+}
+
+/// The register: the entities the caller may see.
+#[utoipa::path(
+    tag = "entities",
+    params(EntityQuery),
+    security(("bearer" = ["entities:read"])),
+    responses((status = 200, description = "One page of entities", body = Page<Entity>))
+)]
+#[get("/entities")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<EntityQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::EntitiesRead)?;
+    let q = q.into_inner();
+    let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
+    if q.q.as_ref().is_some_and(|t| t.len() > 200) {
+        return Err(AppError::bad_request(
+            "invalid_query",
+            "q must be at most 200 characters",
+        ));
+    }
+    let filters = Filters {
+        sector: q.sector,
+        category: q.category,
+        status: q.status,
+        q: q.q,
+        updated_since: q.updated_since.map(|t| t.naive_utc()),
+    };
+    let p = page.clone();
+    let rows = state
+        .db(move |conn| service::list(conn, &caller, &p, filters))
+        .await?;
+    Ok(pagination::respond(
+        &req,
+        pagination::paginate(rows, page.limit, |e| e.id.clone()),
+    ))
+}
+
+/// Registers an entity (national CSIRT). Derives its category, CSIRT and authority.
+#[utoipa::path(
+    tag = "entities",
+    request_body = EntityInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    security(("bearer" = ["entities:write"])),
+    responses(
+        (status = 201, description = "Registered", body = Entity),
+        (status = 409, description = "An entity with this identifier is registered already", body = Problem)
+    )
+)]
+#[post("/entities")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::EntitiesWrite)?;
+    let input = EntityInput::from_json(&body.bytes)?;
+    let key = idempotency::key(&req, &body.bytes)?;
+    let outcome = state
+        .write(move |conn| {
+            idempotency::once(conn, &caller, key.as_ref(), |conn| {
+                let entity = service::create(conn, &caller, input)?;
+                Ok((StatusCode::CREATED, serde_json::to_string(&entity)?))
+            })
+        })
+        .await?;
+    Ok(outcome.into_response())
+}
+
+/// One entity, with its version in `ETag`.
+#[utoipa::path(
+    tag = "entities",
+    params(("id" = String, Path, description = "Entity id")),
+    security(("bearer" = ["entities:read"])),
+    responses((status = 200, description = "The entity", body = Entity))
+)]
+#[get("/entities/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::EntitiesRead)?;
+    let id = parse_id(&id)?;
+    let entity = state
+        .db(move |conn| service::get(conn, &caller, &id))
+        .await?;
+    Ok(etagged(StatusCode::OK, &entity))
+}
+
+/// Changes a registration with a JSON merge patch (RFC 7396); the result is validated whole.
+#[utoipa::path(
+    tag = "entities",
+    params(
+        ("id" = String, Path, description = "Entity id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; a stale one gets 412")
+    ),
+    request_body(content = serde_json::Value, description = "Fields to change; `null` removes an optional field",
+        example = json!({"size": "medium", "domains": ["grid.example", "grid-operator.example"]})),
+    security(("bearer" = ["entities:write"])),
+    responses(
+        (status = 200, description = "The updated entity", body = Entity),
+        (status = 409, description = "Deregistered, or the identifier is taken", body = Problem),
+        (status = 412, description = "If-Match is stale", body = Problem)
+    )
+)]
+#[patch("/entities/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: JsonBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::EntitiesWrite)?;
+    let id = parse_id(&id)?;
+    let patch: serde_json::Value = json::parse(&body.bytes)?;
+    if !patch.is_object() {
+        return Err(AppError::invalid(
+            "",
+            "send a JSON object with the fields to change",
+        ));
+    }
+    let if_match = conditional::if_match(&req);
+    let entity = state
+        .write(move |conn| service::update(conn, &caller, &id, if_match.as_deref(), &patch))
+        .await?;
+    Ok(etagged(StatusCode::OK, &entity))
+}
+
+/// Takes an entity off the register. The record stays, with status `deregistered`.
+#[utoipa::path(
+    tag = "entities",
+    params(
+        ("id" = String, Path, description = "Entity id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; a stale one gets 412")
+    ),
+    request_body = Deregistration,
+    security(("bearer" = ["entities:write"])),
+    responses(
+        (status = 200, description = "The deregistered entity", body = Entity),
+        (status = 409, description = "Deregistered already", body = Problem),
+        (status = 412, description = "If-Match is stale", body = Problem)
+    )
+)]
+#[post("/entities/{id}/deregister")]
+pub async fn deregister(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ValidJson<Deregistration>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::EntitiesWrite)?;
+    let id = parse_id(&id)?;
+    let if_match = conditional::if_match(&req);
+    let reason = body.0.reason;
+    let entity = state
+        .write(move |conn| service::deregister(conn, &caller, &id, if_match.as_deref(), &reason))
+        .await?;
+    Ok(etagged(StatusCode::OK, &entity))
+}
+
+/// Every version of an entity, oldest first.
+#[utoipa::path(
+    tag = "entities",
+    params(("id" = String, Path, description = "Entity id"), PageQuery),
+    security(("bearer" = ["entities:read"])),
+    responses((status = 200, description = "One page of versions", body = Page<EntityVersion>))
+)]
+#[get("/entities/{id}/history")]
+pub async fn history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    q: web::Query<PageQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::EntitiesRead)?;
+    let id = parse_id(&id)?;
+    let page = q.validate()?;
+    let p = page.clone();
+    let rows = state
+        .db(move |conn| service::history(conn, &caller, &id, &p))
+        .await?;
+    Ok(pagination::respond(
+        &req,
+        pagination::paginate(rows, page.limit, |v| v.version.to_string()),
+    ))
+}

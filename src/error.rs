@@ -1,0 +1,231 @@
+//! One error type for the whole service, rendered as RFC 9457 `application/problem+json`.
+//!
+//! Every variant has a stable machine `code` that clients may branch on; the human `detail`
+//! may change. Internal errors keep the caller's source location for the log, and never show
+//! it (or anything else internal) to the client.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::panic::Location;
+use utoipa::ToSchema;
+
+/// One invalid field: where it is (a JSON pointer into the request) and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON pointer (RFC 6901) to the offending value, `""` for the whole document.
+    #[schema(example = "/contacts/0/email")]
+    pub pointer: String,
+    #[schema(example = "must be an e-mail address")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            pointer: pointer.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[schema(example = "urn:nis2hub:problem:validation_failed")]
+    pub r#type: String,
+    #[schema(example = "Unprocessable Entity")]
+    pub title: String,
+    #[schema(example = 422)]
+    pub status: u16,
+    #[schema(example = "The request has 1 invalid field.")]
+    pub detail: String,
+    /// Stable machine code.
+    #[schema(example = "validation_failed")]
+    pub code: String,
+    /// The request id, also in the `x-request-id` response header; quote it in a support call.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For validation failures: every invalid field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("this operation needs the scope `{0}`")]
+    Forbidden(String),
+    #[error("{0}")]
+    ForbiddenAction(String),
+    #[error("no such record, or not one you may see")]
+    NotFound,
+    #[error("no route matches {0}")]
+    RouteNotFound(String),
+    #[error("method {0} is not allowed here")]
+    MethodNotAllowed(String),
+    #[error("{detail}")]
+    BadRequest {
+        code: &'static str,
+        detail: String,
+        errors: Vec<FieldError>,
+    },
+    #[error("the request has {} invalid field(s)", .0.len())]
+    Validation(Vec<FieldError>),
+    #[error("{1}")]
+    Conflict(&'static str, String),
+    #[error("{0}")]
+    PreconditionFailed(String),
+    #[error("{1}")]
+    Unprocessable(&'static str, String),
+    #[error("the request body exceeds the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error: {message}")]
+    Internal {
+        message: String,
+        location: &'static Location<'static>,
+    },
+}
+
+impl AppError {
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            detail: detail.into(),
+            errors: vec![],
+        }
+    }
+
+    pub fn invalid(pointer: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(pointer, message)])
+    }
+
+    #[track_caller]
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal {
+            message: message.into(),
+            location: Location::caller(),
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized(_) => "unauthorized",
+            Self::Forbidden(_) => "insufficient_scope",
+            Self::ForbiddenAction(_) => "forbidden",
+            Self::NotFound => "not_found",
+            Self::RouteNotFound(_) => "route_not_found",
+            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::BadRequest { code, .. } => code,
+            Self::Validation(_) => "validation_failed",
+            Self::Conflict(code, _) => code,
+            Self::PreconditionFailed(_) => "precondition_failed",
+            Self::Unprocessable(code, _) => code,
+            Self::PayloadTooLarge(_) => "payload_too_large",
+            Self::UnsupportedMediaType(_) => "unsupported_media_type",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal { .. } => "internal",
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let detail = match self {
+            Self::Internal { .. } => {
+                "The server failed to handle the request; it has been logged.".to_string()
+            }
+            Self::Unavailable(_) => {
+                "The database is not reachable at the moment; try again shortly.".to_string()
+            }
+            other => other.to_string(),
+        };
+        let errors = match self {
+            Self::Validation(errors) | Self::BadRequest { errors, .. } => errors.clone(),
+            _ => vec![],
+        };
+        Problem {
+            r#type: format!("urn:nis2hub:problem:{}", self.code()),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail,
+            code: self.code().to_string(),
+            request_id: crate::http::request_id::current(),
+            errors,
+        }
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) | Self::ForbiddenAction(_) => StatusCode::FORBIDDEN,
+            Self::NotFound | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            Self::Validation(_) | Self::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Conflict(..) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal { message, location } => {
+                log::error!("internal error at {location}: {message}")
+            }
+            Self::Unavailable(message) => log::error!("database unavailable: {message}"),
+            _ => {}
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        res.content_type("application/problem+json");
+        if let Self::Unauthorized(_) = self {
+            res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"nis2hub\""));
+        }
+        if let Self::MethodNotAllowed(_) = self {
+            res.insert_header((header::ALLOW, "GET, POST, PATCH, DELETE"));
+        }
+        res.body(serde_json::to_string(&self.problem()).unwrap_or_default())
+    }
+}
+
+impl From<diesel::result::Error> for AppError {
+    #[track_caller]
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => Self::NotFound,
+            other => Self::internal(format!("database: {other}")),
+        }
+    }
+}
+
+impl From<r2d2::Error> for AppError {
+    fn from(e: r2d2::Error) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+impl From<serde_json::Error> for AppError {
+    #[track_caller]
+    fn from(e: serde_json::Error) -> Self {
+        Self::internal(format!("json: {e}"))
+    }
+}
+
+impl From<actix_web::error::BlockingError> for AppError {
+    #[track_caller]
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        Self::internal(format!("blocking pool: {e}"))
+    }
+}
+
+pub type AppResult<T> = Result<T, AppError>;

@@ -1,0 +1,55 @@
+//! `ETag` / `If-Match`: every versioned record carries its version as a strong entity tag, and
+//! an update that names an older one is refused with 412 instead of overwriting someone's work.
+
+use crate::error::AppError;
+use actix_web::http::header::{HeaderValue, IF_MATCH};
+use actix_web::HttpRequest;
+
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
+}
+
+/// The `If-Match` header's value, if the request sent one.
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(IF_MATCH)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Checks an `If-Match` value against the record's current version.
+pub fn check(if_match: Option<&str>, version: i64) -> Result<(), AppError> {
+    let Some(header) = if_match else {
+        return Ok(());
+    };
+    let current = etag(version);
+    let matches = header
+        .split(',')
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == "*" || t == current);
+    if matches {
+        Ok(())
+    } else {
+        Err(AppError::PreconditionFailed(format!(
+            "the record has changed since you read it (it is now {current}); read it again and reapply your change"
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stale_tags_are_refused() {
+        assert!(check(None, 3).is_ok());
+        assert!(check(Some("\"v3\""), 3).is_ok());
+        assert!(check(Some("W/\"v3\""), 3).is_ok());
+        assert!(check(Some("*"), 3).is_ok());
+        assert!(check(Some("\"v1\", \"v3\""), 3).is_ok());
+        assert_eq!(
+            check(Some("\"v2\""), 3).unwrap_err().code(),
+            "precondition_failed"
+        );
+    }
+}

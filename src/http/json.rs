@@ -1,0 +1,297 @@
+//! JSON request bodies: content type, size limit, parsing with the path of the bad value, and
+//! field validation, all reported as problem documents that point at the offending field.
+
+use crate::error::{AppError, FieldError};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+/// A JSON body that parsed and passed its field rules.
+#[derive(Debug)]
+pub struct ValidJson<T>(pub T);
+
+/// A JSON body as raw bytes plus its parsed value, for endpoints that need the exact bytes
+/// (idempotency fingerprints) or a merge patch.
+pub struct JsonBody {
+    pub bytes: web::Bytes,
+}
+
+fn body_limit(req: &HttpRequest) -> usize {
+    req.app_data::<web::Data<crate::AppState>>()
+        .map(|s| s.config.body_limit)
+        .unwrap_or(262_144)
+}
+
+/// Accepts `application/json` and any `application/*+json` (such as merge-patch+json).
+fn check_content_type(req: &HttpRequest) -> Result<(), AppError> {
+    let ct = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Ok(())
+    } else if essence.is_empty() {
+        Err(AppError::UnsupportedMediaType(
+            "send the body as JSON with Content-Type: application/json".into(),
+        ))
+    } else {
+        Err(AppError::UnsupportedMediaType(format!(
+            "the body must be JSON (application/json), not `{essence}`"
+        )))
+    }
+}
+
+/// Reads the whole body, refusing it as soon as it passes the limit.
+pub async fn read_body(
+    mut payload: Payload,
+    limit: usize,
+    declared: Option<usize>,
+) -> Result<web::Bytes, AppError> {
+    if declared.is_some_and(|n| n > limit) {
+        return Err(AppError::PayloadTooLarge(limit));
+    }
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| {
+            AppError::bad_request(
+                "unreadable_body",
+                format!("the body could not be read: {e}"),
+            )
+        })?;
+        if body.len() + chunk.len() > limit {
+            return Err(AppError::PayloadTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn declared_length(req: &HttpRequest) -> Option<usize> {
+    req.headers()
+        .get(actix_web::http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// Parses JSON, turning serde's error into a problem that points at the bad value.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(de) {
+        Ok(v) => Ok(v),
+        Err(err) => {
+            let pointer = pointer_of(err.path());
+            let inner = err.into_inner();
+            use serde_json::error::Category;
+            match inner.classify() {
+                Category::Syntax | Category::Eof | Category::Io => Err(AppError::BadRequest {
+                    code: "malformed_json",
+                    detail: format!("the body is not valid JSON: {inner}"),
+                    errors: vec![],
+                }),
+                Category::Data => {
+                    let message = inner.to_string();
+                    let message = message
+                        .split(" at line ")
+                        .next()
+                        .unwrap_or(&message)
+                        .to_string();
+                    Err(AppError::Validation(vec![FieldError::new(
+                        pointer, message,
+                    )]))
+                }
+            }
+        }
+    }
+}
+
+fn pointer_of(path: &serde_path_to_error::Path) -> String {
+    use serde_path_to_error::Segment;
+    let mut out = String::new();
+    for seg in path.iter() {
+        match seg {
+            Segment::Seq { index } => out.push_str(&format!("/{index}")),
+            Segment::Map { key } => {
+                out.push_str(&format!("/{}", key.replace('~', "~0").replace('/', "~1")))
+            }
+            Segment::Enum { variant } => out.push_str(&format!("/{variant}")),
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+/// Flattens validator's nested errors into JSON pointers and messages.
+pub fn field_errors(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    collect(errors, "", &mut out);
+    out.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    out
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let here = format!("{prefix}/{field}");
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    let message = e
+                        .message
+                        .as_ref()
+                        .map(|m| m.to_string())
+                        .unwrap_or_else(|| describe(e));
+                    out.push(FieldError::new(here.clone(), message));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => collect(inner, &here, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    collect(inner, &format!("{here}/{i}"), out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &validator::ValidationError) -> String {
+    let p = |k: &str| e.params.get(k).map(|v| v.to_string());
+    match e.code.as_ref() {
+        "length" => match (p("min"), p("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max} characters long"),
+            (Some(min), None) => format!("must be at least {min} characters long"),
+            (None, Some(max)) => format!("must be at most {max} characters long"),
+            _ => "has the wrong length".into(),
+        },
+        "range" => match (p("min"), p("max")) {
+            (Some(min), Some(max)) => format!("must be between {min} and {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            _ => "is out of range".into(),
+        },
+        "email" => "must be an e-mail address".into(),
+        "url" => "must be a URL".into(),
+        other => format!("is not valid ({other})"),
+    }
+}
+
+/// Parses and validates a body in one step.
+pub fn parse_valid<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, AppError> {
+    let value: T = parse(bytes)?;
+    value
+        .validate()
+        .map_err(|e| AppError::Validation(field_errors(&e)))?;
+    Ok(value)
+}
+
+impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let checked = check_content_type(req);
+        let limit = body_limit(req);
+        let declared = declared_length(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let bytes = read_body(payload, limit, declared).await?;
+            parse_valid(&bytes).map(ValidJson)
+        })
+    }
+}
+
+impl FromRequest for JsonBody {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let checked = check_content_type(req);
+        let limit = body_limit(req);
+        let declared = declared_length(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            checked?;
+            let bytes = read_body(payload, limit, declared).await?;
+            Ok(JsonBody { bytes })
+        })
+    }
+}
+
+/// Applies an RFC 7396 JSON merge patch.
+pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    use serde_json::Value;
+    match patch {
+        Value::Object(p) => {
+            if !target.is_object() {
+                *target = Value::Object(Default::default());
+            }
+            let t = target.as_object_mut().expect("made an object above");
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    merge_patch(t.entry(k.clone()).or_insert(Value::Null), v);
+                }
+            }
+        }
+        other => *target = other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Doc {
+        name: String,
+        items: Vec<Item>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Item {
+        n: u32,
+    }
+
+    #[test]
+    fn errors_point_at_the_bad_value() {
+        let err = parse::<Doc>(br#"{"name":"x","items":[{"n":1},{"n":"two"}]}"#).unwrap_err();
+        match err {
+            AppError::Validation(e) => assert_eq!(e[0].pointer, "/items/1/n"),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+        assert_eq!(
+            parse::<Doc>(b"{\"name\":").unwrap_err().code(),
+            "malformed_json"
+        );
+        assert_eq!(
+            parse::<Doc>(br#"{"name":"x","items":[],"extra":1}"#)
+                .unwrap_err()
+                .code(),
+            "validation_failed"
+        );
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = serde_json::json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut doc, &serde_json::json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(doc, serde_json::json!({"a": "z", "c": {"d": "e"}}));
+    }
+}

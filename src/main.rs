@@ -1,0 +1,237 @@
+//! The `nis2hub` command: serve (the default), migrate, openapi, token, import-directory.
+
+use clap::{Parser, Subcommand};
+use nis2hub::auth::{clients, Caller, Role};
+use nis2hub::config::Config;
+use nis2hub::{db, directory, AppState};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "nis2hub",
+    version,
+    about = "National NIS2 administration service"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the HTTP service (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Print a signed access token, for development and first setup.
+    Token {
+        /// Organisation code or id, or a registered entity's id.
+        #[arg(long)]
+        org: String,
+        /// national_csirt, sectoral_csirt, supervisory_authority or entity.
+        #[arg(long)]
+        role: String,
+        /// Space-separated scopes (default: the role's whole ceiling).
+        #[arg(long)]
+        scope: Option<String>,
+        /// Lifetime such as 30m, 12h or 7d (default 12h).
+        #[arg(long, default_value = "12h")]
+        ttl: String,
+        /// Subject of the token (default: cli:<org>).
+        #[arg(long)]
+        sub: Option<String>,
+    },
+    /// Create or update organisations from a directory JSON file, by code.
+    ImportDirectory {
+        /// A file shaped like examples/directory.json.
+        file: std::path::PathBuf,
+    },
+}
+
+fn parse_ttl(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    let (number, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("--ttl `{s}`: use a number with s, m, h or d, such as 12h"))?;
+    let seconds = match unit {
+        "" | "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("--ttl `{s}`: the unit must be s, m, h or d")),
+    };
+    if !(60..=90 * 86_400).contains(&seconds) {
+        return Err("--ttl must be between 1 minute and 90 days".into());
+    }
+    Ok(seconds)
+}
+
+fn open(config: &Config) -> Result<db::Pool, String> {
+    let pool = db::connect(&config.database_url, config.pool_size)?;
+    let mut conn = pool
+        .get()
+        .map_err(|e| format!("cannot open a database connection: {e}"))?;
+    let applied = db::migrate(&mut conn)?;
+    if applied > 0 {
+        log::info!(
+            "applied {applied} migration(s) to the {} database",
+            config.database_url.backend()
+        );
+    }
+    Ok(pool)
+}
+
+async fn serve(config: Config) -> Result<(), String> {
+    let pool = open(&config)?;
+    let listen = config.listen;
+    let workers = config.workers;
+    let backend = config.database_url.backend();
+    let state = AppState::new(config, pool)?;
+    let server = actix_web::HttpServer::new(move || nis2hub::build_app(state.clone()))
+        .workers(workers)
+        .shutdown_timeout(30)
+        .bind(listen)
+        .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    log::info!(
+        "nis2hub listening on http://{listen} ({backend}); API docs at http://{listen}/docs/"
+    );
+    server.run().await.map_err(|e| format!("server error: {e}"))
+}
+
+fn token(
+    config: Config,
+    org: String,
+    role: String,
+    scope: Option<String>,
+    ttl: String,
+    sub: Option<String>,
+) -> Result<(), String> {
+    let role = Role::parse(&role)
+        .ok_or_else(|| format!("unknown role `{role}`; use national_csirt, sectoral_csirt, supervisory_authority or entity"))?;
+    let ttl = parse_ttl(&ttl)?;
+    let pool = open(&config)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let org_id = match directory::service::find_by_code_or_id(&mut conn, &org) {
+        Ok(o) => o.id,
+        Err(_) => org.clone(),
+    };
+    let actual = clients::role_for(&mut conn, &org_id).map_err(|e| e.to_string())?.ok_or_else(|| {
+        format!("no organisation or entity `{org}`; import a directory first (nis2hub import-directory examples/directory.json)")
+    })?;
+    if actual != role {
+        return Err(format!(
+            "`{org}` is a {}, not a {}",
+            actual.as_str(),
+            role.as_str()
+        ));
+    }
+    let scopes = match scope {
+        None => role.ceiling().to_vec(),
+        Some(s) => {
+            let scopes = nis2hub::auth::scopes::parse_scopes(&s)?;
+            if let Some(extra) = scopes.iter().find(|x| !role.ceiling().contains(x)) {
+                return Err(format!(
+                    "a {} may not hold the scope `{}`",
+                    role.as_str(),
+                    extra.as_str()
+                ));
+            }
+            scopes
+        }
+    };
+    let keys = nis2hub::auth::jwt::Keys::new(&config.jwt)?;
+    let sub = sub.unwrap_or_else(|| format!("cli:{org}"));
+    let token = keys.issue(
+        &sub,
+        &org_id,
+        role,
+        &nis2hub::auth::scopes::join_scopes(&scopes),
+        ttl,
+        None,
+    )?;
+    println!("{token}");
+    Ok(())
+}
+
+fn import(config: Config, file: std::path::PathBuf) -> Result<(), String> {
+    let bytes = std::fs::read(&file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+    let parsed: directory::service::DirectoryImport =
+        nis2hub::http::json::parse_valid(&bytes).map_err(|e| describe(&e))?;
+    let pool = open(&config)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let caller = Caller::system("import-directory");
+    let report = db::write_tx(&mut conn, |conn| {
+        directory::service::import(conn, &caller, parsed)
+    })
+    .map_err(|e| describe(&e))?;
+    println!(
+        "imported {}: {} created, {} updated, {} unchanged",
+        file.display(),
+        report.created,
+        report.updated,
+        report.unchanged
+    );
+    Ok(())
+}
+
+fn describe(e: &nis2hub::error::AppError) -> String {
+    let p = e.problem();
+    let mut out = p.detail;
+    for f in p.errors {
+        out.push_str(&format!(
+            "\n  {}: {}",
+            if f.pointer.is_empty() {
+                "/"
+            } else {
+                &f.pointer
+            },
+            f.message
+        ));
+    }
+    out
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Openapi = command {
+        println!(
+            "{}",
+            nis2hub::openapi::document()
+                .to_pretty_json()
+                .expect("the document serialises")
+        );
+        return ExitCode::SUCCESS;
+    }
+    let config = match Config::from_env() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("nis2hub: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Serve => actix_web::rt::System::new().block_on(serve(config)),
+        Command::Migrate => open(&config).map(|_| println!("migrations are current")),
+        Command::Openapi => unreachable!("handled above"),
+        Command::Token {
+            org,
+            role,
+            scope,
+            ttl,
+            sub,
+        } => token(config, org, role, scope, ttl, sub),
+        Command::ImportDirectory { file } => import(config, file),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nis2hub: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

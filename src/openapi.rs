@@ -1,0 +1,211 @@
+//! The OpenAPI document, generated from the handlers' annotations, and the routing table.
+//!
+//! Routes are declared once in [`routes`]; utoipa-actix-web collects the document from the
+//! same calls, so a route cannot exist undocumented. [`finish`] then adds what every operation
+//! shares: the bearer scheme and the problem responses each one can return.
+
+use crate::auth::clients;
+use crate::error::{FieldError, Problem};
+use crate::{audit, directory, entities, http, ops, AppState};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{web, App};
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder};
+use utoipa::OpenApi;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::{scope, AppExt};
+use utoipa_swagger_ui::SwaggerUi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "nis2hub",
+        description = "The national single source of truth for NIS2 administration: the register of \
+entities, the directory of CSIRTs and supervisory authorities, incident notification and routing. \
+Every error is an RFC 9457 problem document (`application/problem+json`) with a stable `code`. \
+Lists are cursor-paginated (`limit`, `cursor` → `next_cursor` and a `Link: rel=\"next\"` header). \
+Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Idempotency-Key`.",
+        license(name = "EUPL-1.2")
+    ),
+    tags(
+        (name = "directory", description = "Sectors, CSIRTs and supervisory authorities"),
+        (name = "entities", description = "The register of NIS2 entities"),
+        (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
+        (name = "audit", description = "The hash-chained audit log"),
+        (name = "operations", description = "Health, readiness and metrics")
+    ),
+    components(schemas(Problem, FieldError))
+)]
+struct ApiDoc;
+
+/// Every route of the service.
+fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics)
+        .service(clients::token)
+        .service(
+            scope::scope("/api/v1")
+                .service(directory::routes::list_sectors)
+                .service(directory::routes::list)
+                .service(directory::routes::create)
+                .service(directory::routes::import)
+                .service(directory::routes::get_one)
+                .service(directory::routes::update)
+                .service(entities::routes::list)
+                .service(entities::routes::create)
+                .service(entities::routes::get_one)
+                .service(entities::routes::update)
+                .service(entities::routes::deregister)
+                .service(entities::routes::history)
+                .service(clients::list)
+                .service(clients::create)
+                .service(clients::get_one)
+                .service(clients::revoke)
+                .service(audit::routes::list)
+                .service(audit::routes::verify),
+        );
+}
+
+/// The OpenAPI document, as committed in `openapi/openapi.json`.
+pub fn document() -> Document {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    finish(api)
+}
+
+fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
+    RefOr::T(
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                "application/problem+json",
+                Content::new(Some(Ref::from_schema_name("Problem"))),
+            )
+            .build(),
+    )
+}
+
+fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// Adds the bearer scheme and the shared error responses; marks problem bodies with their
+/// media type.
+fn finish(mut api: Document) -> Document {
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
+    for (path, item) in api.paths.paths.iter_mut() {
+        let has_id = path.contains('{');
+        for op in operations(item) {
+            let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+            let has_body = op.request_body.is_some();
+            let responses = &mut op.responses.responses;
+            // Problem bodies declared on the handler get the problem media type.
+            for (status, response) in responses.iter_mut() {
+                if status.starts_with('4') || status.starts_with('5') {
+                    if let RefOr::T(r) = response {
+                        if let Some(content) = r.content.shift_remove("application/json") {
+                            r.content.insert("application/problem+json".into(), content);
+                        }
+                    }
+                }
+            }
+            if path == "/oauth/token" {
+                continue;
+            }
+            let mut add = |status: &str, description: &str| {
+                responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| problem_response(description));
+            };
+            if secured {
+                add(
+                    "401",
+                    "No token, or an expired, malformed or wrongly signed one",
+                );
+                add("403", "The token lacks the scope this operation needs");
+            }
+            if has_id {
+                add("404", "No such record, or not one the caller may see");
+            }
+            if secured {
+                add(
+                    "400",
+                    "Malformed request: query parameters, cursor or JSON syntax",
+                );
+            }
+            if has_body {
+                add("413", "The body is larger than the limit");
+                add("415", "The body is not JSON");
+                add(
+                    "422",
+                    "The body failed validation; `errors` points at each bad field",
+                );
+            }
+            if let Some(scopes) = op.security.as_ref().and_then(|s| s.first()).map(scopes_of) {
+                if !scopes.is_empty() {
+                    let note = format!("\n\nRequired scope: `{}`.", scopes.join("`, `"));
+                    let d = op.description.get_or_insert_with(String::new);
+                    if !d.contains("Required scope") {
+                        d.push_str(&note);
+                    }
+                }
+            }
+        }
+    }
+    api
+}
+
+fn scopes_of(req: &utoipa::openapi::security::SecurityRequirement) -> Vec<String> {
+    serde_json::to_value(req)
+        .ok()
+        .and_then(|v| v.get("bearer").cloned())
+        .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+        .unwrap_or_default()
+}
+
+/// The application: routes, shared state, middleware, docs and the problem+json fallbacks.
+pub fn app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, _) = App::new()
+        .into_utoipa_app()
+        .configure(routes)
+        .split_for_parts();
+    app.app_data(web::Data::new(state))
+        .app_data(web::QueryConfig::default().error_handler(http::query_error))
+        .app_data(web::PathConfig::default().error_handler(http::path_error))
+        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document()))
+        .default_service(web::to(http::not_found))
+        .wrap(actix_web::middleware::from_fn(http::request_id::middleware))
+}

@@ -1,0 +1,12 @@
+//! The rules engine: pure functions from facts to decisions, with the ids of the rules that
+//! decided. No database, no HTTP: every rule is tested as a table and can be benchmarked.
+
+pub mod category;
+pub mod coverage;
+
+/// A rule the engine may cite, with the provision it implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rule {
+    pub id: &'static str,
+    pub text: &'static str,
+}
