@@ -1,0 +1,353 @@
+//! The entity register through the HTTP API: registration, derived fields, updates with
+//! If-Match, deregistration, history, visibility and pagination.
+
+mod common;
+use common::*;
+use nis2hub::auth::Role;
+use serde_json::json;
+
+#[actix_web::test]
+async fn registration_derives_category_csirt_and_authority() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let r = send(
+        &app,
+        post(
+            "/api/v1/entities",
+            &t,
+            &entity_body("100", "manufacturing.medical_devices"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["category"], "important",
+        "Annex II large → important"
+    );
+    assert_eq!(
+        r.body["sectoral_csirt"]["code"], "csirt-health",
+        "the subsector's CSIRT beats the sector's"
+    );
+    assert_eq!(r.body["supervisory_authority"]["code"], "authority-health");
+    assert_eq!(
+        r.body["decided_by"],
+        json!([
+            "size.declared",
+            "category.annex_ii_medium_large",
+            "coverage.csirt.exact",
+            "coverage.authority.sector"
+        ])
+    );
+    assert_eq!(r.body["status"], "registered");
+    assert_eq!(r.body["version"], 1);
+
+    let id = r.body["id"].as_str().unwrap();
+    let g = send(&app, get(&format!("/api/v1/entities/{id}"), &t)).await;
+    assert_eq!(g.status, 200);
+    assert_eq!(g.header("etag").as_deref(), Some("\"v1\""));
+    assert_eq!(g.body, r.body);
+}
+
+#[actix_web::test]
+async fn size_is_derived_from_the_figures() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let mut body = entity_body("101", "health");
+    body.as_object_mut().unwrap().remove("size");
+    body["employees"] = json!(120);
+    body["annual_turnover_eur"] = json!(30_000_000);
+    let r = send(&app, post("/api/v1/entities", &ctx.national(), &body)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["size_class"], "medium");
+    assert_eq!(r.body["category"], "important");
+    assert_eq!(r.body["decided_by"][0], "size.derived");
+}
+
+#[actix_web::test]
+async fn updates_are_versioned_and_stale_if_match_is_refused() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let r = send(
+        &app,
+        post("/api/v1/entities", &t, &entity_body("102", "energy.gas")),
+    )
+    .await;
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/entities/{id}");
+
+    let u = send(
+        &app,
+        patch(&path, &t, &json!({"size": "medium"})).insert_header(("If-Match", "\"v1\"")),
+    )
+    .await;
+    assert_eq!(u.status, 200, "{}", u.text);
+    assert_eq!(u.body["version"], 2);
+    assert_eq!(u.body["category"], "important");
+    assert_eq!(u.header("etag").as_deref(), Some("\"v2\""));
+
+    let stale = send(
+        &app,
+        patch(&path, &t, &json!({"size": "small"})).insert_header(("If-Match", "\"v1\"")),
+    )
+    .await;
+    stale.assert_problem(412, "precondition_failed");
+    let now = send(&app, get(&path, &t)).await;
+    assert_eq!(
+        now.body["size"], "medium",
+        "a refused update changes nothing"
+    );
+
+    let d = send(
+        &app,
+        post(
+            &format!("{path}/deregister"),
+            &t,
+            &json!({"reason": "merged"}),
+        ),
+    )
+    .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    assert_eq!(d.body["status"], "deregistered");
+    let again = send(
+        &app,
+        post(
+            &format!("{path}/deregister"),
+            &t,
+            &json!({"reason": "merged"}),
+        ),
+    )
+    .await;
+    again.assert_problem(409, "entity_deregistered");
+
+    let h = send(&app, get(&format!("{path}/history"), &t)).await;
+    assert_eq!(h.status, 200);
+    let versions: Vec<_> = h.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["version"].clone(), v["change"].clone()))
+        .collect();
+    assert_eq!(
+        versions,
+        vec![
+            (json!(1), json!("registered")),
+            (json!(2), json!("updated")),
+            (json!(3), json!("deregistered: merged"))
+        ]
+    );
+    assert_eq!(
+        h.body["items"][0]["entity"]["size"], "large",
+        "history keeps each version as it was"
+    );
+}
+
+#[actix_web::test]
+async fn each_caller_sees_only_its_part_of_the_register() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let mut ids = std::collections::HashMap::new();
+    for (ident, sector) in [
+        ("1", "energy.electricity"),
+        ("2", "banking"),
+        ("3", "health"),
+    ] {
+        let r = send(
+            &app,
+            post("/api/v1/entities", &t, &entity_body(ident, sector)),
+        )
+        .await;
+        ids.insert(sector, r.body["id"].as_str().unwrap().to_string());
+    }
+    let listed = |r: &Res| -> Vec<String> {
+        r.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["sector"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let all = send(&app, get("/api/v1/entities", &t)).await;
+    assert_eq!(listed(&all).len(), 3);
+    let energy = send(
+        &app,
+        get(
+            "/api/v1/entities",
+            &ctx.token("csirt-energy", Role::SectoralCsirt),
+        ),
+    )
+    .await;
+    assert_eq!(listed(&energy), vec!["energy.electricity"]);
+    let fsa = send(
+        &app,
+        get(
+            "/api/v1/entities",
+            &ctx.token("authority-finance", Role::SupervisoryAuthority),
+        ),
+    )
+    .await;
+    assert_eq!(listed(&fsa), vec!["banking"]);
+
+    let health_id = &ids["health"];
+    let own = ctx.token(health_id, Role::Entity);
+    let mine = send(&app, get("/api/v1/entities", &own)).await;
+    assert_eq!(listed(&mine), vec!["health"]);
+    let other = send(
+        &app,
+        get(&format!("/api/v1/entities/{}", ids["banking"]), &own),
+    )
+    .await;
+    other.assert_problem(404, "not_found");
+    let energy_reads_bank = send(
+        &app,
+        get(
+            &format!("/api/v1/entities/{}", ids["banking"]),
+            &ctx.token("csirt-energy", Role::SectoralCsirt),
+        ),
+    )
+    .await;
+    energy_reads_bank.assert_problem(404, "not_found");
+
+    // The entity keeps its own registration current, and only its own.
+    let u = send(
+        &app,
+        patch(
+            &format!("/api/v1/entities/{health_id}"),
+            &own,
+            &json!({"domains": ["hospital.nl"]}),
+        ),
+    )
+    .await;
+    assert_eq!(u.status, 200, "{}", u.text);
+    let u = send(
+        &app,
+        patch(
+            &format!("/api/v1/entities/{}", ids["banking"]),
+            &own,
+            &json!({"domains": ["x.nl"]}),
+        ),
+    )
+    .await;
+    u.assert_problem(404, "not_found");
+    let c = send(
+        &app,
+        post("/api/v1/entities", &own, &entity_body("9", "health")),
+    )
+    .await;
+    c.assert_problem(403, "forbidden");
+}
+
+#[actix_web::test]
+async fn lists_filter_and_page_with_a_cursor() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    for i in 0..5 {
+        let sector = if i % 2 == 0 {
+            "energy.oil"
+        } else {
+            "transport.rail"
+        };
+        let mut body = entity_body(&format!("p{i}"), sector);
+        body["name"] = json!(format!(
+            "Firm {i} {}",
+            if i == 3 { "Special" } else { "Plain" }
+        ));
+        assert_eq!(
+            send(&app, post("/api/v1/entities", &t, &body)).await.status,
+            201
+        );
+    }
+    let mut seen = vec![];
+    let mut uri = "/api/v1/entities?limit=2".to_string();
+    loop {
+        let r = send(&app, get(&uri, &t)).await;
+        assert_eq!(r.status, 200);
+        seen.extend(
+            r.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["id"].as_str().unwrap().to_string()),
+        );
+        match r.body["next_cursor"].as_str() {
+            Some(_) => {
+                let link = r
+                    .header("link")
+                    .expect("Link header on a page with a next one");
+                uri = link
+                    .trim_start_matches('<')
+                    .split('>')
+                    .next()
+                    .unwrap()
+                    .to_string();
+            }
+            None => {
+                assert!(r.header("link").is_none());
+                break;
+            }
+        }
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        (seen.len(), sorted),
+        (5, seen.clone()),
+        "every entity once, in order"
+    );
+
+    let energy = send(&app, get("/api/v1/entities?sector=energy", &t)).await;
+    assert_eq!(
+        energy.body["items"].as_array().unwrap().len(),
+        3,
+        "a sector filter includes its subsectors"
+    );
+    let q = send(&app, get("/api/v1/entities?q=special", &t)).await;
+    assert_eq!(q.body["items"].as_array().unwrap().len(), 1);
+    let cat = send(&app, get("/api/v1/entities?category=important", &t)).await;
+    assert_eq!(cat.body["items"].as_array().unwrap().len(), 0);
+    let future = send(
+        &app,
+        get("/api/v1/entities?updated_since=2999-01-01T00:00:00Z", &t),
+    )
+    .await;
+    assert_eq!(future.body["items"].as_array().unwrap().len(), 0);
+}
+
+#[actix_web::test]
+async fn idempotency_key_replays_the_first_response() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let body = entity_body("idem", "health");
+    let first = send(
+        &app,
+        post("/api/v1/entities", &t, &body).insert_header(("Idempotency-Key", "k-1")),
+    )
+    .await;
+    assert_eq!(first.status, 201);
+    let replay = send(
+        &app,
+        post("/api/v1/entities", &t, &body).insert_header(("Idempotency-Key", "k-1")),
+    )
+    .await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.body, first.body);
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(count(&ctx, "entities"), 1);
+    let other = send(
+        &app,
+        post("/api/v1/entities", &t, &entity_body("idem2", "health"))
+            .insert_header(("Idempotency-Key", "k-1")),
+    )
+    .await;
+    other.assert_problem(422, "idempotency_key_reused");
+    assert_eq!(count(&ctx, "entities"), 1);
+}
