@@ -38,8 +38,8 @@ impl DatabaseUrl {
                 "DATABASE_URL has the unsupported scheme `{scheme}://`; use postgres://, postgresql://, sqlite:// or a file path"
             ));
         }
-        if raw.starts_with("sqlite:") {
-            return Ok(Self::Sqlite(PathBuf::from(&raw["sqlite:".len()..])));
+        if let Some(path) = raw.strip_prefix("sqlite:") {
+            return Ok(Self::Sqlite(PathBuf::from(path)));
         }
         Ok(Self::Sqlite(PathBuf::from(raw)))
     }
@@ -220,29 +220,36 @@ fn read_or_create_secret(path: &std::path::Path) -> Result<Vec<u8>, String> {
             let mut bytes = [0u8; 48];
             rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut bytes);
             let key = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes);
-            write_private(path, &key)
+            create_once(path, &key)
                 .map_err(|e| format!("cannot write the key file {}: {e}", path.display()))?;
             log::info!("created a new HS256 key file at {}", path.display());
             // Another process may have created it at the same moment: the file on disk wins.
-            Ok(std::fs::read_to_string(path)
+            std::fs::read_to_string(path)
                 .map(|s| s.trim().as_bytes().to_vec())
-                .unwrap_or(key.into_bytes()))
+                .map_err(|e| format!("cannot read the key file {}: {e}", path.display()))
         }
         Err(e) => Err(format!("cannot read the key file {}: {e}", path.display())),
     }
 }
 
-fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+/// Creates `path` with `contents`, readable by the owner only, unless it exists: the file is
+/// written under a temporary name and linked into place, so no reader ever sees it half written.
+fn create_once(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
+    let tmp = path.with_extension(format!("tmp{}", uuid::Uuid::new_v4().simple()));
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut f) => f.write_all(contents.as_bytes()),
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
-        Err(e) => Err(e),
-    }
+    let result = options
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(contents.as_bytes()).and_then(|_| f.sync_all()))
+        .and_then(|_| match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other,
+        });
+    let _ = std::fs::remove_file(&tmp);
+    result
 }
 
 #[cfg(test)]

@@ -63,8 +63,8 @@ pub enum AppError {
     NotFound,
     #[error("no route matches {0}")]
     RouteNotFound(String),
-    #[error("method {0} is not allowed here")]
-    MethodNotAllowed(String),
+    #[error("method {method} is not allowed here; this resource allows {allow}")]
+    MethodNotAllowed { method: String, allow: String },
     #[error("{detail}")]
     BadRequest {
         code: &'static str,
@@ -120,7 +120,7 @@ impl AppError {
             Self::ForbiddenAction(_) => "forbidden",
             Self::NotFound => "not_found",
             Self::RouteNotFound(_) => "route_not_found",
-            Self::MethodNotAllowed(_) => "method_not_allowed",
+            Self::MethodNotAllowed { .. } => "method_not_allowed",
             Self::BadRequest { code, .. } => code,
             Self::Validation(_) => "validation_failed",
             Self::Conflict(code, _) => code,
@@ -166,7 +166,7 @@ impl ResponseError for AppError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) | Self::ForbiddenAction(_) => StatusCode::FORBIDDEN,
             Self::NotFound | Self::RouteNotFound(_) => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadRequest { .. } => StatusCode::BAD_REQUEST,
             Self::Validation(_) | Self::Unprocessable(..) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Conflict(..) => StatusCode::CONFLICT,
@@ -191,8 +191,8 @@ impl ResponseError for AppError {
         if let Self::Unauthorized(_) = self {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"nis2hub\""));
         }
-        if let Self::MethodNotAllowed(_) = self {
-            res.insert_header((header::ALLOW, "GET, POST, PATCH, DELETE"));
+        if let Self::MethodNotAllowed { allow, .. } = self {
+            res.insert_header((header::ALLOW, allow.as_str()));
         }
         res.body(serde_json::to_string(&self.problem()).unwrap_or_default())
     }

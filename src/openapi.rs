@@ -79,6 +79,36 @@ pub fn document() -> Document {
     finish(api)
 }
 
+/// The methods a route pattern serves (for the `Allow` header of a 405), read from the document
+/// so it cannot disagree with the routes.
+pub fn allowed_methods(pattern: &str) -> String {
+    static TABLE: std::sync::OnceLock<std::collections::HashMap<String, String>> =
+        std::sync::OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let mut table = std::collections::HashMap::new();
+        if let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) {
+            for (path, item) in paths {
+                let methods: Vec<String> = item
+                    .as_object()
+                    .map(|o| {
+                        o.keys()
+                            .filter(|k| k.len() <= 7)
+                            .map(|k| k.to_uppercase())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                table.insert(path.clone(), methods.join(", "));
+            }
+        }
+        table
+    });
+    table
+        .get(pattern)
+        .cloned()
+        .unwrap_or_else(|| "GET".to_string())
+}
+
 fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()

@@ -54,11 +54,24 @@ impl r2d2::ManageConnection for Manager {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)
                     .map_err(diesel::r2d2::Error::ConnectionError)?;
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .map_err(diesel::r2d2::Error::QueryError)?;
+                conn.batch_execute("PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = ON;")
+                    .map_err(diesel::r2d2::Error::QueryError)?;
+                // Switching to WAL needs a moment alone with the file and does not wait on the
+                // busy timeout: another process opening the same new file at once makes it
+                // fail with "locked", so retry briefly.
+                let mut attempts = 0;
+                loop {
+                    match conn
+                        .batch_execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+                    {
+                        Ok(()) => break,
+                        Err(e) if attempts < 100 && e.to_string().contains("locked") => {
+                            attempts += 1;
+                            std::thread::sleep(std::time::Duration::from_millis(50));
+                        }
+                        Err(e) => return Err(diesel::r2d2::Error::QueryError(e)),
+                    }
+                }
                 Ok(DbConn::Sqlite(conn))
             }
         }
@@ -119,11 +132,40 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, String> {
             let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"));
             result
         }
-        DbConn::Sqlite(c) => c
-            .run_pending_migrations(SQLITE_MIGRATIONS)
-            .map(|v| v.len())
-            .map_err(err),
+        DbConn::Sqlite(c) => {
+            // SQLite has no advisory locks: a lock file beside the database plays that part.
+            let _lock = sqlite_migration_lock(c)?;
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|v| v.len())
+                .map_err(err)
+        }
     }
+}
+
+/// Holds an exclusive lock on `<database>.migrate-lock` until dropped.
+fn sqlite_migration_lock(conn: &mut SqliteConnection) -> Result<Option<std::fs::File>, String> {
+    #[derive(diesel::QueryableByName)]
+    struct Db {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        file: String,
+    }
+    use diesel::RunQueryDsl;
+    let file = diesel::sql_query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+        .get_result::<Db>(conn)
+        .map(|d| d.file)
+        .unwrap_or_default();
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(format!("{file}.migrate-lock"))
+        .map_err(|e| format!("cannot create the migration lock file beside {file}: {e}"))?;
+    lock.lock()
+        .map_err(|e| format!("cannot lock {file}.migrate-lock: {e}"))?;
+    Ok(Some(lock))
 }
 
 /// Reverts every migration (used by the test that proves each `down` undoes its `up`).

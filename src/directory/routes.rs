@@ -62,6 +62,8 @@ pub struct OrganisationQuery {
     pub cursor: Option<String>,
     /// Only organisations of this kind.
     pub kind: Option<OrgKind>,
+    /// Only the organisation with this code.
+    pub code: Option<String>,
     /// Only organisations changed at or after this time (RFC 3339).
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -85,7 +87,15 @@ pub async fn list(
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
     let p = page.clone();
     let rows = state
-        .db(move |conn| service::list(conn, &p, q.kind, q.updated_since.map(|t| t.naive_utc())))
+        .db(move |conn| {
+            service::list(
+                conn,
+                &p,
+                q.kind,
+                q.code,
+                q.updated_since.map(|t| t.naive_utc()),
+            )
+        })
         .await?;
     Ok(pagination::respond(
         &req,

@@ -212,6 +212,7 @@ pub fn list(
     conn: &mut DbConn,
     page: &PageParams,
     kind: Option<OrgKind>,
+    code: Option<String>,
     updated_since: Option<chrono::NaiveDateTime>,
 ) -> AppResult<Vec<Organisation>> {
     let mut q = organisations::table
@@ -222,6 +223,9 @@ pub fn list(
     }
     if let Some(kind) = kind {
         q = q.filter(organisations::kind.eq(kind.as_str()));
+    }
+    if let Some(code) = code {
+        q = q.filter(organisations::code.eq(code));
     }
     if let Some(since) = updated_since {
         q = q.filter(organisations::updated_at.ge(since));
@@ -249,8 +253,33 @@ pub fn find_by_code_or_id(conn: &mut DbConn, key: &str) -> AppResult<Organisatio
         .into_api()
 }
 
+/// There is one national CSIRT: refuse a second with its own code before the unique index
+/// would, so the caller learns which rule it broke.
+fn check_single_national(
+    conn: &mut DbConn,
+    input: &OrganisationInput,
+    own_id: Option<&str>,
+) -> AppResult<()> {
+    if input.kind != OrgKind::NationalCsirt {
+        return Ok(());
+    }
+    let existing: Option<(String, String)> = organisations::table
+        .filter(organisations::kind.eq(OrgKind::NationalCsirt.as_str()))
+        .select((organisations::id, organisations::code))
+        .first(conn)
+        .optional()?;
+    match existing {
+        Some((id, code)) if Some(id.as_str()) != own_id => Err(AppError::Conflict(
+            "national_csirt_exists",
+            format!("`{code}` is already the national CSIRT; there is only one"),
+        )),
+        _ => Ok(()),
+    }
+}
+
 fn insert(conn: &mut DbConn, input: OrganisationInput) -> AppResult<Organisation> {
     validate(&input)?;
+    check_single_national(conn, &input, None)?;
     let now = db::now();
     let row = OrganisationRow {
         id: db::new_id(),
@@ -289,6 +318,7 @@ fn replace(
     input: OrganisationInput,
 ) -> AppResult<(Organisation, bool)> {
     validate(&input)?;
+    check_single_national(conn, &input, Some(&current.id))?;
     if input.code == current.code
         && input.name == current.name
         && input.kind == current.kind
@@ -380,6 +410,10 @@ pub struct ImportReport {
 
 /// A directory file: `{ "organisations": [ … ] }`.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"organisations": [
+    {"code": "ncsirt", "name": "National Cyber Security Centre", "kind": "national_csirt", "coverage": ["public_administration"]},
+    {"code": "csirt-energy", "name": "CSIRT Energy", "kind": "sectoral_csirt", "coverage": ["energy"]}
+]}))]
 #[serde(deny_unknown_fields)]
 pub struct DirectoryImport {
     #[validate(length(min = 1, max = 1000), nested)]

@@ -252,6 +252,7 @@ pub struct Entity {
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "ceased operations"}))]
 pub struct Deregistration {
     /// Why the entity leaves the register (kept in its history).
     #[validate(length(min = 1, max = 2000))]

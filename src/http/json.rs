@@ -89,9 +89,17 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 
 /// Parses JSON, turning serde's error into a problem that points at the bad value.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    let de = &mut serde_json::Deserializer::from_slice(bytes);
-    match serde_path_to_error::deserialize::<_, T>(de) {
-        Ok(v) => Ok(v),
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        // Anything after the document (a second document, stray text) is malformed too.
+        Ok(v) => match de.end() {
+            Ok(()) => Ok(v),
+            Err(e) => Err(AppError::BadRequest {
+                code: "malformed_json",
+                detail: format!("the body is not valid JSON: {e}"),
+                errors: vec![],
+            }),
+        },
         Err(err) => {
             let pointer = pointer_of(err.path());
             let inner = err.into_inner();
@@ -109,6 +117,14 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
                         .next()
                         .unwrap_or(&message)
                         .to_string();
+                    // serde names a missing field in its message; point at the field itself.
+                    let pointer = match message
+                        .strip_prefix("missing field `")
+                        .and_then(|m| m.strip_suffix('`'))
+                    {
+                        Some(field) => format!("{pointer}/{field}"),
+                        None => pointer,
+                    };
                     Err(AppError::Validation(vec![FieldError::new(
                         pointer, message,
                     )]))

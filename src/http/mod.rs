@@ -13,8 +13,11 @@ use actix_web::{HttpRequest, HttpResponse};
 /// The answer for every path no route matches (and, with `405`, for wrong methods).
 /// A path that some route serves with another method gets 405, any other path 404.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
-    if req.match_pattern().is_some() {
-        return Err(AppError::MethodNotAllowed(req.method().to_string()));
+    if let Some(pattern) = req.match_pattern() {
+        return Err(AppError::MethodNotAllowed {
+            method: req.method().to_string(),
+            allow: crate::openapi::allowed_methods(&pattern),
+        });
     }
     Err(AppError::RouteNotFound(format!(
         "{} {}",

@@ -1,0 +1,73 @@
+//! The committed OpenAPI document is what the code generates, and it documents every
+//! operation's scopes, errors and examples. Regenerate with:
+//! `cargo run -- openapi > openapi/openapi.json`.
+
+use serde_json::Value;
+
+const COMMITTED: &str = include_str!("../openapi/openapi.json");
+
+#[test]
+fn the_committed_document_matches_the_code() {
+    let generated = nis2hub::openapi::document().to_pretty_json().unwrap();
+    let committed: Value = serde_json::from_str(COMMITTED).unwrap();
+    let generated: Value = serde_json::from_str(&generated).unwrap();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is out of date: run `cargo run -- openapi > openapi/openapi.json` and commit it"
+    );
+}
+
+fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(r) => &doc["components"]["schemas"][r.trim_start_matches("#/components/schemas/")],
+        None => schema,
+    }
+}
+
+#[test]
+fn every_operation_names_its_scopes_errors_and_examples() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let public = ["/healthz", "/readyz", "/metrics", "/oauth/token"];
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let responses = op["responses"].as_object().unwrap();
+            if public.contains(&path.as_str()) {
+                assert!(op.get("security").is_none(), "{name} is public");
+                continue;
+            }
+            let scopes = op["security"][0]["bearer"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{name} names no scope"));
+            assert_eq!(scopes.len(), 1, "{name} names exactly one scope");
+            for status in ["401", "403"] {
+                let r = &responses[status];
+                assert!(
+                    r["content"]["application/problem+json"].is_object(),
+                    "{name} documents {status} as a problem"
+                );
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{name} documents 404");
+            }
+            if let Some(body) = op.get("requestBody") {
+                assert!(
+                    responses.contains_key("422"),
+                    "{name} documents validation failures"
+                );
+                let media = &body["content"]["application/json"];
+                let schema = resolve(&doc, &media["schema"]);
+                assert!(
+                    media.get("example").is_some()
+                        || schema.get("example").is_some()
+                        || schema.get("examples").is_some(),
+                    "{name} has no request example"
+                );
+            }
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{name} documents its success"
+            );
+        }
+    }
+}
