@@ -201,8 +201,7 @@ fn main() -> ExitCode {
     if let Command::Openapi = command {
         println!(
             "{}",
-            nis2hub::openapi::document()
-                .to_pretty_json()
+            serde_json::to_string_pretty(&nis2hub::openapi::document())
                 .expect("the document serialises")
         );
         return ExitCode::SUCCESS;

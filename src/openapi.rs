@@ -70,13 +70,89 @@ fn routes(cfg: &mut ServiceConfig) {
 }
 
 /// The OpenAPI document, as committed in `openapi/openapi.json`.
-pub fn document() -> Document {
+pub fn document() -> serde_json::Value {
     let (_, api) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes)
         .split_for_parts();
-    finish(api)
+    let api = finish(api);
+    let mut doc = serde_json::to_value(&api).expect("the document serialises");
+    problem_media_type(&mut doc);
+    open_flattened_inputs(&mut doc);
+    doc
+}
+
+/// Problem bodies declared on handlers get the `application/problem+json` media type.
+fn problem_media_type(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for op in item.values_mut() {
+            let Some(responses) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
+                continue;
+            };
+            for response in responses.values_mut() {
+                let Some(content) = response.get_mut("content").and_then(|c| c.as_object_mut())
+                else {
+                    continue;
+                };
+                let is_problem = content
+                    .get("application/json")
+                    .and_then(|m| m.pointer("/schema/$ref"))
+                    .is_some_and(|r| r == "#/components/schemas/Problem");
+                if is_problem {
+                    let media = content.remove("application/json").expect("checked above");
+                    content.insert("application/problem+json".into(), media);
+                }
+            }
+        }
+    }
+}
+
+/// An output that flattens an input type (an entity is its registration plus derived fields)
+/// must not inherit the input's `additionalProperties: false`: the input's properties are
+/// copied in without it.
+fn open_flattened_inputs(doc: &mut serde_json::Value) {
+    let Some(schemas) = doc
+        .pointer("/components/schemas")
+        .and_then(|s| s.as_object())
+        .cloned()
+    else {
+        return;
+    };
+    fn walk(v: &mut serde_json::Value, schemas: &serde_json::Map<String, serde_json::Value>) {
+        match v {
+            serde_json::Value::Object(o) => {
+                if let Some(all_of) = o.get_mut("allOf").and_then(|a| a.as_array_mut()) {
+                    for part in all_of.iter_mut() {
+                        let name = part
+                            .get("$ref")
+                            .and_then(|r| r.as_str())
+                            .map(|r| r.trim_start_matches("#/components/schemas/").to_string());
+                        let Some(mut referenced) = name.and_then(|n| schemas.get(&n).cloned())
+                        else {
+                            continue;
+                        };
+                        if referenced.get("additionalProperties")
+                            == Some(&serde_json::Value::Bool(false))
+                        {
+                            if let Some(r) = referenced.as_object_mut() {
+                                r.remove("additionalProperties");
+                                r.remove("example");
+                            }
+                            *part = referenced;
+                        }
+                    }
+                }
+                o.values_mut().for_each(|c| walk(c, schemas));
+            }
+            serde_json::Value::Array(a) => a.iter_mut().for_each(|c| walk(c, schemas)),
+            _ => {}
+        }
+    }
+    walk(doc, &schemas);
 }
 
 /// The methods a route pattern serves (for the `Allow` header of a 405), read from the document
@@ -85,7 +161,7 @@ pub fn allowed_methods(pattern: &str) -> String {
     static TABLE: std::sync::OnceLock<std::collections::HashMap<String, String>> =
         std::sync::OnceLock::new();
     let table = TABLE.get_or_init(|| {
-        let doc = serde_json::to_value(document()).unwrap_or_default();
+        let doc = document();
         let mut table = std::collections::HashMap::new();
         if let Some(paths) = doc.get("paths").and_then(|p| p.as_object()) {
             for (path, item) in paths {
@@ -152,16 +228,6 @@ fn finish(mut api: Document) -> Document {
             let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
             let has_body = op.request_body.is_some();
             let responses = &mut op.responses.responses;
-            // Problem bodies declared on the handler get the problem media type.
-            for (status, response) in responses.iter_mut() {
-                if status.starts_with('4') || status.starts_with('5') {
-                    if let RefOr::T(r) = response {
-                        if let Some(content) = r.content.shift_remove("application/json") {
-                            r.content.insert("application/problem+json".into(), content);
-                        }
-                    }
-                }
-            }
             if path == "/oauth/token" {
                 continue;
             }
@@ -235,7 +301,7 @@ pub fn app(
     app.app_data(web::Data::new(state))
         .app_data(web::QueryConfig::default().error_handler(http::query_error))
         .app_data(web::PathConfig::default().error_handler(http::path_error))
-        .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document()))
+        .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document()))
         .default_service(web::to(http::not_found))
         .wrap(actix_web::middleware::from_fn(http::request_id::middleware))
 }

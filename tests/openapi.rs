@@ -8,9 +8,8 @@ const COMMITTED: &str = include_str!("../openapi/openapi.json");
 
 #[test]
 fn the_committed_document_matches_the_code() {
-    let generated = nis2hub::openapi::document().to_pretty_json().unwrap();
+    let generated = nis2hub::openapi::document();
     let committed: Value = serde_json::from_str(COMMITTED).unwrap();
-    let generated: Value = serde_json::from_str(&generated).unwrap();
     assert!(
         committed == generated,
         "openapi/openapi.json is out of date: run `cargo run -- openapi > openapi/openapi.json` and commit it"

@@ -26,6 +26,7 @@ pub struct AuditRecord {
     pub seq: i64,
     pub id: String,
     #[schema(value_type = String, format = DateTime)]
+    #[serde(serialize_with = "crate::db::serialize_utc")]
     pub at: chrono::NaiveDateTime,
     pub actor_org: String,
     pub actor_sub: String,

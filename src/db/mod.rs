@@ -218,6 +218,17 @@ pub fn now() -> chrono::NaiveDateTime {
         .expect("truncation to microseconds")
 }
 
+/// Serialises a stored UTC timestamp as RFC 3339 with its `Z`.
+pub fn serialize_utc<S: serde::Serializer>(
+    t: &chrono::NaiveDateTime,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    s.serialize_str(
+        &t.and_utc()
+            .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+    )
+}
+
 /// A new time-ordered id (UUID v7) as its canonical lower-case text, which sorts in time order.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
