@@ -179,11 +179,12 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
+        let id = crate::http::request_id::current().unwrap_or_default();
         match self {
             Self::Internal { message, location } => {
-                log::error!("internal error at {location}: {message}")
+                log::error!("{id} internal error at {location}: {message}")
             }
-            Self::Unavailable(message) => log::error!("database unavailable: {message}"),
+            Self::Unavailable(message) => log::error!("{id} database unavailable: {message}"),
             _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());

@@ -184,3 +184,37 @@ fn the_readme_lists_every_setting() {
         );
     }
 }
+
+#[test]
+fn sigterm_stops_the_service_cleanly() {
+    let db = TestDb::new();
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = start(&db, port, dir.path());
+    assert!(wait_ready(port));
+    let status = Command::new("kill")
+        .args(["-TERM", &server.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(exit) = server.0.try_wait().unwrap() {
+            assert!(
+                exit.success(),
+                "a graceful stop exits with success: {exit:?}"
+            );
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the service stopped within the shutdown timeout"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(
+        http_status(port, "/healthz"),
+        None,
+        "nothing listens any more"
+    );
+}
