@@ -3,6 +3,10 @@
 
 pub mod category;
 pub mod coverage;
+pub mod deadlines;
+pub mod routing;
+pub mod ruleset;
+pub mod significance;
 
 /// A rule the engine may cite, with the provision it implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
