@@ -88,6 +88,10 @@ pub struct Config {
     pub workers: usize,
     pub body_limit: usize,
     pub jwt: JwtConfig,
+    /// The rules the engine decides by.
+    pub rules: crate::rules::ruleset::RuleSet,
+    /// How often the deadline sweep runs; `None` turns it off.
+    pub sweep_every: Option<Duration>,
 }
 
 /// Every setting the service reads, with its default and meaning (the README's table).
@@ -104,6 +108,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_JWT_AUDIENCE", "nis2hub", "required `aud` of every token"),
     ("NIS2HUB_TOKEN_TTL", "3600", "lifetime in seconds of tokens issued by POST /oauth/token"),
     ("NIS2HUB_WEBHOOK_ALLOW_HOSTS", "(empty)", "hosts that webhooks may reach over http:// or on private addresses"),
+    ("NIS2HUB_RULESET", "(built in)", "a rule-set JSON file replacing the built-in NIS2 rules (see rules/nis2-default.json)"),
+    ("NIS2HUB_SWEEP_SECONDS", "60", "how often the deadline sweep looks for missed deadlines; 0 turns it off"),
 ];
 
 impl Config {
@@ -189,7 +195,18 @@ impl Config {
         if !(60..=86_400).contains(&ttl) {
             return Err("NIS2HUB_TOKEN_TTL must be between 60 and 86400 seconds".into());
         }
+        let rules = match get("NIS2HUB_RULESET") {
+            None => crate::rules::ruleset::RuleSet::nis2_default(),
+            Some(path) => crate::rules::ruleset::RuleSet::load(std::path::Path::new(&path))
+                .map_err(|e| format!("NIS2HUB_RULESET: {e}"))?,
+        };
+        let sweep = number("NIS2HUB_SWEEP_SECONDS", 60)?;
+        if sweep > 86_400 {
+            return Err("NIS2HUB_SWEEP_SECONDS must be at most 86400".into());
+        }
         Ok(Self {
+            rules,
+            sweep_every: (sweep > 0).then(|| Duration::from_secs(sweep)),
             listen,
             database_url,
             pool_size: pool_size as u32,

@@ -12,8 +12,10 @@ pub mod entities;
 pub mod error;
 pub mod http;
 pub mod idempotency;
+pub mod incidents;
 pub mod openapi;
 pub mod ops;
+pub mod outbox;
 pub mod rules;
 pub mod schema;
 

@@ -89,6 +89,9 @@ async fn serve(config: Config) -> Result<(), String> {
     let listen = config.listen;
     let workers = config.workers;
     let backend = config.database_url.backend();
+    if let Some(every) = config.sweep_every {
+        nis2hub::incidents::sweep::spawn(pool.clone(), every);
+    }
     let state = AppState::new(config, pool)?;
     let server = actix_web::HttpServer::new(move || nis2hub::build_app(state.clone()))
         .workers(workers)

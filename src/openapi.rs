@@ -6,7 +6,7 @@
 
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
-use crate::{audit, directory, entities, http, ops, AppState};
+use crate::{audit, directory, entities, http, incidents, ops, outbox, AppState};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App};
@@ -32,6 +32,8 @@ Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Ide
     tags(
         (name = "directory", description = "Sectors, CSIRTs and supervisory authorities"),
         (name = "entities", description = "The register of NIS2 entities"),
+        (name = "incidents", description = "Incident notification in NIS2 stages, routing decisions, reviews"),
+        (name = "feed", description = "Events addressed to the caller, in order"),
         (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "operations", description = "Health, readiness and metrics")
@@ -64,6 +66,16 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(clients::create)
                 .service(clients::get_one)
                 .service(clients::revoke)
+                .service(incidents::routes::list)
+                .service(incidents::routes::create)
+                .service(incidents::routes::get_one)
+                .service(incidents::routes::add_report)
+                .service(incidents::routes::routing)
+                .service(incidents::routes::review)
+                .service(incidents::routes::request)
+                .service(incidents::routes::close)
+                .service(incidents::routes::evaluate)
+                .service(outbox::routes::feed)
                 .service(audit::routes::list)
                 .service(audit::routes::verify),
         );

@@ -96,3 +96,125 @@ diesel::allow_tables_to_appear_in_same_query!(
     idempotency_keys,
     audit_log
 );
+
+diesel::table! {
+    counters (name) {
+        name -> Text,
+        value -> BigInt,
+    }
+}
+
+diesel::table! {
+    incidents (id) {
+        id -> Text,
+        reference -> Text,
+        entity_id -> Text,
+        sector -> Text,
+        status -> Text,
+        current_stage -> Text,
+        aware_at -> Timestamp,
+        occurred_at -> Timestamp,
+        significant -> Bool,
+        mandatory -> Bool,
+        cross_border -> Bool,
+        cross_sectoral -> Bool,
+        late -> Bool,
+        tlp -> Text,
+        facts -> Text,
+        decision -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    incident_reports (id) {
+        id -> Text,
+        incident_id -> Text,
+        number -> BigInt,
+        stage -> Text,
+        submitted_at -> Timestamp,
+        submitted_by -> Text,
+        body -> Text,
+        handling_ended_at -> Nullable<Timestamp>,
+        review_status -> Nullable<Text>,
+        review_comment -> Nullable<Text>,
+        reviewed_by -> Nullable<Text>,
+        reviewed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    incident_decisions (incident_id, number) {
+        incident_id -> Text,
+        number -> BigInt,
+        report_id -> Nullable<Text>,
+        decided_at -> Timestamp,
+        decision -> Text,
+    }
+}
+
+diesel::table! {
+    incident_recipients (incident_id, org_id, role) {
+        incident_id -> Text,
+        org_id -> Text,
+        role -> Text,
+        since -> Timestamp,
+    }
+}
+
+diesel::table! {
+    incident_requests (id) {
+        id -> Text,
+        incident_id -> Text,
+        requested_by -> Text,
+        requested_at -> Timestamp,
+        due_at -> Timestamp,
+        note -> Text,
+    }
+}
+
+diesel::table! {
+    incident_deadlines (incident_id, stage, request_id) {
+        incident_id -> Text,
+        stage -> Text,
+        request_id -> Text,
+        due_at -> Timestamp,
+        missed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    events (seq) {
+        seq -> BigInt,
+        id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        occurred_at -> Timestamp,
+        subject_type -> Text,
+        subject_id -> Text,
+        significant -> Bool,
+        data -> Text,
+    }
+}
+
+diesel::table! {
+    event_recipients (org_id, seq) {
+        org_id -> Text,
+        seq -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    incidents,
+    incident_reports,
+    incident_decisions,
+    incident_recipients,
+    incident_requests,
+    incident_deadlines,
+    events,
+    event_recipients,
+    entities
+);

@@ -17,7 +17,6 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
-const CHAIN_LOCK: i64 = 0x6e69_7332_6175_6469;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, Serialize, ToSchema)]
 #[diesel(table_name = audit_log)]
@@ -77,12 +76,7 @@ pub fn record(
     resource_type: &str,
     resource_id: &str,
 ) -> AppResult<()> {
-    if let DbConn::Pg(_) = conn {
-        diesel::connection::SimpleConnection::batch_execute(
-            conn,
-            &format!("SELECT pg_advisory_xact_lock({CHAIN_LOCK})"),
-        )?;
-    }
+    db::lock_writes(conn)?;
     let last: Option<(i64, String)> = audit_log::table
         .select((audit_log::seq, audit_log::hash))
         .order(audit_log::seq.desc())

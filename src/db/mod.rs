@@ -209,6 +209,19 @@ pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> AppResult<T
     result
 }
 
+/// Key of the PostgreSQL advisory lock that serialises the writes whose order matters: audit
+/// chain appends, event sequence numbers, incident references.
+const WRITE_LOCK: i64 = 0x6e69_7332_6875_6277;
+
+/// Takes the write lock for the rest of the transaction. On SQLite `BEGIN IMMEDIATE` holds the
+/// database's write lock already. Re-entrant: taking it twice in one transaction is harmless.
+pub fn lock_writes(conn: &mut DbConn) -> AppResult<()> {
+    if let DbConn::Pg(c) = conn {
+        c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
+    }
+    Ok(())
+}
+
 /// Timestamps are made in Rust and cut to microseconds, so both backends return the same JSON.
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::{DurationRound, TimeDelta};
@@ -216,6 +229,12 @@ pub fn now() -> chrono::NaiveDateTime {
         .naive_utc()
         .duration_trunc(TimeDelta::microseconds(1))
         .expect("truncation to microseconds")
+}
+
+/// Cuts a client's timestamp to microseconds, the precision both backends keep.
+pub fn micros(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::{DurationRound, TimeDelta};
+    t.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(t)
 }
 
 /// Serialises a stored UTC timestamp as RFC 3339 with its `Z`.

@@ -95,6 +95,8 @@ pub fn config(url: DatabaseUrl) -> Config {
             audience: "nis2hub".into(),
             token_ttl: Duration::from_secs(600),
         },
+        rules: nis2hub::rules::ruleset::RuleSet::nis2_default(),
+        sweep_every: None,
     }
 }
 

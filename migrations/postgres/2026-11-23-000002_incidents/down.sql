@@ -1,0 +1,9 @@
+DROP TABLE event_recipients;
+DROP TABLE events;
+DROP TABLE incident_deadlines;
+DROP TABLE incident_requests;
+DROP TABLE incident_recipients;
+DROP TABLE incident_decisions;
+DROP TABLE incident_reports;
+DROP TABLE incidents;
+DROP TABLE counters;

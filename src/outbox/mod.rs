@@ -1,0 +1,151 @@
+//! Events: every change someone else must learn of, addressed to the organisations that may see
+//! it, written in the transaction of the change.
+//!
+//! Sequence numbers are handed out under the write lock ([`db::lock_writes`]), so they grow in
+//! commit order: a reader that pages with `after=<last seq>` never skips an event committed
+//! later with a smaller number, which plain database sequences cannot promise on PostgreSQL.
+
+pub mod routes;
+
+use crate::db::{self, DbConn};
+use crate::error::AppResult;
+use crate::schema::{event_recipients, events};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// What an event is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Subject {
+    #[serde(rename = "type")]
+    #[schema(example = "incident")]
+    pub subject_type: String,
+    pub id: String,
+}
+
+/// The envelope of every event, in the feed and in webhooks alike.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Event {
+    /// Position in the event log; page with `after=<seq>`.
+    #[schema(example = 1042)]
+    pub seq: i64,
+    /// Unique id: the idempotency key for consumers.
+    pub id: String,
+    #[serde(rename = "type")]
+    #[schema(example = "incident.reported")]
+    pub event_type: String,
+    pub occurred_at: chrono::DateTime<chrono::Utc>,
+    pub subject: Subject,
+    pub data: serde_json::Value,
+}
+
+/// An event to write.
+pub struct NewEvent<'a> {
+    pub event_type: &'a str,
+    pub subject_type: &'a str,
+    pub subject_id: &'a str,
+    /// Whether it concerns a significant incident (authorities can filter on it).
+    pub significant: bool,
+    pub data: serde_json::Value,
+    /// Organisations (or entities) that receive it.
+    pub recipients: Vec<String>,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = events)]
+struct EventRow {
+    seq: i64,
+    id: String,
+    event_type: String,
+    occurred_at: chrono::NaiveDateTime,
+    subject_type: String,
+    subject_id: String,
+    data: String,
+}
+
+impl EventRow {
+    fn into_api(self) -> AppResult<Event> {
+        Ok(Event {
+            seq: self.seq,
+            id: self.id,
+            event_type: self.event_type,
+            occurred_at: self.occurred_at.and_utc(),
+            subject: Subject {
+                subject_type: self.subject_type,
+                id: self.subject_id,
+            },
+            data: serde_json::from_str(&self.data)?,
+        })
+    }
+}
+
+/// Writes an event and its recipients; call inside the write transaction of the change.
+pub fn emit(conn: &mut DbConn, ev: NewEvent) -> AppResult<i64> {
+    db::lock_writes(conn)?;
+    let last: Option<i64> = events::table
+        .select(diesel::dsl::max(events::seq))
+        .first(conn)?;
+    let seq = last.unwrap_or(0) + 1;
+    diesel::insert_into(events::table)
+        .values((
+            events::seq.eq(seq),
+            events::id.eq(db::new_id()),
+            events::event_type.eq(ev.event_type),
+            events::occurred_at.eq(db::now()),
+            events::subject_type.eq(ev.subject_type),
+            events::subject_id.eq(ev.subject_id),
+            events::significant.eq(ev.significant),
+            events::data.eq(serde_json::to_string(&ev.data)?),
+        ))
+        .execute(conn)?;
+    let mut recipients = ev.recipients;
+    recipients.sort();
+    recipients.dedup();
+    for org in recipients {
+        diesel::insert_into(event_recipients::table)
+            .values((
+                event_recipients::org_id.eq(org),
+                event_recipients::seq.eq(seq),
+            ))
+            .execute(conn)?;
+    }
+    Ok(seq)
+}
+
+/// Filters of the feed.
+#[derive(Debug, Clone, Default)]
+pub struct FeedFilter {
+    pub after: i64,
+    pub limit: i64,
+    pub event_type: Option<String>,
+    pub significant_only: bool,
+}
+
+/// The events after `after` that `org` receives (every event when `org` is `None`), in order.
+pub fn feed(conn: &mut DbConn, org: Option<&str>, f: &FeedFilter) -> AppResult<Vec<Event>> {
+    let mut q = events::table
+        .filter(events::seq.gt(f.after))
+        .select(EventRow::as_select())
+        .into_boxed();
+    if let Some(org) = org {
+        q = q.filter(
+            events::seq.eq_any(
+                event_recipients::table
+                    .filter(
+                        event_recipients::org_id
+                            .eq(org.to_string())
+                            .and(event_recipients::seq.gt(f.after)),
+                    )
+                    .select(event_recipients::seq),
+            ),
+        );
+    }
+    if let Some(t) = &f.event_type {
+        q = q.filter(events::event_type.eq(t.clone()));
+    }
+    if f.significant_only {
+        q = q.filter(events::significant.eq(true));
+    }
+    let rows: Vec<EventRow> = q.order(events::seq.asc()).limit(f.limit).load(conn)?;
+    rows.into_iter().map(EventRow::into_api).collect()
+}

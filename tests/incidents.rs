@@ -1,0 +1,419 @@
+//! The life of incidents through the API: stages, routing decisions, deadlines, reviews,
+//! requests, visibility and each recipient's feed.
+
+mod common;
+use chrono::{Duration, Utc};
+use common::*;
+use nis2hub::auth::Role;
+use serde_json::{json, Value};
+
+async fn register<S, B>(app: &S, t: &str, ident: &str, sector: &str) -> String
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let r = send(
+        app,
+        post("/api/v1/entities", t, &entity_body(ident, sector)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+fn codes(decision: &Value) -> Vec<(String, String)> {
+    decision["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["organisation_code"].as_str().unwrap().to_string(),
+                r["role"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn stage<'a>(incident: &'a Value, name: &str) -> &'a Value {
+    incident["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["stage"] == name)
+        .unwrap()
+}
+
+fn feed_types(r: &Res) -> Vec<String> {
+    r.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn the_life_of_a_significant_cross_border_incident() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let entity_id = register(&app, &national, "grid-1", "energy.electricity").await;
+    let entity = ctx.token(&entity_id, Role::Entity);
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let authority = ctx.token("authority-infrastructure", Role::SupervisoryAuthority);
+    let health = ctx.token("csirt-health", Role::SectoralCsirt);
+    let aware = Utc::now() - Duration::hours(2);
+
+    // 1. Early warning, declared significant, affecting Belgium too.
+    let ew = send(
+        &app,
+        post(
+            "/api/v1/incidents",
+            &entity,
+            &json!({
+                "entity_id": entity_id, "stage": "early_warning", "aware_at": aware, "significant": true,
+                "suspected_malicious": true, "affected_member_states": ["NL", "BE"],
+                "summary": "Ransomware on the control-room jump hosts", "tlp": "AMBER"
+            }),
+        ),
+    )
+    .await;
+    assert_eq!(ew.status, 201, "{}", ew.text);
+    let id = ew.body["id"].as_str().unwrap().to_string();
+    let reference = ew.body["reference"].as_str().unwrap();
+    assert!(
+        reference.starts_with(&format!("INC-{}-", Utc::now().format("%Y")))
+            && reference.len() == 15,
+        "{reference}"
+    );
+    let d = &ew.body["decision"];
+    assert_eq!(
+        codes(d),
+        vec![
+            ("csirt-energy".into(), "sectoral_csirt".into()),
+            (
+                "authority-infrastructure".into(),
+                "supervisory_authority".into()
+            ),
+            ("ncsirt".into(), "spoc".into())
+        ]
+    );
+    assert_eq!(d["classification"]["mandatory"], true);
+    assert_eq!(d["classification"]["cross_border"], true);
+    assert_eq!(d["foreign_member_states"], json!(["BE"]));
+    assert_eq!(d["recipients"][0]["action"], "initial_feedback");
+    assert_eq!(d["ruleset"]["id"], "nis2-default");
+    assert_eq!(ew.body["next_obligation"]["stage"], "notification");
+    let due: chrono::DateTime<Utc> =
+        serde_json::from_value(stage(&ew.body, "notification")["due_at"].clone()).unwrap();
+    assert_eq!(due, (aware + Duration::hours(72)).duration_trunc_micros());
+    assert_eq!(stage(&ew.body, "early_warning")["late"], false);
+
+    // Each recipient sees it; a CSIRT it was not routed to does not.
+    assert_eq!(
+        send(&app, get(&format!("/api/v1/incidents/{id}"), &csirt))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        send(&app, get(&format!("/api/v1/incidents/{id}"), &authority))
+            .await
+            .status,
+        200
+    );
+    send(&app, get(&format!("/api/v1/incidents/{id}"), &health))
+        .await
+        .assert_problem(404, "not_found");
+    let health_list = send(&app, get("/api/v1/incidents", &health)).await;
+    assert_eq!(health_list.body["items"], json!([]));
+
+    // 2. Notification; the incident now also touches rail: the rail CSIRT and the national
+    //    coordinator are added.
+    let n = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &entity,
+            &json!({"stage": "notification", "affected_sectors": ["transport.rail"], "summary": "Signalling power affected",
+                    "impact": {"severe_operational_disruption": true, "users_affected": 120000}, "threat_type": "ransomware"}),
+        ),
+    )
+    .await;
+    assert_eq!(n.status, 201, "{}", n.text);
+    assert_eq!(n.body["decision"]["classification"]["cross_sectoral"], true);
+    assert!(codes(&n.body["decision"]).contains(&("ncsirt".into(), "coordinator".into())));
+    assert_eq!(stage(&n.body, "notification")["late"], false);
+    assert_eq!(n.body["next_obligation"]["stage"], "final");
+
+    // A second notification is out of order.
+    let again = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &entity,
+            &json!({"stage": "notification", "summary": "x"}),
+        ),
+    )
+    .await;
+    again.assert_problem(409, "stage_out_of_order");
+    // An intermediate report without a request is too.
+    let early = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &entity,
+            &json!({"stage": "intermediate", "summary": "x"}),
+        ),
+    )
+    .await;
+    early.assert_problem(409, "stage_out_of_order");
+
+    // 3. The authority requests an intermediate report; the entity sends it.
+    let due_at = Utc::now() + Duration::days(3);
+    let rq = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/requests"),
+            &authority,
+            &json!({"due_at": due_at, "note": "restoration status"}),
+        ),
+    )
+    .await;
+    assert_eq!(rq.status, 201, "{}", rq.text);
+    let i = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &entity,
+            &json!({"stage": "intermediate", "summary": "Restored 80 %"}),
+        ),
+    )
+    .await;
+    assert_eq!(i.status, 201, "{}", i.text);
+    let inter = stage(&i.body, "intermediate");
+    assert_eq!(
+        (inter["late"].clone(), inter["request_id"].clone()),
+        (json!(false), rq.body["id"].clone())
+    );
+
+    // 4. Final report.
+    let f = send(
+        &app,
+        post(&format!("/api/v1/incidents/{id}/reports"), &entity, &json!({"stage": "final", "summary": "Root cause: phished VPN account", "root_cause": "phishing", "mitigation": "MFA everywhere"})),
+    )
+    .await;
+    assert_eq!(f.status, 201, "{}", f.text);
+    assert!(f.body["next_obligation"].is_null());
+    assert_eq!(f.body["late"], false);
+    assert_eq!(f.body["reports"].as_array().unwrap().len(), 4);
+    let after_final = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &entity,
+            &json!({"stage": "progress", "summary": "x"}),
+        ),
+    )
+    .await;
+    after_final.assert_problem(409, "stage_out_of_order");
+
+    // 5. The authority reviews the final report; the rail CSIRT may not.
+    let final_id = f.body["reports"][3]["id"].as_str().unwrap();
+    let rv = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports/{final_id}/review"),
+            &authority,
+            &json!({"status": "revision_required", "comment": "Name the substations"}),
+        ),
+    )
+    .await;
+    assert_eq!(rv.status, 200, "{}", rv.text);
+    assert_eq!(rv.body["review"]["status"], "revision_required");
+    let rail = ctx.token("csirt-energy", Role::SectoralCsirt);
+    send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports/{final_id}/review"),
+            &rail,
+            &json!({"status": "passed"}),
+        ),
+    )
+    .await
+    .assert_problem(403, "insufficient_scope");
+
+    // 6. Routing history, newest first: one decision per report.
+    let h = send(
+        &app,
+        get(&format!("/api/v1/incidents/{id}/routing"), &national),
+    )
+    .await;
+    let numbers: Vec<i64> = h.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![4, 3, 2, 1]);
+
+    // 7. Feeds: each recipient got what was addressed to it, from the moment it was routed.
+    let csirt_feed = send(&app, get("/api/v1/feed", &csirt)).await;
+    assert_eq!(
+        feed_types(&csirt_feed),
+        vec![
+            "incident.reported",
+            "incident.routed",
+            "incident.report_added",
+            "incident.intermediate_requested",
+            "incident.report_added",
+            "incident.report_added",
+            "incident.review_changed"
+        ]
+    );
+    let coordinator_view = send(&app, get("/api/v1/feed?type=incident.routed", &national)).await;
+    assert_eq!(
+        coordinator_view.body["items"].as_array().unwrap().len(),
+        2,
+        "routed at the first report and when rail was added"
+    );
+    let authority_feed = send(&app, get("/api/v1/feed?significant=true", &authority)).await;
+    assert!(feed_types(&authority_feed).contains(&"incident.review_changed".to_string()));
+    assert!(send(&app, get("/api/v1/feed", &health)).await.body["items"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let seqs: Vec<i64> = csirt_feed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    assert_eq!(seqs, sorted);
+    let next = csirt_feed.body["next_after"].as_i64().unwrap();
+    assert_eq!(next, *seqs.last().unwrap());
+    assert!(
+        send(&app, get(&format!("/api/v1/feed?after={next}"), &csirt))
+            .await
+            .body["items"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // 8. Every read of the incident is in the audit log.
+    let audit = send(
+        &app,
+        get(&format!("/api/v1/audit?resource_id={id}"), &national),
+    )
+    .await;
+    let actions: Vec<&str> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["action"].as_str().unwrap())
+        .collect();
+    assert!(
+        actions.contains(&"incident.read") && actions.contains(&"incident.report"),
+        "{actions:?}"
+    );
+}
+
+trait Micros {
+    fn duration_trunc_micros(self) -> Self;
+}
+
+impl Micros for chrono::DateTime<Utc> {
+    fn duration_trunc_micros(self) -> Self {
+        use chrono::DurationRound;
+        self.duration_trunc(chrono::TimeDelta::microseconds(1))
+            .unwrap()
+    }
+}
+
+#[actix_web::test]
+async fn late_reports_are_flagged_and_the_sweep_reports_missed_deadlines_once() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let entity_id = register(&app, &national, "late-1", "health").await;
+    let entity = ctx.token(&entity_id, Role::Entity);
+    // Aware 30 hours ago: the early warning is 6 hours late when it arrives.
+    let aware = Utc::now() - Duration::hours(30);
+    let r = send(
+        &app,
+        post("/api/v1/incidents", &entity, &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": aware, "significant": true, "summary": "late"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(stage(&r.body, "early_warning")["late"], true);
+    assert_eq!(r.body["late"], true);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let late = send(&app, get("/api/v1/incidents?late=true", &national)).await;
+    assert_eq!(late.body["items"].as_array().unwrap().len(), 1);
+
+    // Four days on, the notification (due at 72 h) is missed: the sweep says so exactly once,
+    // even when two sweeps run.
+    let later = (Utc::now() + Duration::days(4)).naive_utc();
+    let sweep = |when| {
+        let mut conn = ctx.state.pool.get().unwrap();
+        nis2hub::db::write_tx(&mut conn, |c| {
+            nis2hub::incidents::sweep::sweep(c, when, 100)
+        })
+        .unwrap()
+    };
+    assert_eq!(sweep(later), 1);
+    assert_eq!(sweep(later), 0);
+    let feed = send(
+        &app,
+        get(
+            "/api/v1/feed?type=incident.deadline_missed",
+            &ctx.token("csirt-health", Role::SectoralCsirt),
+        ),
+    )
+    .await;
+    let items = feed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{}", feed.text);
+    assert_eq!(items[0]["data"]["missed_stage"], "notification");
+    assert_eq!(items[0]["subject"]["id"], id.as_str());
+}
+
+#[actix_web::test]
+async fn routing_evaluate_stores_nothing() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let before = count(&ctx, "events");
+    let r = send(
+        &app,
+        post(
+            "/api/v1/routing/evaluate",
+            &t,
+            &json!({"entity": {"country": "NL", "sector": "digital_infrastructure.dns", "category": "essential"},
+                    "stage": "early_warning", "affected_member_states": ["NL", "DE"], "impact": {"unavailability_minutes": 45}}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        r.body["classification"]["significance_criteria"],
+        json!(["ir2690.art5.dns.unavailable"])
+    );
+    assert_eq!(
+        codes(&r.body),
+        vec![
+            ("csirt-digital".into(), "sectoral_csirt".into()),
+            ("authority-digital".into(), "supervisory_authority".into()),
+            ("ncsirt".into(), "spoc".into())
+        ]
+    );
+    assert_eq!(count(&ctx, "events"), before);
+    assert_eq!(count(&ctx, "incidents"), 0);
+}
