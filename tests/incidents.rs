@@ -267,8 +267,8 @@ async fn the_life_of_a_significant_cross_border_incident() {
     assert_eq!(
         feed_types(&csirt_feed),
         vec![
-            "incident.reported",
             "incident.routed",
+            "incident.reported",
             "incident.report_added",
             "incident.intermediate_requested",
             "incident.report_added",
@@ -416,4 +416,108 @@ async fn routing_evaluate_stores_nothing() {
     );
     assert_eq!(count(&ctx, "events"), before);
     assert_eq!(count(&ctx, "incidents"), 0);
+}
+
+#[actix_web::test]
+async fn an_incident_that_becomes_significant_later_reaches_the_authority_then() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let entity_id = register(&app, &national, "dns-1", "digital_infrastructure.dns").await;
+    let entity = ctx.token(&entity_id, Role::Entity);
+    let authority = ctx.token("authority-digital", Role::SupervisoryAuthority);
+    let aware = Utc::now() - Duration::hours(1);
+    let first = send(
+        &app,
+        post("/api/v1/incidents", &entity, &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": aware, "summary": "resolver hiccup", "impact": {"unavailability_minutes": 10}})),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.body["classification"]["significant"], false);
+    assert_eq!(first.body["classification"]["mandatory"], false, "not significant: a voluntary report");
+    assert_eq!(codes(&first.body["decision"]), vec![("csirt-digital".to_string(), "sectoral_csirt".to_string())]);
+    let id = first.body["id"].as_str().unwrap();
+    send(&app, get(&format!("/api/v1/incidents/{id}"), &authority)).await.assert_problem(404, "not_found");
+
+    // The outage grows past 30 minutes: Art. 5 of Implementing Regulation 2024/2690 makes it
+    // significant by the facts alone, and the authority is told from now on.
+    let second = send(
+        &app,
+        post(&format!("/api/v1/incidents/{id}/reports"), &entity, &json!({"stage": "notification", "summary": "resolvers down 45 minutes", "impact": {"unavailability_minutes": 45}})),
+    )
+    .await;
+    assert_eq!(second.status, 201, "{}", second.text);
+    let cl = &second.body["classification"];
+    assert_eq!((cl["significant"].clone(), cl["declared_significant"].clone()), (json!(true), json!(false)));
+    assert_eq!(cl["significance_criteria"], json!(["ir2690.art5.dns.unavailable"]));
+    assert!(codes(&second.body["decision"]).contains(&("authority-digital".to_string(), "supervisory_authority".to_string())));
+    assert_eq!(send(&app, get(&format!("/api/v1/incidents/{id}"), &authority)).await.status, 200);
+    let feed = send(&app, get("/api/v1/feed", &authority)).await;
+    assert_eq!(feed_types(&feed), vec!["incident.routed", "incident.report_added"], "only what happened since it was routed");
+
+    // A smaller outage later does not make it insignificant again.
+    let rq = send(&app, post(&format!("/api/v1/incidents/{id}/requests"), &authority, &json!({"due_at": Utc::now() + Duration::days(1)}))).await;
+    assert_eq!(rq.status, 201, "{}", rq.text);
+    let third = send(
+        &app,
+        post(&format!("/api/v1/incidents/{id}/reports"), &entity, &json!({"stage": "intermediate", "summary": "stable", "impact": {"unavailability_minutes": 0}})),
+    )
+    .await;
+    assert_eq!(third.body["classification"]["significant"], true);
+}
+
+#[actix_web::test]
+async fn a_replacement_rule_set_decides_and_is_named_in_every_decision() {
+    let ctx = Ctx::new();
+    let mut cfg = config(ctx.db.url.clone());
+    let mut rules: Value = serde_json::from_str(include_str!("../rules/nis2-default.json")).unwrap();
+    rules["id"] = json!("freedonia-strict");
+    rules["version"] = json!("7");
+    rules["deadlines"]["early_warning_hours"] = json!(12);
+    cfg.rules = nis2hub::rules::ruleset::RuleSet::parse(&rules.to_string()).unwrap();
+    let state = nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap();
+    let app = actix_web::test::init_service(nis2hub::build_app(state)).await;
+    let national = ctx.national();
+    let entity_id = register(&app, &national, "strict-1", "health").await;
+    let aware = Utc::now() - Duration::hours(13);
+    let r = send(
+        &app,
+        post("/api/v1/incidents", &national, &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": aware, "significant": true, "summary": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["decision"]["ruleset"], json!({"id": "freedonia-strict", "version": "7"}));
+    assert_eq!(stage(&r.body, "early_warning")["late"], true, "13 hours is late under a 12-hour rule");
+}
+
+#[actix_web::test]
+async fn who_may_report_and_close() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let a = register(&app, &national, "a-1", "health").await;
+    let b = register(&app, &national, "b-1", "health").await;
+    let body = |id: &str| json!({"entity_id": id, "stage": "early_warning", "aware_at": Utc::now(), "summary": "x"});
+    // An entity reports for itself only; the body names no entity it may report for.
+    let other = send(&app, post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &body(&b))).await;
+    other.assert_problem(422, "validation_failed");
+    assert_eq!(other.body["errors"][0]["pointer"], "/entity_id");
+    assert_eq!(count(&ctx, "incidents"), 0);
+    // A final report cannot open a mandatory incident.
+    let mut f = body(&a);
+    f["stage"] = json!("final");
+    f["significant"] = json!(true);
+    send(&app, post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &f)).await.assert_problem(409, "stage_out_of_order");
+    assert_eq!((count(&ctx, "incidents"), count(&ctx, "events")), (0, 0), "a refused report writes nothing");
+
+    let r = send(&app, post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &body(&a))).await;
+    let id = r.body["id"].as_str().unwrap();
+    let csirt = ctx.token("csirt-health", Role::SectoralCsirt);
+    send(&app, post(&format!("/api/v1/incidents/{id}/close"), &csirt, &json!({}))).await.assert_problem(403, "insufficient_scope");
+    let closed = send(&app, post(&format!("/api/v1/incidents/{id}/close"), &national, &json!({}))).await;
+    assert_eq!(closed.status, 200, "{}", closed.text);
+    assert_eq!(closed.body["status"], "closed");
+    assert!(closed.body["next_obligation"].is_null());
+    let more = send(&app, post(&format!("/api/v1/incidents/{id}/reports"), &ctx.token(&a, Role::Entity), &json!({"stage": "notification", "summary": "x"}))).await;
+    more.assert_problem(409, "incident_closed");
 }

@@ -595,6 +595,24 @@ pub fn report(
 
     let first = existing.is_none();
     let audience = audience(conn, &id, &entity.id)?;
+    // New recipients first learn that the incident is theirs, then what was reported.
+    if !added.is_empty() {
+        outbox::emit(
+            conn,
+            NewEvent {
+                event_type: "incident.routed",
+                subject_type: "incident",
+                subject_id: &id,
+                significant: cl.significant,
+                data: event_data(
+                    &row,
+                    &decision,
+                    serde_json::json!({"added_recipients": added, "decision": decision}),
+                ),
+                recipients: added.iter().map(|r| r.organisation_id.clone()).collect(),
+            },
+        )?;
+    }
     outbox::emit(
         conn,
         NewEvent {
@@ -614,23 +632,6 @@ pub fn report(
             recipients: audience,
         },
     )?;
-    if !added.is_empty() {
-        outbox::emit(
-            conn,
-            NewEvent {
-                event_type: "incident.routed",
-                subject_type: "incident",
-                subject_id: &id,
-                significant: cl.significant,
-                data: event_data(
-                    &row,
-                    &decision,
-                    serde_json::json!({"added_recipients": added, "decision": decision}),
-                ),
-                recipients: added.iter().map(|r| r.organisation_id.clone()).collect(),
-            },
-        )?;
-    }
     audit::record(
         conn,
         caller,

@@ -466,7 +466,9 @@ mod tests {
         let ew = [sub(EarlyWarning, 1)];
         let notified = [sub(EarlyWarning, 1), sub(Notification, 2)];
         let done = [sub(Notification, 2), sub(Final, 3)];
-        let table: &[(Stage, bool, &[Submitted], usize, bool, bool)] = &[
+        // stage, mandatory, reports so far, open requests, closed → allowed
+        type Row<'a> = (Stage, bool, &'a [Submitted], usize, bool, bool);
+        let table: &[Row] = &[
             (EarlyWarning, true, none, 0, false, true),
             (Notification, true, none, 0, false, true),
             (EarlyWarning, true, &ew, 0, false, false),

@@ -446,7 +446,8 @@ mod tests {
     #[test]
     fn the_matrix_table() {
         let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let rows: Vec<(&str, Case, Vec<(String, &str, Vec<String>)>)> = vec![
+        type Expected = Vec<(String, &'static str, Vec<String>)>;
+        let rows: Vec<(&str, Case, Expected)> = vec![
             (
                 "every incident, voluntary included → the sectoral CSIRT",
                 Case {
