@@ -36,6 +36,20 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/clients/{id}", "clients:manage"),
     ("GET", "/api/v1/audit", "audit:read"),
     ("GET", "/api/v1/audit/verify", "audit:read"),
+    ("POST", "/api/v1/incidents", "incidents:report"),
+    ("GET", "/api/v1/incidents", "incidents:read"),
+    ("GET", "/api/v1/incidents/{id}", "incidents:read"),
+    ("POST", "/api/v1/incidents/{id}/reports", "incidents:report"),
+    ("GET", "/api/v1/incidents/{id}/routing", "incidents:read"),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/reports/{report_id}/review",
+        "incidents:review",
+    ),
+    ("POST", "/api/v1/incidents/{id}/requests", "incidents:read"),
+    ("POST", "/api/v1/incidents/{id}/close", "incidents:review"),
+    ("POST", "/api/v1/routing/evaluate", "routing:evaluate"),
+    ("GET", "/api/v1/feed", "feeds:read"),
 ];
 
 /// The entity operations that only show rows the caller may see.
@@ -46,16 +60,76 @@ const ROW_LEVEL: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/entities/{id}/history", "entities:read"),
 ];
 
+/// The incident operations that only show incidents the caller may see: its own for an
+/// entity, those routed to it for a CSIRT or authority.
+const INCIDENT_ROW_LEVEL: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v1/incidents/{id}", "incidents:read"),
+    ("GET", "/api/v1/incidents/{id}/routing", "incidents:read"),
+    ("POST", "/api/v1/incidents/{id}/reports", "incidents:report"),
+    ("POST", "/api/v1/incidents/{id}/requests", "incidents:read"),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/reports/{report_id}/review",
+        "incidents:review",
+    ),
+];
+
 /// Operations that need no token.
 const PUBLIC: &[&str] = &["/healthz", "/readyz", "/metrics", "/openapi.json"];
 
 const OTHER_SECRET: &str = "another-secret-another-secret-another-0123";
 
 /// The records the `{id}` paths point at.
+///
+/// The incidents are all of `reporter`, an energy entity that no row changes (`entity` is
+/// deregistered by a control, after which it may open no incident), reported by the entity
+/// itself and declared significant: they are routed to csirt-energy and
+/// authority-infrastructure. The operations that change an incident's state each get an
+/// incident of their own, so that a control request succeeds whatever ran before it:
+/// `reported` has only its early warning and takes the notification (once: a control pass
+/// sends it once per test), `closing` is closed by the control of `/close`, and `incident`
+/// takes any number of reviews and requests.
 struct Ids {
     organisation: String,
     entity: String,
     client: String,
+    /// The entity whose incidents these are.
+    reporter: String,
+    /// For the reads, `/review` and `/requests`.
+    incident: String,
+    /// The first report of `incident`.
+    report: String,
+    /// For `/reports`.
+    reported: String,
+    /// For `/close`.
+    closing: String,
+}
+
+/// Reports an incident as the entity itself; returns its id and its first report's id.
+async fn report_incident<S, B>(ctx: &Ctx, app: &S, entity: &str, summary: &str) -> (String, String)
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let token = ctx.token(entity, Role::Entity);
+    let r = send(
+        app,
+        post(
+            "/api/v1/incidents",
+            &token,
+            &json!({
+                "entity_id": entity, "stage": "early_warning",
+                "aware_at": chrono::Utc::now() - chrono::Duration::hours(1),
+                "significant": true, "summary": summary
+            }),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    (
+        r.body["id"].as_str().unwrap().to_string(),
+        r.body["reports"][0]["id"].as_str().unwrap().to_string(),
+    )
 }
 
 async fn setup<S, B>(ctx: &Ctx, app: &S) -> Ids
@@ -85,10 +159,29 @@ where
     )
     .await;
     assert_eq!(c.status, 201, "{}", c.text);
+    let r = send(
+        app,
+        post(
+            "/api/v1/entities",
+            &t,
+            &entity_body("authz-reporter", "energy.electricity"),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let reporter = r.body["id"].as_str().unwrap().to_string();
+    let (incident, report) = report_incident(ctx, app, &reporter, "authz: read and reviewed").await;
+    let (reported, _) = report_incident(ctx, app, &reporter, "authz: takes a report").await;
+    let (closing, _) = report_incident(ctx, app, &reporter, "authz: closed").await;
     Ids {
         organisation,
         entity: e.body["id"].as_str().unwrap().to_string(),
         client: c.body["id"].as_str().unwrap().to_string(),
+        reporter,
+        incident,
+        report,
+        reported,
+        closing,
     }
 }
 
@@ -100,6 +193,15 @@ fn concrete(path: &str, ids: &Ids) -> String {
         &ids.entity
     } else if path.starts_with("/api/v1/clients/") {
         &ids.client
+    } else if path.starts_with("/api/v1/incidents/") {
+        let incident = match path {
+            "/api/v1/incidents/{id}/reports" => &ids.reported,
+            "/api/v1/incidents/{id}/close" => &ids.closing,
+            _ => &ids.incident,
+        };
+        return path
+            .replace("{id}", incident)
+            .replace("{report_id}", &ids.report);
     } else {
         assert!(!path.contains('{'), "no id for {path}");
         return path.to_string();
@@ -127,6 +229,26 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("POST", "/api/v1/clients") => {
             Some(json!({"name": "x", "organisation_id": ids.organisation}))
         }
+        ("POST", "/api/v1/incidents") => Some(json!({
+            "entity_id": ids.reporter, "stage": "early_warning",
+            "aware_at": chrono::Utc::now() - chrono::Duration::hours(1),
+            "significant": true, "summary": "Reported by the authz test"
+        })),
+        // The incident behind this path has only its early warning: the notification is next.
+        ("POST", "/api/v1/incidents/{id}/reports") => Some(json!({
+            "stage": "notification", "summary": "Notified by the authz test"
+        })),
+        ("POST", "/api/v1/incidents/{id}/reports/{report_id}/review") => {
+            Some(json!({"status": "under_review", "comment": "authz test"}))
+        }
+        ("POST", "/api/v1/incidents/{id}/requests") => Some(json!({
+            "due_at": chrono::Utc::now() + chrono::Duration::days(3), "note": "authz test"
+        })),
+        ("POST", "/api/v1/incidents/{id}/close") => None,
+        ("POST", "/api/v1/routing/evaluate") => Some(json!({
+            "entity": {"country": "NL", "sector": "energy.electricity", "category": "essential"},
+            "stage": "early_warning", "affected_member_states": ["NL", "BE"]
+        })),
         (m, p) => {
             assert!(m == "GET" || m == "DELETE", "no body for {m} {p}");
             None
@@ -175,7 +297,9 @@ fn bearer(token: &str) -> String {
 }
 
 /// Everything a refused request could have changed: row counts of every table, and the
-/// records the `{id}` paths name, as the national CSIRT reads them.
+/// records the `{id}` paths name, as the national CSIRT reads them. Incidents are read from
+/// the list and the feed, not one by one: every read of one incident is audited, which would
+/// change the audit log's row count between two snapshots.
 async fn snapshot<S, B>(ctx: &Ctx, app: &S, ids: &Ids) -> Value
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -190,6 +314,15 @@ where
         "api_clients",
         "idempotency_keys",
         "audit_log",
+        "counters",
+        "incidents",
+        "incident_reports",
+        "incident_decisions",
+        "incident_recipients",
+        "incident_requests",
+        "incident_deadlines",
+        "events",
+        "event_recipients",
     ] {
         out.insert(table.into(), json!(count(ctx, table)));
     }
@@ -198,6 +331,8 @@ where
         "/api/v1/entities/{id}",
         "/api/v1/entities/{id}/history",
         "/api/v1/clients/{id}",
+        "/api/v1/incidents?limit=200",
+        "/api/v1/feed?limit=500",
     ] {
         let uri = concrete(path, ids);
         let r = send(app, get(&uri, &t)).await;
@@ -384,7 +519,7 @@ fn the_matrix_is_every_api_operation_with_its_documented_scope() {
     for (_, _, scope) in MATRIX {
         assert!(Scope::parse(scope).is_some(), "`{scope}` is a scope");
     }
-    for row in ROW_LEVEL {
+    for row in ROW_LEVEL.iter().chain(INCIDENT_ROW_LEVEL) {
         assert!(MATRIX.contains(row), "{row:?} is in the matrix");
     }
 }
@@ -472,7 +607,11 @@ async fn every_operation_refuses_a_token_without_its_scope_with_403() {
         let sibling = Scope::ALL
             .into_iter()
             .find(|s| *s != required && s.as_str().split(':').next() == scope.split(':').next())
-            .unwrap_or(Scope::FeedsRead);
+            .unwrap_or(if required == Scope::FeedsRead {
+                Scope::DirectoryRead
+            } else {
+                Scope::FeedsRead
+            });
         for (what, scopes) in [
             ("every other scope", join_scopes(&all_but)),
             ("a sibling scope", sibling.as_str().to_string()),
@@ -600,6 +739,11 @@ async fn another_organisations_entity_is_not_found() {
         organisation: ids.organisation.clone(),
         entity: uuid::Uuid::new_v4().to_string(),
         client: ids.client.clone(),
+        reporter: ids.reporter.clone(),
+        incident: ids.incident.clone(),
+        report: ids.report.clone(),
+        reported: ids.reported.clone(),
+        closing: ids.closing.clone(),
     };
     for &row in ROW_LEVEL {
         let scope = Scope::parse(row.2).unwrap();
@@ -653,4 +797,192 @@ async fn another_organisations_entity_is_not_found() {
         let (name, r) = call(&app, row, &ids, Some(&bearer(&own))).await;
         assert_eq!(r.status, 200, "{name} by the entity itself: {}", r.text);
     }
+}
+
+/// Whether a feed event is about this incident.
+fn mentions(event: &Value, incident: &str) -> bool {
+    event["subject"]["id"] == incident || event["data"]["incident_id"] == incident
+}
+
+/// The incident ids in a page of `GET /api/v1/incidents`.
+fn listed(r: &Res) -> Vec<String> {
+    r.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page of incidents: {}", r.text))
+        .iter()
+        .map(|i| i["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[actix_web::test]
+async fn another_organisations_incident_is_not_found() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    // The incidents of `ids.reporter` (energy.electricity, declared significant, national) are
+    // routed to csirt-energy and authority-infrastructure, and to no one else (the national
+    // CSIRT sees every incident).
+    let ids = setup(&ctx, &app).await;
+    let incidents = [&ids.incident, &ids.reported, &ids.closing];
+    let t = ctx.national();
+    for id in incidents {
+        let r = send(&app, get(&format!("/api/v1/incidents/{id}"), &t)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let mut routed: Vec<&str> = r.body["decision"]["recipients"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["organisation_code"].as_str().unwrap())
+            .collect();
+        routed.sort();
+        routed.dedup();
+        assert_eq!(
+            routed,
+            ["authority-infrastructure", "csirt-energy"],
+            "{}",
+            r.text
+        );
+    }
+    let bank = send(
+        &app,
+        post(
+            "/api/v1/entities",
+            &t,
+            &entity_body("authz-bank", "banking"),
+        ),
+    )
+    .await;
+    assert_eq!(bank.status, 201, "{}", bank.text);
+    let bank_id = bank.body["id"].as_str().unwrap().to_string();
+    let before = snapshot(&ctx, &app, &ids).await;
+
+    let outsiders = [
+        (
+            "the health CSIRT",
+            ctx.token("csirt-health", Role::SectoralCsirt),
+        ),
+        (
+            "the finance CSIRT",
+            ctx.token("csirt-finance", Role::SectoralCsirt),
+        ),
+        (
+            "the finance authority",
+            ctx.token("authority-finance", Role::SupervisoryAuthority),
+        ),
+        ("another entity", ctx.token(&bank_id, Role::Entity)),
+    ];
+    let missing = Ids {
+        organisation: ids.organisation.clone(),
+        entity: ids.entity.clone(),
+        client: ids.client.clone(),
+        reporter: ids.reporter.clone(),
+        incident: uuid::Uuid::new_v4().to_string(),
+        report: uuid::Uuid::new_v4().to_string(),
+        reported: uuid::Uuid::new_v4().to_string(),
+        closing: uuid::Uuid::new_v4().to_string(),
+    };
+    for &row in INCIDENT_ROW_LEVEL {
+        let scope = Scope::parse(row.2).unwrap();
+        for (who, token) in &outsiders {
+            let claims = ctx.state.keys.verify(token).unwrap();
+            let (name, r) = call(&app, row, &ids, Some(&bearer(token))).await;
+            if !claims.role.ceiling().contains(&scope) {
+                // A CSIRT or authority never reports, only an authority reviews; the ceiling
+                // refuses it before the incident is looked at, visible or hidden alike.
+                assert_insufficient_scope(&format!("{name} by {who}"), &r, row.2);
+                continue;
+            }
+            assert_eq!(r.status, 404, "{name} by {who}: {}", r.text);
+            r.assert_problem(404, "not_found");
+            // Indistinguishable from an id that does not exist.
+            let (_, none) = call(&app, row, &missing, Some(&bearer(token))).await;
+            none.assert_problem(404, "not_found");
+            assert_eq!(
+                (r.body["detail"].clone(), r.body["title"].clone()),
+                (none.body["detail"].clone(), none.body["title"].clone()),
+                "{name} by {who}: a hidden incident looks like a missing one"
+            );
+        }
+    }
+    // Nor is it in their lists or their feeds.
+    for (who, token) in &outsiders {
+        for uri in [
+            "/api/v1/incidents?limit=200".to_string(),
+            format!("/api/v1/incidents?entity_id={}", ids.reporter),
+        ] {
+            let r = send(&app, get(&uri, token)).await;
+            assert_eq!(r.status, 200, "GET {uri} by {who}: {}", r.text);
+            let seen = listed(&r);
+            for id in incidents {
+                assert!(!seen.contains(id), "GET {uri} by {who} lists {id}");
+            }
+        }
+        let r = send(&app, get("/api/v1/feed?limit=500", token)).await;
+        assert_eq!(r.status, 200, "GET /api/v1/feed by {who}: {}", r.text);
+        for event in r.body["items"].as_array().unwrap() {
+            for id in incidents {
+                assert!(
+                    !mentions(event, id),
+                    "the feed of {who} has an event about {id}: {event}"
+                );
+            }
+        }
+    }
+    assert_eq!(
+        snapshot(&ctx, &app, &ids).await,
+        before,
+        "the incidents are unchanged after the refused requests"
+    );
+
+    // Controls: the recipients and the entity itself see it, in their lists and feeds too.
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let authority = ctx.token("authority-infrastructure", Role::SupervisoryAuthority);
+    let own = ctx.token(&ids.reporter, Role::Entity);
+    for (who, token) in [
+        ("the energy CSIRT", &csirt),
+        ("the infrastructure authority", &authority),
+        ("the entity itself", &own),
+    ] {
+        for &row in INCIDENT_ROW_LEVEL.iter().filter(|r| r.0 == "GET") {
+            let (name, r) = call(&app, row, &ids, Some(&bearer(token))).await;
+            assert_eq!(r.status, 200, "{name} by {who}: {}", r.text);
+        }
+        let r = send(&app, get("/api/v1/incidents?limit=200", token)).await;
+        assert_eq!(r.status, 200, "GET /api/v1/incidents by {who}: {}", r.text);
+        let seen = listed(&r);
+        let r = send(&app, get("/api/v1/feed?limit=500", token)).await;
+        assert_eq!(r.status, 200, "GET /api/v1/feed by {who}: {}", r.text);
+        let events = r.body["items"].as_array().unwrap();
+        for id in incidents {
+            assert!(seen.contains(id), "{who} lists {id}");
+            assert!(
+                events.iter().any(|e| mentions(e, id)),
+                "the feed of {who} has the events about {id}"
+            );
+        }
+    }
+    // The same requests that were refused as not found succeed for those who may make them.
+    let reports = INCIDENT_ROW_LEVEL[2];
+    assert_eq!(reports.1, "/api/v1/incidents/{id}/reports");
+    let (name, r) = call(&app, reports, &ids, Some(&bearer(&own))).await;
+    assert_eq!(r.status, 201, "{name} by the entity itself: {}", r.text);
+    let requests = INCIDENT_ROW_LEVEL[3];
+    assert_eq!(requests.1, "/api/v1/incidents/{id}/requests");
+    for (who, token) in [
+        ("the energy CSIRT", &csirt),
+        ("the infrastructure authority", &authority),
+    ] {
+        let (name, r) = call(&app, requests, &ids, Some(&bearer(token))).await;
+        assert_eq!(r.status, 201, "{name} by {who}: {}", r.text);
+    }
+    let review = INCIDENT_ROW_LEVEL[4];
+    assert_eq!(
+        review.1,
+        "/api/v1/incidents/{id}/reports/{report_id}/review"
+    );
+    let (name, r) = call(&app, review, &ids, Some(&bearer(&authority))).await;
+    assert_eq!(
+        r.status, 200,
+        "{name} by the infrastructure authority: {}",
+        r.text
+    );
 }
