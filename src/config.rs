@@ -92,6 +92,12 @@ pub struct Config {
     pub rules: crate::rules::ruleset::RuleSet,
     /// How often the deadline sweep runs; `None` turns it off.
     pub sweep_every: Option<Duration>,
+    /// Hosts webhooks may reach over plain http or on internal addresses.
+    pub webhook_allow_hosts: Vec<String>,
+    /// Waits between webhook delivery attempts.
+    pub webhook_retry: Vec<Duration>,
+    /// How often the webhook worker looks for due deliveries when idle; `None` turns it off.
+    pub webhook_poll: Option<Duration>,
 }
 
 /// Every setting the service reads, with its default and meaning (the README's table).
@@ -110,6 +116,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_WEBHOOK_ALLOW_HOSTS", "(empty)", "hosts that webhooks may reach over http:// or on private addresses"),
     ("NIS2HUB_RULESET", "(built in)", "a rule-set JSON file replacing the built-in NIS2 rules (see rules/nis2-default.json)"),
     ("NIS2HUB_SWEEP_SECONDS", "60", "how often the deadline sweep looks for missed deadlines; 0 turns it off"),
+    ("NIS2HUB_WEBHOOK_RETRY_SECONDS", "5,300,1800,7200,18000,36000,36000", "waits between webhook delivery attempts (about a day in all, ±20 % jitter); after the last the delivery fails"),
+    ("NIS2HUB_WEBHOOK_POLL_MS", "500", "how often an idle webhook worker looks for due deliveries; 0 turns the worker off"),
 ];
 
 impl Config {
@@ -204,7 +212,27 @@ impl Config {
         if sweep > 86_400 {
             return Err("NIS2HUB_SWEEP_SECONDS must be at most 86400".into());
         }
+        let webhook_allow_hosts: Vec<String> = get("NIS2HUB_WEBHOOK_ALLOW_HOSTS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|h| h.trim().to_ascii_lowercase())
+            .filter(|h| !h.is_empty())
+            .collect();
+        let retry_text = get("NIS2HUB_WEBHOOK_RETRY_SECONDS")
+            .unwrap_or_else(|| "5,300,1800,7200,18000,36000,36000".into());
+        let webhook_retry = retry_text
+            .split(',')
+            .map(|p| p.trim().parse::<u64>().map(Duration::from_secs))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| format!("NIS2HUB_WEBHOOK_RETRY_SECONDS must be whole seconds separated by commas, not `{retry_text}`"))?;
+        if webhook_retry.len() > 20 {
+            return Err("NIS2HUB_WEBHOOK_RETRY_SECONDS lists at most 20 waits".into());
+        }
+        let poll = number("NIS2HUB_WEBHOOK_POLL_MS", 500)?;
         Ok(Self {
+            webhook_allow_hosts,
+            webhook_retry,
+            webhook_poll: (poll > 0).then(|| Duration::from_millis(poll)),
             rules,
             sweep_every: (sweep > 0).then(|| Duration::from_secs(sweep)),
             listen,

@@ -93,6 +93,17 @@ async fn serve(config: Config) -> Result<(), String> {
         nis2hub::incidents::sweep::spawn(pool.clone(), every);
     }
     let state = AppState::new(config, pool)?;
+    if let Some(poll) = state.config.webhook_poll {
+        let settings = nis2hub::webhooks::worker::Settings {
+            retry: state.config.webhook_retry.clone(),
+            allow_hosts: state.config.webhook_allow_hosts.clone(),
+            poll,
+            timeout: std::time::Duration::from_secs(10),
+            disable_after: 5,
+            claim: std::time::Duration::from_secs(60),
+        };
+        nis2hub::webhooks::worker::spawn(state.pool.clone(), settings, state.metrics.clone());
+    }
     let server = actix_web::HttpServer::new(move || nis2hub::build_app(state.clone()))
         .workers(workers)
         .shutdown_timeout(30)

@@ -6,7 +6,7 @@
 
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
-use crate::{audit, directory, entities, http, incidents, ops, outbox, AppState};
+use crate::{audit, directory, entities, http, incidents, ops, outbox, webhooks, AppState};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App};
@@ -34,6 +34,7 @@ Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Ide
         (name = "entities", description = "The register of NIS2 entities"),
         (name = "incidents", description = "Incident notification in NIS2 stages, routing decisions, reviews"),
         (name = "feed", description = "Events addressed to the caller, in order"),
+        (name = "webhooks", description = "Signed push delivery of events (Standard Webhooks), with retries and a delivery log"),
         (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "operations", description = "Health, readiness and metrics")
@@ -76,6 +77,16 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(incidents::routes::close)
                 .service(incidents::routes::evaluate)
                 .service(outbox::routes::feed)
+                .service(webhooks::routes::list)
+                .service(webhooks::routes::create)
+                .service(webhooks::routes::get_one)
+                .service(webhooks::routes::update)
+                .service(webhooks::routes::remove)
+                .service(webhooks::routes::rotate)
+                .service(webhooks::routes::deliveries)
+                .service(webhooks::routes::redeliver_one)
+                .service(webhooks::routes::redeliver_failed)
+                .service(webhooks::routes::ping)
                 .service(audit::routes::list)
                 .service(audit::routes::verify),
         );

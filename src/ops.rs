@@ -71,7 +71,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let text = state.metrics.render(&state.pool);
+    let backlog = state
+        .db(|conn| crate::webhooks::backlog(conn))
+        .await
+        .unwrap_or_default();
+    let text = state.metrics.render(&state.pool, &backlog);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(text))

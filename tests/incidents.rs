@@ -434,10 +434,18 @@ async fn an_incident_that_becomes_significant_later_reaches_the_authority_then()
     .await;
     assert_eq!(first.status, 201, "{}", first.text);
     assert_eq!(first.body["classification"]["significant"], false);
-    assert_eq!(first.body["classification"]["mandatory"], false, "not significant: a voluntary report");
-    assert_eq!(codes(&first.body["decision"]), vec![("csirt-digital".to_string(), "sectoral_csirt".to_string())]);
+    assert_eq!(
+        first.body["classification"]["mandatory"], false,
+        "not significant: a voluntary report"
+    );
+    assert_eq!(
+        codes(&first.body["decision"]),
+        vec![("csirt-digital".to_string(), "sectoral_csirt".to_string())]
+    );
     let id = first.body["id"].as_str().unwrap();
-    send(&app, get(&format!("/api/v1/incidents/{id}"), &authority)).await.assert_problem(404, "not_found");
+    send(&app, get(&format!("/api/v1/incidents/{id}"), &authority))
+        .await
+        .assert_problem(404, "not_found");
 
     // The outage grows past 30 minutes: Art. 5 of Implementing Regulation 2024/2690 makes it
     // significant by the facts alone, and the authority is told from now on.
@@ -448,15 +456,44 @@ async fn an_incident_that_becomes_significant_later_reaches_the_authority_then()
     .await;
     assert_eq!(second.status, 201, "{}", second.text);
     let cl = &second.body["classification"];
-    assert_eq!((cl["significant"].clone(), cl["declared_significant"].clone()), (json!(true), json!(false)));
-    assert_eq!(cl["significance_criteria"], json!(["ir2690.art5.dns.unavailable"]));
-    assert!(codes(&second.body["decision"]).contains(&("authority-digital".to_string(), "supervisory_authority".to_string())));
-    assert_eq!(send(&app, get(&format!("/api/v1/incidents/{id}"), &authority)).await.status, 200);
+    assert_eq!(
+        (
+            cl["significant"].clone(),
+            cl["declared_significant"].clone()
+        ),
+        (json!(true), json!(false))
+    );
+    assert_eq!(
+        cl["significance_criteria"],
+        json!(["ir2690.art5.dns.unavailable"])
+    );
+    assert!(codes(&second.body["decision"]).contains(&(
+        "authority-digital".to_string(),
+        "supervisory_authority".to_string()
+    )));
+    assert_eq!(
+        send(&app, get(&format!("/api/v1/incidents/{id}"), &authority))
+            .await
+            .status,
+        200
+    );
     let feed = send(&app, get("/api/v1/feed", &authority)).await;
-    assert_eq!(feed_types(&feed), vec!["incident.routed", "incident.report_added"], "only what happened since it was routed");
+    assert_eq!(
+        feed_types(&feed),
+        vec!["incident.routed", "incident.report_added"],
+        "only what happened since it was routed"
+    );
 
     // A smaller outage later does not make it insignificant again.
-    let rq = send(&app, post(&format!("/api/v1/incidents/{id}/requests"), &authority, &json!({"due_at": Utc::now() + Duration::days(1)}))).await;
+    let rq = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/requests"),
+            &authority,
+            &json!({"due_at": Utc::now() + Duration::days(1)}),
+        ),
+    )
+    .await;
     assert_eq!(rq.status, 201, "{}", rq.text);
     let third = send(
         &app,
@@ -470,7 +507,8 @@ async fn an_incident_that_becomes_significant_later_reaches_the_authority_then()
 async fn a_replacement_rule_set_decides_and_is_named_in_every_decision() {
     let ctx = Ctx::new();
     let mut cfg = config(ctx.db.url.clone());
-    let mut rules: Value = serde_json::from_str(include_str!("../rules/nis2-default.json")).unwrap();
+    let mut rules: Value =
+        serde_json::from_str(include_str!("../rules/nis2-default.json")).unwrap();
     rules["id"] = json!("freedonia-strict");
     rules["version"] = json!("7");
     rules["deadlines"]["early_warning_hours"] = json!(12);
@@ -486,8 +524,15 @@ async fn a_replacement_rule_set_decides_and_is_named_in_every_decision() {
     )
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
-    assert_eq!(r.body["decision"]["ruleset"], json!({"id": "freedonia-strict", "version": "7"}));
-    assert_eq!(stage(&r.body, "early_warning")["late"], true, "13 hours is late under a 12-hour rule");
+    assert_eq!(
+        r.body["decision"]["ruleset"],
+        json!({"id": "freedonia-strict", "version": "7"})
+    );
+    assert_eq!(
+        stage(&r.body, "early_warning")["late"],
+        true,
+        "13 hours is late under a 12-hour rule"
+    );
 }
 
 #[actix_web::test]
@@ -499,7 +544,11 @@ async fn who_may_report_and_close() {
     let b = register(&app, &national, "b-1", "health").await;
     let body = |id: &str| json!({"entity_id": id, "stage": "early_warning", "aware_at": Utc::now(), "summary": "x"});
     // An entity reports for itself only; the body names no entity it may report for.
-    let other = send(&app, post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &body(&b))).await;
+    let other = send(
+        &app,
+        post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &body(&b)),
+    )
+    .await;
     other.assert_problem(422, "validation_failed");
     assert_eq!(other.body["errors"][0]["pointer"], "/entity_id");
     assert_eq!(count(&ctx, "incidents"), 0);
@@ -507,17 +556,51 @@ async fn who_may_report_and_close() {
     let mut f = body(&a);
     f["stage"] = json!("final");
     f["significant"] = json!(true);
-    send(&app, post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &f)).await.assert_problem(409, "stage_out_of_order");
-    assert_eq!((count(&ctx, "incidents"), count(&ctx, "events")), (0, 0), "a refused report writes nothing");
+    send(
+        &app,
+        post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &f),
+    )
+    .await
+    .assert_problem(409, "stage_out_of_order");
+    assert_eq!(
+        (count(&ctx, "incidents"), count(&ctx, "events")),
+        (0, 0),
+        "a refused report writes nothing"
+    );
 
-    let r = send(&app, post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &body(&a))).await;
+    let r = send(
+        &app,
+        post("/api/v1/incidents", &ctx.token(&a, Role::Entity), &body(&a)),
+    )
+    .await;
     let id = r.body["id"].as_str().unwrap();
     let csirt = ctx.token("csirt-health", Role::SectoralCsirt);
-    send(&app, post(&format!("/api/v1/incidents/{id}/close"), &csirt, &json!({}))).await.assert_problem(403, "insufficient_scope");
-    let closed = send(&app, post(&format!("/api/v1/incidents/{id}/close"), &national, &json!({}))).await;
+    send(
+        &app,
+        post(&format!("/api/v1/incidents/{id}/close"), &csirt, &json!({})),
+    )
+    .await
+    .assert_problem(403, "insufficient_scope");
+    let closed = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/close"),
+            &national,
+            &json!({}),
+        ),
+    )
+    .await;
     assert_eq!(closed.status, 200, "{}", closed.text);
     assert_eq!(closed.body["status"], "closed");
     assert!(closed.body["next_obligation"].is_null());
-    let more = send(&app, post(&format!("/api/v1/incidents/{id}/reports"), &ctx.token(&a, Role::Entity), &json!({"stage": "notification", "summary": "x"}))).await;
+    let more = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &ctx.token(&a, Role::Entity),
+            &json!({"stage": "notification", "summary": "x"}),
+        ),
+    )
+    .await;
     more.assert_problem(409, "incident_closed");
 }

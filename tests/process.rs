@@ -120,8 +120,14 @@ fn the_readme_first_calls_work_verbatim() {
     assert!(stdout.contains("\"code\":\"csirt-energy\""), "{stdout}");
     assert!(stdout.contains("\"change\":\"registered\""), "{stdout}");
     assert!(stdout.contains("\"valid\":true"), "{stdout}");
-    assert!(stdout.contains("\"role\":\"spoc\""), "the incident was routed to the SPOC: {stdout}");
-    assert!(stdout.contains("\"type\":\"incident.reported\""), "the energy CSIRT's feed has it: {stdout}");
+    assert!(
+        stdout.contains("\"role\":\"spoc\""),
+        "the incident was routed to the SPOC: {stdout}"
+    );
+    assert!(
+        stdout.contains("\"type\":\"incident.reported\""),
+        "the energy CSIRT's feed has it: {stdout}"
+    );
 }
 
 fn run_with(vars: &[(&str, &str)], args: &[&str]) -> (bool, String) {

@@ -12,6 +12,9 @@ pub struct Metrics {
     latency: HistogramVec,
     pool_connections: IntGauge,
     pool_idle: IntGauge,
+    webhook_attempts: IntCounterVec,
+    webhook_latency: prometheus::Histogram,
+    webhook_backlog: prometheus::GaugeVec,
 }
 
 impl Metrics {
@@ -53,12 +56,46 @@ impl Metrics {
         registry
             .register(Box::new(pool_idle.clone()))
             .expect("metric registered once");
+        let webhook_attempts = IntCounterVec::new(
+            Opts::new(
+                "webhook_attempts_total",
+                "webhook delivery attempts by outcome (succeeded, retried, failed)",
+            ),
+            &["outcome"],
+        )
+        .expect("valid metric");
+        let webhook_latency = prometheus::Histogram::with_opts(
+            HistogramOpts::new(
+                "webhook_attempt_duration_seconds",
+                "webhook delivery attempt latency",
+            )
+            .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]),
+        )
+        .expect("valid metric");
+        let webhook_backlog = prometheus::GaugeVec::new(
+            Opts::new(
+                "webhook_oldest_undelivered_seconds",
+                "age of the oldest undelivered event per subscription",
+            ),
+            &["webhook_id"],
+        )
+        .expect("valid metric");
+        for c in [
+            Box::new(webhook_attempts.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(webhook_latency.clone()),
+            Box::new(webhook_backlog.clone()),
+        ] {
+            registry.register(c).expect("metric registered once");
+        }
         Self {
             registry,
             requests,
             latency,
             pool_connections,
             pool_idle,
+            webhook_attempts,
+            webhook_latency,
+            webhook_backlog,
         }
     }
 
@@ -71,8 +108,17 @@ impl Metrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// The text exposition, with the pool gauges read at scrape time.
-    pub fn render(&self, pool: &crate::db::Pool) -> String {
+    pub fn webhook_attempt(&self, outcome: &str, latency: Duration) {
+        self.webhook_attempts.with_label_values(&[outcome]).inc();
+        self.webhook_latency.observe(latency.as_secs_f64());
+    }
+
+    /// The text exposition, with the pool and backlog gauges read at scrape time.
+    pub fn render(&self, pool: &crate::db::Pool, backlog: &[(String, f64)]) -> String {
+        self.webhook_backlog.reset();
+        for (id, age) in backlog {
+            self.webhook_backlog.with_label_values(&[id]).set(*age);
+        }
         let state = pool.state();
         self.pool_connections.set(state.connections as i64);
         self.pool_idle.set(state.idle_connections as i64);

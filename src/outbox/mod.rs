@@ -79,8 +79,23 @@ impl EventRow {
     }
 }
 
-/// Writes an event and its recipients; call inside the write transaction of the change.
+/// One event by its sequence number.
+pub fn by_seq(conn: &mut DbConn, seq: i64) -> AppResult<Event> {
+    events::table
+        .find(seq)
+        .select(EventRow::as_select())
+        .first(conn)?
+        .into_api()
+}
+
+/// Writes an event and its recipients, and queues it for their webhooks; call inside the write
+/// transaction of the change.
 pub fn emit(conn: &mut DbConn, ev: NewEvent) -> AppResult<i64> {
+    emit_to(conn, ev, None)
+}
+
+/// Like [`emit`]; with `only`, the event goes to that one webhook subscription (a test ping).
+pub fn emit_to(conn: &mut DbConn, ev: NewEvent, only: Option<&str>) -> AppResult<i64> {
     db::lock_writes(conn)?;
     let last: Option<i64> = events::table
         .select(diesel::dsl::max(events::seq))
@@ -101,7 +116,7 @@ pub fn emit(conn: &mut DbConn, ev: NewEvent) -> AppResult<i64> {
     let mut recipients = ev.recipients;
     recipients.sort();
     recipients.dedup();
-    for org in recipients {
+    for org in &recipients {
         diesel::insert_into(event_recipients::table)
             .values((
                 event_recipients::org_id.eq(org),
@@ -109,6 +124,7 @@ pub fn emit(conn: &mut DbConn, ev: NewEvent) -> AppResult<i64> {
             ))
             .execute(conn)?;
     }
+    crate::webhooks::enqueue(conn, seq, ev.event_type, &recipients, only)?;
     Ok(seq)
 }
 

@@ -97,6 +97,9 @@ pub fn config(url: DatabaseUrl) -> Config {
         },
         rules: nis2hub::rules::ruleset::RuleSet::nis2_default(),
         sweep_every: None,
+        webhook_allow_hosts: vec!["127.0.0.1".into()],
+        webhook_retry: vec![Duration::from_millis(10); 3],
+        webhook_poll: None,
     }
 }
 
@@ -276,4 +279,116 @@ macro_rules! app {
     ($ctx:expr) => {
         actix_web::test::init_service(nis2hub::build_app($ctx.state.clone())).await
     };
+}
+
+/// A Python interpreter with the `standardwebhooks` library, for the webhook receiver:
+/// `TEST_PYTHON` if set, else a virtual environment made once under `target/`.
+pub fn python_with_standardwebhooks() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("TEST_PYTHON") {
+        return p.into();
+    }
+    let venv = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv");
+    let python = venv.join("bin/python");
+    let marker = venv.join(".standardwebhooks-1.1.0");
+    if marker.exists() {
+        return python;
+    }
+    // One test process at a time sets it up.
+    std::fs::create_dir_all(venv.parent().unwrap()).unwrap();
+    let lock = std::fs::File::create(venv.with_extension("lock")).unwrap();
+    lock.lock().unwrap();
+    if !marker.exists() {
+        let ok = std::process::Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "python3 -m venv failed");
+        let ok = std::process::Command::new(&python)
+            .args(["-m", "pip", "install", "-q", "standardwebhooks==1.1.0"])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "pip install standardwebhooks failed");
+        std::fs::write(&marker, "").unwrap();
+    }
+    python
+}
+
+/// The Python receiver of `tests/webhooks/receiver.py`, killed on drop.
+pub struct Receiver {
+    child: std::process::Child,
+    pub port: u16,
+    pub secret_file: std::path::PathBuf,
+    pub out: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Receiver {
+    pub fn start(fail_first: usize) -> Self {
+        let python = python_with_standardwebhooks();
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let secret_file = dir.path().join("secret");
+        let out = dir.path().join("out.jsonl");
+        std::fs::write(&out, "").unwrap();
+        let child = std::process::Command::new(python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/webhooks/receiver.py"
+            ))
+            .args([
+                "--port",
+                &port.to_string(),
+                "--fail-first",
+                &fail_first.to_string(),
+            ])
+            .arg("--secret-file")
+            .arg(&secret_file)
+            .arg("--out")
+            .arg(&out)
+            .spawn()
+            .expect("start the receiver");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the receiver did not start"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Receiver {
+            child,
+            port,
+            secret_file,
+            out,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}/hook", self.port)
+    }
+
+    /// Every request the receiver got, in arrival order.
+    pub fn requests(&self) -> Vec<Value> {
+        std::fs::read_to_string(&self.out)
+            .unwrap()
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

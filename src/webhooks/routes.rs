@@ -1,0 +1,685 @@
+//! `/api/v1/webhooks`: subscriptions of the caller's organisation, their delivery log and
+//! controls. Scope `webhooks:manage`; another organisation's subscription is a 404.
+
+use crate::audit;
+use crate::auth::{Caller, Scope};
+use crate::db::{self, DbConn};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::http::json::{self, JsonBody, ValidJson};
+use crate::http::pagination::{self, Page, PageQuery};
+use crate::http::parse_id;
+use crate::outbox::{self, NewEvent};
+use crate::schema::{events, webhook_deliveries as d, webhooks as w};
+use crate::{idempotency, AppState};
+use actix_web::http::StatusCode;
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+/// Event types a subscription may ask for.
+pub const EVENT_TYPES: &[&str] = &[
+    "incident.reported",
+    "incident.report_added",
+    "incident.routed",
+    "incident.intermediate_requested",
+    "incident.review_changed",
+    "incident.deadline_missed",
+    "incident.closed",
+    "webhook.disabled",
+    "webhook.ping",
+];
+
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"url": "https://tickets.csirt-energy.example/hooks/nis2hub", "event_types": ["incident.routed", "incident.report_added"], "description": "RTIR"}))]
+pub struct WebhookInput {
+    /// Where to post events: `https://`, not on an internal address.
+    pub url: String,
+    /// Event types to receive; empty for all.
+    #[serde(default)]
+    pub event_types: Vec<String>,
+    #[serde(default)]
+    #[validate(length(max = 500))]
+    pub description: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A subscription (never with its secret).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Webhook {
+    pub id: String,
+    pub organisation_id: String,
+    pub url: String,
+    pub event_types: Vec<String>,
+    pub description: String,
+    pub enabled: bool,
+    /// Why the service disabled it, if it did.
+    pub disabled_reason: Option<String>,
+    /// Until when the previous secret still signs too, after a rotation.
+    pub previous_secret_valid_until: Option<chrono::DateTime<chrono::Utc>>,
+    pub version: i64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A subscription with its signing secret: the only time the secret is shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebhookWithSecret {
+    #[serde(flatten)]
+    pub webhook: Webhook,
+    /// Standard Webhooks secret (`whsec_…`) to verify `webhook-signature` with.
+    pub secret: String,
+}
+
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = w)]
+struct Row {
+    id: String,
+    org_id: String,
+    url: String,
+    event_types: String,
+    description: String,
+    enabled: bool,
+    previous_secret_until: Option<chrono::NaiveDateTime>,
+    disabled_reason: Option<String>,
+    version: i64,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl Row {
+    fn into_api(self) -> AppResult<Webhook> {
+        let now = db::now();
+        Ok(Webhook {
+            id: self.id,
+            organisation_id: self.org_id,
+            url: self.url,
+            event_types: serde_json::from_str(&self.event_types)?,
+            description: self.description,
+            enabled: self.enabled,
+            disabled_reason: self.disabled_reason,
+            previous_secret_valid_until: self
+                .previous_secret_until
+                .filter(|t| *t > now)
+                .map(|t| t.and_utc()),
+            version: self.version,
+            created_at: self.created_at.and_utc(),
+            updated_at: self.updated_at.and_utc(),
+        })
+    }
+}
+
+fn validate(input: &WebhookInput, allow: &[String]) -> AppResult<()> {
+    input
+        .validate()
+        .map_err(|e| AppError::Validation(json::field_errors(&e)))?;
+    let mut errors = vec![];
+    if let Err(e) = super::check_target(&input.url, allow) {
+        errors.push(FieldError::new("/url", e));
+    }
+    for (i, t) in input.event_types.iter().enumerate() {
+        if !EVENT_TYPES.contains(&t.as_str()) {
+            errors.push(FieldError::new(
+                format!("/event_types/{i}"),
+                format!(
+                    "`{t}` is not an event type; one of: {}",
+                    EVENT_TYPES.join(", ")
+                ),
+            ));
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(AppError::Validation(errors))
+    }
+}
+
+fn own(conn: &mut DbConn, caller: &Caller, id: &str) -> AppResult<Row> {
+    let row: Row = w::table.find(id).select(Row::as_select()).first(conn)?;
+    if row.org_id == caller.org {
+        Ok(row)
+    } else {
+        Err(AppError::NotFound)
+    }
+}
+
+/// Subscribes the caller's organisation to events. The response shows the signing secret once.
+#[utoipa::path(
+    tag = "webhooks",
+    request_body = WebhookInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 201, description = "Subscribed; keep the secret now", body = WebhookWithSecret))
+)]
+#[post("/webhooks")]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let input: WebhookInput = json::parse(&body.bytes)?;
+    let allow = state.config.webhook_allow_hosts.clone();
+    let checked = input.clone();
+    web::block(move || validate(&checked, &allow)).await??;
+    let key = idempotency::key(&req, &body.bytes)?;
+    let outcome = state
+        .write(move |conn| {
+            idempotency::once(conn, &caller, key.as_ref(), |conn| {
+                let now = db::now();
+                let id = db::new_id();
+                let secret = super::new_secret();
+                diesel::insert_into(w::table)
+                    .values((
+                        w::id.eq(&id),
+                        w::org_id.eq(&caller.org),
+                        w::url.eq(&input.url),
+                        w::event_types.eq(serde_json::to_string(&input.event_types)?),
+                        w::description.eq(&input.description),
+                        w::enabled.eq(input.enabled),
+                        w::secret.eq(&secret),
+                        w::consecutive_failures.eq(0),
+                        w::version.eq(1),
+                        w::created_at.eq(now),
+                        w::updated_at.eq(now),
+                    ))
+                    .execute(conn)?;
+                audit::record(conn, &caller, "webhook.create", "webhook", &id)?;
+                let webhook = w::table
+                    .find(&id)
+                    .select(Row::as_select())
+                    .first(conn)?
+                    .into_api()?;
+                Ok((
+                    StatusCode::CREATED,
+                    serde_json::to_string(&WebhookWithSecret { webhook, secret })?,
+                ))
+            })
+        })
+        .await?;
+    Ok(outcome.into_response())
+}
+
+/// The caller's subscriptions.
+#[utoipa::path(
+    tag = "webhooks",
+    params(PageQuery),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 200, description = "One page of subscriptions", body = Page<Webhook>))
+)]
+#[get("/webhooks")]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<PageQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let page = q.validate()?;
+    let p = page.clone();
+    let rows = state
+        .db(move |conn| {
+            let mut q = w::table
+                .filter(w::org_id.eq(caller.org.clone()))
+                .select(Row::as_select())
+                .into_boxed();
+            if let Some(after) = p.after {
+                q = q.filter(w::id.gt(after));
+            }
+            let rows: Vec<Row> = q.order(w::id.asc()).limit(p.limit + 1).load(conn)?;
+            rows.into_iter()
+                .map(Row::into_api)
+                .collect::<AppResult<Vec<_>>>()
+        })
+        .await?;
+    Ok(pagination::respond(
+        &req,
+        pagination::paginate(rows, page.limit, |x| x.id.clone()),
+    ))
+}
+
+/// One subscription.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 200, description = "The subscription", body = Webhook))
+)]
+#[get("/webhooks/{id}")]
+pub async fn get_one(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let id = parse_id(&id)?;
+    let hook = state
+        .db(move |conn| own(conn, &caller, &id)?.into_api())
+        .await?;
+    Ok(HttpResponse::Ok().json(hook))
+}
+
+/// Changes a subscription with a JSON merge patch; enabling it again clears its failure count.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    request_body(content = serde_json::Value, description = "Fields to change", example = json!({"enabled": true})),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 200, description = "The subscription", body = Webhook))
+)]
+#[patch("/webhooks/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: JsonBody,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let id = parse_id(&id)?;
+    let patch: serde_json::Value = json::parse(&body.bytes)?;
+    if !patch.is_object() {
+        return Err(AppError::invalid(
+            "",
+            "send a JSON object with the fields to change",
+        ));
+    }
+    let allow = state.config.webhook_allow_hosts.clone();
+    let hook = state
+        .write(move |conn| {
+            let current = own(conn, &caller, &id)?.into_api()?;
+            let mut doc = serde_json::json!({"url": current.url, "event_types": current.event_types, "description": current.description, "enabled": current.enabled});
+            json::merge_patch(&mut doc, &patch);
+            let input: WebhookInput = json::parse(&serde_json::to_vec(&doc)?)?;
+            validate(&input, &allow)?;
+            let now = db::now();
+            let reenabled = input.enabled && !current.enabled;
+            diesel::update(w::table.find(&id))
+                .set((
+                    w::url.eq(&input.url),
+                    w::event_types.eq(serde_json::to_string(&input.event_types)?),
+                    w::description.eq(&input.description),
+                    w::enabled.eq(input.enabled),
+                    w::version.eq(current.version + 1),
+                    w::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            if reenabled {
+                diesel::update(w::table.find(&id))
+                    .set((w::consecutive_failures.eq(0), w::disabled_reason.eq(None::<String>)))
+                    .execute(conn)?;
+            }
+            audit::record(conn, &caller, "webhook.update", "webhook", &id)?;
+            w::table.find(&id).select(Row::as_select()).first(conn)?.into_api()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(hook))
+}
+
+/// Deletes a subscription and its delivery log.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 204, description = "Deleted"))
+)]
+#[delete("/webhooks/{id}")]
+pub async fn remove(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let id = parse_id(&id)?;
+    state
+        .write(move |conn| {
+            own(conn, &caller, &id)?;
+            diesel::delete(d::table.filter(d::webhook_id.eq(&id))).execute(conn)?;
+            diesel::delete(w::table.find(&id)).execute(conn)?;
+            audit::record(conn, &caller, "webhook.delete", "webhook", &id)
+        })
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"overlap_seconds": 86400}))]
+pub struct Rotation {
+    /// How long the old secret keeps signing too (default one day, at most a week).
+    #[validate(range(min = 0, max = 604800))]
+    pub overlap_seconds: Option<i64>,
+}
+
+/// Replaces the signing secret; during the overlap both secrets sign each delivery.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    request_body = Rotation,
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 200, description = "The new secret, shown once", body = WebhookWithSecret))
+)]
+#[post("/webhooks/{id}/rotate-secret")]
+pub async fn rotate(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ValidJson<Rotation>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let id = parse_id(&id)?;
+    let overlap = body.0.overlap_seconds.unwrap_or(86_400);
+    let out = state
+        .write(move |conn| {
+            own(conn, &caller, &id)?;
+            let (old,): (String,) = w::table.find(&id).select((w::secret,)).first(conn)?;
+            let secret = super::new_secret();
+            let now = db::now();
+            diesel::update(w::table.find(&id))
+                .set((
+                    w::secret.eq(&secret),
+                    w::previous_secret.eq(Some(old)),
+                    w::previous_secret_until.eq(Some(now + chrono::Duration::seconds(overlap))),
+                    w::updated_at.eq(now),
+                ))
+                .execute(conn)?;
+            audit::record(conn, &caller, "webhook.rotate_secret", "webhook", &id)?;
+            let webhook = w::table
+                .find(&id)
+                .select(Row::as_select())
+                .first(conn)?
+                .into_api()?;
+            Ok(WebhookWithSecret { webhook, secret })
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(out))
+}
+
+/// One delivery of one event to one subscription.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Delivery {
+    pub id: String,
+    pub event_seq: i64,
+    pub event_id: String,
+    #[schema(example = "incident.routed")]
+    pub event_type: String,
+    /// `pending`, `succeeded` or `failed` (after the last retry).
+    #[schema(example = "succeeded")]
+    pub status: String,
+    pub attempts: i64,
+    pub last_status_code: Option<i32>,
+    pub last_latency_ms: Option<i64>,
+    pub last_error: Option<String>,
+    /// When the next attempt is due, for a pending delivery.
+    pub next_attempt_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub delivered_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+type DeliveryTuple = (
+    (
+        String,
+        i64,
+        String,
+        i64,
+        Option<i32>,
+        Option<i64>,
+        Option<String>,
+        chrono::NaiveDateTime,
+        chrono::NaiveDateTime,
+        Option<chrono::NaiveDateTime>,
+    ),
+    (String, String),
+);
+
+fn delivery((row, (event_id, event_type)): DeliveryTuple) -> Delivery {
+    let (id, event_seq, status, attempts, code, latency, error, next, created, delivered) = row;
+    Delivery {
+        id,
+        event_seq,
+        event_id,
+        event_type,
+        next_attempt_at: (status == "pending").then(|| next.and_utc()),
+        status,
+        attempts,
+        last_status_code: code,
+        last_latency_ms: latency,
+        last_error: error,
+        created_at: created.and_utc(),
+        delivered_at: delivered.map(|t| t.and_utc()),
+    }
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveryQuery {
+    #[param(minimum = 1, maximum = 200)]
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: Option<String>,
+}
+
+/// The delivery log of a subscription, oldest first.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id"), DeliveryQuery),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 200, description = "One page of deliveries", body = Page<Delivery>))
+)]
+#[get("/webhooks/{id}/deliveries")]
+pub async fn deliveries(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    q: web::Query<DeliveryQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let id = parse_id(&id)?;
+    let q = q.into_inner();
+    let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
+    if let Some(s) = &q.status {
+        if !["pending", "succeeded", "failed"].contains(&s.as_str()) {
+            return Err(AppError::bad_request(
+                "invalid_query",
+                "status is pending, succeeded or failed",
+            ));
+        }
+    }
+    let p = page.clone();
+    let rows = state
+        .db(move |conn| {
+            own(conn, &caller, &id)?;
+            let mut query = d::table
+                .inner_join(events::table.on(events::seq.eq(d::event_seq)))
+                .filter(d::webhook_id.eq(&id))
+                .select((
+                    (
+                        d::id,
+                        d::event_seq,
+                        d::status,
+                        d::attempts,
+                        d::last_status_code,
+                        d::last_latency_ms,
+                        d::last_error,
+                        d::next_attempt_at,
+                        d::created_at,
+                        d::delivered_at,
+                    ),
+                    (events::id, events::event_type),
+                ))
+                .into_boxed();
+            if let Some(after) = p.after {
+                query = query.filter(d::id.gt(after));
+            }
+            if let Some(s) = q.status {
+                query = query.filter(d::status.eq(s));
+            }
+            let rows: Vec<DeliveryTuple> =
+                query.order(d::id.asc()).limit(p.limit + 1).load(conn)?;
+            Ok(rows.into_iter().map(delivery).collect::<Vec<_>>())
+        })
+        .await?;
+    Ok(pagination::respond(
+        &req,
+        pagination::paginate(rows, page.limit, |x| x.id.clone()),
+    ))
+}
+
+fn requeue(
+    conn: &mut DbConn,
+    filter_id: &str,
+    delivery: Option<&str>,
+    since: Option<chrono::NaiveDateTime>,
+) -> AppResult<usize> {
+    let now = db::now();
+    let mut q = diesel::update(d::table)
+        .filter(d::webhook_id.eq(filter_id))
+        .into_boxed();
+    if let Some(did) = delivery {
+        q = q.filter(d::id.eq(did.to_string()));
+    } else {
+        q = q.filter(d::status.eq("failed"));
+    }
+    if let Some(since) = since {
+        q = q.filter(d::created_at.ge(since));
+    }
+    Ok(q.set((
+        d::status.eq("pending"),
+        d::attempts.eq(0),
+        d::next_attempt_at.eq(now),
+        d::claimed_until.eq(None::<chrono::NaiveDateTime>),
+        d::updated_at.eq(now),
+    ))
+    .execute(conn)?)
+}
+
+/// Queues one delivery again, whatever its state.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id"), ("delivery_id" = String, Path, description = "Delivery id")),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 202, description = "Queued again", body = Requeued))
+)]
+#[post("/webhooks/{id}/deliveries/{delivery_id}/redeliver")]
+pub async fn redeliver_one(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let (id, delivery_id) = path.into_inner();
+    let (id, delivery_id) = (parse_id(&id)?, parse_id(&delivery_id)?);
+    let n = state
+        .write(move |conn| {
+            own(conn, &caller, &id)?;
+            let n = requeue(conn, &id, Some(&delivery_id), None)?;
+            if n == 0 {
+                return Err(AppError::NotFound);
+            }
+            audit::record(
+                conn,
+                &caller,
+                "webhook.redeliver",
+                "webhook_delivery",
+                &delivery_id,
+            )?;
+            Ok(n)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(Requeued { requeued: n }))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"since": "2026-11-20T00:00:00Z"}))]
+pub struct RedeliverFailed {
+    /// Failed deliveries queued at or after this time.
+    pub since: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Requeued {
+    pub requeued: usize,
+}
+
+/// Queues every failed delivery since a time again.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    request_body = RedeliverFailed,
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 202, description = "Queued again", body = Requeued))
+)]
+#[post("/webhooks/{id}/redeliver")]
+pub async fn redeliver_failed(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ValidJson<RedeliverFailed>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let id = parse_id(&id)?;
+    let since = body.0.since.naive_utc();
+    let n = state
+        .write(move |conn| {
+            own(conn, &caller, &id)?;
+            let n = requeue(conn, &id, None, Some(since))?;
+            audit::record(conn, &caller, "webhook.redeliver_failed", "webhook", &id)?;
+            Ok(n)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(Requeued { requeued: n }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ping {
+    /// The `webhook.ping` event queued for the subscription.
+    pub event_seq: i64,
+}
+
+/// Sends a `webhook.ping` event to this subscription only.
+#[utoipa::path(
+    tag = "webhooks",
+    params(("id" = String, Path, description = "Subscription id")),
+    security(("bearer" = ["webhooks:manage"])),
+    responses((status = 202, description = "Queued", body = Ping))
+)]
+#[post("/webhooks/{id}/ping")]
+pub async fn ping(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::WebhooksManage)?;
+    let id = parse_id(&id)?;
+    let seq = state
+        .write(move |conn| {
+            own(conn, &caller, &id)?;
+            let seq = outbox::emit_to(
+                conn,
+                NewEvent {
+                    event_type: "webhook.ping",
+                    subject_type: "webhook",
+                    subject_id: &id,
+                    significant: false,
+                    data: serde_json::json!({"webhook_id": id}),
+                    recipients: vec![],
+                },
+                Some(&id),
+            )?;
+            audit::record(conn, &caller, "webhook.ping", "webhook", &id)?;
+            Ok(seq)
+        })
+        .await?;
+    Ok(HttpResponse::Accepted().json(Ping { event_seq: seq }))
+}

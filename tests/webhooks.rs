@@ -1,0 +1,317 @@
+//! Webhooks: subscriptions, the guard against internal targets, and signed, retried, ordered
+//! delivery checked by a receiver built on the independent `standardwebhooks` library.
+
+mod common;
+use chrono::Utc;
+use common::*;
+use nis2hub::auth::Role;
+use nis2hub::webhooks::worker;
+use serde_json::json;
+use std::time::Duration;
+
+fn settings(ctx: &Ctx) -> worker::Settings {
+    worker::Settings {
+        retry: ctx.state.config.webhook_retry.clone(),
+        allow_hosts: ctx.state.config.webhook_allow_hosts.clone(),
+        poll: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+        disable_after: 2,
+        claim: Duration::from_secs(60),
+    }
+}
+
+/// Runs the worker until nothing is due (retries wait a few milliseconds in tests).
+fn drain(ctx: &Ctx, s: &worker::Settings) {
+    let agent = worker::agent(s);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let n = worker::run_once(&ctx.state.pool, &agent, s, None).unwrap();
+        if n == 0 && count_where(ctx, "webhook_deliveries", "status = 'pending'") == 0 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries did not settle"
+        );
+        std::thread::sleep(Duration::from_millis(15));
+    }
+}
+
+fn count_where(ctx: &Ctx, table: &str, condition: &str) -> i64 {
+    use diesel::prelude::*;
+    #[derive(QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = ctx.state.pool.get().unwrap();
+    diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n FROM {table} WHERE {condition}"
+    ))
+    .get_result::<N>(&mut conn)
+    .unwrap()
+    .n
+}
+
+#[actix_web::test]
+async fn every_event_arrives_signed_once_in_feed_order_after_the_receiver_recovers() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let receiver = Receiver::start(3);
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let sub = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &csirt,
+            &json!({"url": receiver.url(), "description": "ticketing"}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let secret = sub.body["secret"].as_str().unwrap();
+    assert!(secret.starts_with("whsec_"));
+    std::fs::write(&receiver.secret_file, secret).unwrap();
+    let id = sub.body["id"].as_str().unwrap().to_string();
+    let read = send(&app, get(&format!("/api/v1/webhooks/{id}"), &csirt)).await;
+    assert!(!read.text.contains(secret), "the secret is shown only once");
+
+    let national = ctx.national();
+    let entity = send(
+        &app,
+        post(
+            "/api/v1/entities",
+            &national,
+            &entity_body("wh-1", "energy.gas"),
+        ),
+    )
+    .await;
+    let entity_id = entity.body["id"].as_str().unwrap().to_string();
+    let reporter = ctx.token(&entity_id, Role::Entity);
+    for i in 0..3 {
+        let r = send(
+            &app,
+            post("/api/v1/incidents", &reporter, &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": Utc::now(), "summary": format!("incident {i}")})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    drain(&ctx, &settings(&ctx));
+
+    let feed = send(&app, get("/api/v1/feed", &csirt)).await;
+    let expected: Vec<i64> = feed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
+    assert_eq!(expected.len(), 6, "routed and reported for each incident");
+    let got = receiver.requests();
+    assert!(
+        got.iter().all(|r| r["verified"] == true),
+        "every delivery verifies: {got:?}"
+    );
+    assert_eq!(
+        got.iter()
+            .filter(|r| r["failed_on_purpose"] == true)
+            .count(),
+        3
+    );
+    let mut delivered: Vec<i64> = vec![];
+    for r in got.iter().filter(|r| r["failed_on_purpose"] == false) {
+        let seq = r["seq"].as_i64().unwrap();
+        if !delivered.contains(&seq) {
+            delivered.push(seq);
+        }
+    }
+    assert_eq!(
+        delivered, expected,
+        "each event once (by webhook-id), in feed order"
+    );
+
+    let log = send(
+        &app,
+        get(&format!("/api/v1/webhooks/{id}/deliveries"), &csirt),
+    )
+    .await;
+    let items = log.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 6);
+    assert!(items.iter().all(|d| d["status"] == "succeeded"));
+    assert_eq!(
+        items[0]["attempts"], 4,
+        "three failures, then success: {}",
+        log.text
+    );
+    assert_eq!(items[0]["last_status_code"], 204);
+}
+
+#[actix_web::test]
+async fn a_receiver_that_stays_down_fails_the_delivery_and_then_the_subscription() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let receiver = Receiver::start(1000);
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let sub = send(
+        &app,
+        post("/api/v1/webhooks", &csirt, &json!({"url": receiver.url()})),
+    )
+    .await;
+    std::fs::write(&receiver.secret_file, sub.body["secret"].as_str().unwrap()).unwrap();
+    let id = sub.body["id"].as_str().unwrap().to_string();
+    let ping = send(
+        &app,
+        post(&format!("/api/v1/webhooks/{id}/ping"), &csirt, &json!({})),
+    )
+    .await;
+    assert_eq!(ping.status, 202, "{}", ping.text);
+    send(
+        &app,
+        post(&format!("/api/v1/webhooks/{id}/ping"), &csirt, &json!({})),
+    )
+    .await;
+    drain(&ctx, &settings(&ctx));
+
+    let failed = send(
+        &app,
+        get(
+            &format!("/api/v1/webhooks/{id}/deliveries?status=failed"),
+            &csirt,
+        ),
+    )
+    .await;
+    let items = failed.body["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{}", failed.text);
+    assert_eq!(
+        items[0]["attempts"], 4,
+        "the first attempt and three retries"
+    );
+    assert_eq!(items[0]["last_error"], "HTTP 500");
+    let hook = send(&app, get(&format!("/api/v1/webhooks/{id}"), &csirt)).await;
+    assert_eq!(
+        hook.body["enabled"], false,
+        "disabled after two failed deliveries in a row"
+    );
+    let feed = send(&app, get("/api/v1/feed?type=webhook.disabled", &csirt)).await;
+    assert_eq!(
+        feed.body["items"].as_array().unwrap().len(),
+        1,
+        "the organisation is told"
+    );
+
+    // Redelivery queues the failed ones again.
+    let again = send(
+        &app,
+        post(
+            &format!("/api/v1/webhooks/{id}/redeliver"),
+            &csirt,
+            &json!({"since": "2000-01-01T00:00:00Z"}),
+        ),
+    )
+    .await;
+    assert_eq!(again.body["requeued"], 2, "{}", again.text);
+}
+
+#[actix_web::test]
+async fn internal_targets_are_refused_unless_the_operator_allows_them() {
+    let ctx = Ctx::new();
+    let mut cfg = config(ctx.db.url.clone());
+    cfg.webhook_allow_hosts = vec![];
+    let app = actix_web::test::init_service(nis2hub::build_app(
+        nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap(),
+    ))
+    .await;
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "https://127.0.0.1/hook",
+        "https://localhost/hook",
+        "https://10.0.0.5/hook",
+        "https://192.168.1.1/hook",
+        "https://169.254.169.254/latest/meta-data/",
+        "https://[::1]/hook",
+        "ftp://example.org/hook",
+    ] {
+        let r = send(&app, post("/api/v1/webhooks", &csirt, &json!({"url": url}))).await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(r.body["errors"][0]["pointer"], "/url", "{url}");
+    }
+    assert_eq!(count(&ctx, "webhooks"), 0);
+    // The test configuration allows 127.0.0.1.
+    let app = app!(ctx);
+    let ok = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &csirt,
+            &json!({"url": "http://127.0.0.1:9/hook"}),
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+}
+
+#[actix_web::test]
+async fn subscriptions_belong_to_their_organisation() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let energy = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let health = ctx.token("csirt-health", Role::SectoralCsirt);
+    let sub = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &energy,
+            &json!({"url": "http://127.0.0.1:9/h", "event_types": ["incident.routed"]}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let id = sub.body["id"].as_str().unwrap();
+    send(&app, get(&format!("/api/v1/webhooks/{id}"), &health))
+        .await
+        .assert_problem(404, "not_found");
+    assert_eq!(
+        send(&app, get("/api/v1/webhooks", &health)).await.body["items"],
+        json!([])
+    );
+    let bad = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &energy,
+            &json!({"url": "http://127.0.0.1:9/h", "event_types": ["incident.exploded"]}),
+        ),
+    )
+    .await;
+    assert_eq!(bad.body["errors"][0]["pointer"], "/event_types/0");
+    let rotated = send(
+        &app,
+        post(
+            &format!("/api/v1/webhooks/{id}/rotate-secret"),
+            &energy,
+            &json!({"overlap_seconds": 60}),
+        ),
+    )
+    .await;
+    assert_eq!(rotated.status, 200, "{}", rotated.text);
+    assert_ne!(rotated.body["secret"], sub.body["secret"]);
+    assert!(rotated.body["previous_secret_valid_until"].is_string());
+    let off = send(
+        &app,
+        patch(
+            &format!("/api/v1/webhooks/{id}"),
+            &energy,
+            &json!({"enabled": false}),
+        ),
+    )
+    .await;
+    assert_eq!(off.body["enabled"], false);
+    let del = send(
+        &app,
+        actix_web::test::TestRequest::delete()
+            .uri(&format!("/api/v1/webhooks/{id}"))
+            .insert_header(("Authorization", format!("Bearer {energy}"))),
+    )
+    .await;
+    assert_eq!(del.status, 204);
+}
