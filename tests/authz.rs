@@ -50,6 +50,24 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/incidents/{id}/close", "incidents:review"),
     ("POST", "/api/v1/routing/evaluate", "routing:evaluate"),
     ("GET", "/api/v1/feed", "feeds:read"),
+    ("POST", "/api/v1/webhooks", "webhooks:manage"),
+    ("GET", "/api/v1/webhooks", "webhooks:manage"),
+    ("GET", "/api/v1/webhooks/{id}", "webhooks:manage"),
+    ("PATCH", "/api/v1/webhooks/{id}", "webhooks:manage"),
+    ("DELETE", "/api/v1/webhooks/{id}", "webhooks:manage"),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/rotate-secret",
+        "webhooks:manage",
+    ),
+    ("GET", "/api/v1/webhooks/{id}/deliveries", "webhooks:manage"),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        "webhooks:manage",
+    ),
+    ("POST", "/api/v1/webhooks/{id}/redeliver", "webhooks:manage"),
+    ("POST", "/api/v1/webhooks/{id}/ping", "webhooks:manage"),
 ];
 
 /// The entity operations that only show rows the caller may see.
@@ -74,6 +92,28 @@ const INCIDENT_ROW_LEVEL: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// The subscription operations: a subscription belongs to one organisation, and is not found
+/// for any other (the national CSIRT included). DELETE comes last, so that the controls that
+/// run these in order find the subscription until then.
+const WEBHOOK_ROW_LEVEL: &[(&str, &str, &str)] = &[
+    ("GET", "/api/v1/webhooks/{id}", "webhooks:manage"),
+    ("GET", "/api/v1/webhooks/{id}/deliveries", "webhooks:manage"),
+    ("PATCH", "/api/v1/webhooks/{id}", "webhooks:manage"),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/rotate-secret",
+        "webhooks:manage",
+    ),
+    ("POST", "/api/v1/webhooks/{id}/ping", "webhooks:manage"),
+    (
+        "POST",
+        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
+        "webhooks:manage",
+    ),
+    ("POST", "/api/v1/webhooks/{id}/redeliver", "webhooks:manage"),
+    ("DELETE", "/api/v1/webhooks/{id}", "webhooks:manage"),
+];
+
 /// Operations that need no token.
 const PUBLIC: &[&str] = &["/healthz", "/readyz", "/metrics", "/openapi.json"];
 
@@ -89,6 +129,13 @@ const OTHER_SECRET: &str = "another-secret-another-secret-another-0123";
 /// `reported` has only its early warning and takes the notification (once: a control pass
 /// sends it once per test), `closing` is closed by the control of `/close`, and `incident`
 /// takes any number of reviews and requests.
+///
+/// The subscriptions are the national CSIRT's, whose tokens the matrix uses: `webhook` takes
+/// any number of reads, changes, rotations, pings and redeliveries, and `doomed` is the one
+/// the control of `DELETE /webhooks/{id}` deletes. `delivery` is the delivery of a ping to
+/// `webhook`. Both subscriptions are enabled and, the national CSIRT's, get every event; no
+/// worker runs in these tests, so their deliveries stay pending.
+#[derive(Clone)]
 struct Ids {
     organisation: String,
     entity: String,
@@ -103,6 +150,65 @@ struct Ids {
     reported: String,
     /// For `/close`.
     closing: String,
+    /// For every `/webhooks/{id}` operation but `DELETE`.
+    webhook: String,
+    /// For `DELETE /webhooks/{id}`.
+    doomed: String,
+    /// A delivery to `webhook`, for `/deliveries/{delivery_id}/redeliver`.
+    delivery: String,
+}
+
+/// The target of every subscription made here: a host the test configuration allows.
+const HOOK_URL: &str = "http://127.0.0.1:9/hook";
+
+/// Subscribes the caller's organisation to every event; returns the subscription's id.
+async fn subscribe<S, B>(app: &S, token: &str, description: &str) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = send(
+        app,
+        post(
+            "/api/v1/webhooks",
+            token,
+            &json!({"url": HOOK_URL, "description": description}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
+/// Pings a subscription; returns the id of the one delivery the ping queued, from its log.
+async fn ping_delivery<S, B>(app: &S, token: &str, webhook: &str) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = send(
+        app,
+        post(
+            &format!("/api/v1/webhooks/{webhook}/ping"),
+            token,
+            &json!({}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 202, "{}", r.text);
+    let seq = r.body["event_seq"].clone();
+    assert!(seq.is_i64(), "{}", r.text);
+    let uri = format!("/api/v1/webhooks/{webhook}/deliveries?limit=200");
+    let log = send(app, get(&uri, token)).await;
+    assert_eq!(log.status, 200, "GET {uri}: {}", log.text);
+    let found: Vec<&Value> = log.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page of deliveries: {}", log.text))
+        .iter()
+        .filter(|d| d["event_seq"] == seq && d["event_type"] == "webhook.ping")
+        .collect();
+    assert_eq!(found.len(), 1, "the ping queued one delivery: {}", log.text);
+    found[0]["id"].as_str().unwrap().to_string()
 }
 
 /// Reports an incident as the entity itself; returns its id and its first report's id.
@@ -139,6 +245,9 @@ where
 {
     let t = ctx.national();
     let organisation = ctx.org_id("csirt-energy");
+    let webhook = subscribe(app, &t, "authz: read and changed").await;
+    let doomed = subscribe(app, &t, "authz: deleted").await;
+    let delivery = ping_delivery(app, &t, &webhook).await;
     let e = send(
         app,
         post(
@@ -182,6 +291,9 @@ where
         report,
         reported,
         closing,
+        webhook,
+        doomed,
+        delivery,
     }
 }
 
@@ -193,6 +305,10 @@ fn concrete(path: &str, ids: &Ids) -> String {
         &ids.entity
     } else if path.starts_with("/api/v1/clients/") {
         &ids.client
+    } else if path.starts_with("/api/v1/webhooks/") {
+        return path
+            .replace("{id}", &ids.webhook)
+            .replace("{delivery_id}", &ids.delivery);
     } else if path.starts_with("/api/v1/incidents/") {
         let incident = match path {
             "/api/v1/incidents/{id}/reports" => &ids.reported,
@@ -207,6 +323,15 @@ fn concrete(path: &str, ids: &Ids) -> String {
         return path.to_string();
     };
     path.replace("{id}", id)
+}
+
+/// The path of a row of the matrix with real ids: as [`concrete`], but a deletion of a
+/// subscription gets a subscription of its own.
+fn concrete_row(method: &str, path: &str, ids: &Ids) -> String {
+    match (method, path) {
+        ("DELETE", "/api/v1/webhooks/{id}") => path.replace("{id}", &ids.doomed),
+        _ => concrete(path, ids),
+    }
 }
 
 /// A body the operation accepts, so that only the token decides the answer.
@@ -245,6 +370,16 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
             "due_at": chrono::Utc::now() + chrono::Duration::days(3), "note": "authz test"
         })),
         ("POST", "/api/v1/incidents/{id}/close") => None,
+        ("POST", "/api/v1/webhooks") => {
+            Some(json!({"url": HOOK_URL, "description": "Subscribed by the authz test"}))
+        }
+        ("PATCH", "/api/v1/webhooks/{id}") => Some(json!({"description": "authz test"})),
+        ("POST", "/api/v1/webhooks/{id}/rotate-secret") => Some(json!({"overlap_seconds": 60})),
+        ("POST", "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver") => None,
+        ("POST", "/api/v1/webhooks/{id}/redeliver") => {
+            Some(json!({"since": "2000-01-01T00:00:00Z"}))
+        }
+        ("POST", "/api/v1/webhooks/{id}/ping") => None,
         ("POST", "/api/v1/routing/evaluate") => Some(json!({
             "entity": {"country": "NL", "sector": "energy.electricity", "category": "essential"},
             "stage": "early_warning", "affected_member_states": ["NL", "BE"]
@@ -286,7 +421,7 @@ where
     B: MessageBody,
 {
     let (method, path, _) = row;
-    let uri = concrete(path, ids);
+    let uri = concrete_row(method, path, ids);
     let body = body_for(method, path, ids);
     let res = send(app, request(method, &uri, auth, body.as_ref())).await;
     (format!("{method} {uri}"), res)
@@ -297,9 +432,9 @@ fn bearer(token: &str) -> String {
 }
 
 /// Everything a refused request could have changed: row counts of every table, and the
-/// records the `{id}` paths name, as the national CSIRT reads them. Incidents are read from
-/// the list and the feed, not one by one: every read of one incident is audited, which would
-/// change the audit log's row count between two snapshots.
+/// records the `{id}` paths name, as the national CSIRT reads them (the subscriptions are its
+/// own). Incidents are read from the list and the feed, not one by one: every read of one
+/// incident is audited, which would change the audit log's row count between two snapshots.
 async fn snapshot<S, B>(ctx: &Ctx, app: &S, ids: &Ids) -> Value
 where
     S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
@@ -323,6 +458,8 @@ where
         "incident_deadlines",
         "events",
         "event_recipients",
+        "webhooks",
+        "webhook_deliveries",
     ] {
         out.insert(table.into(), json!(count(ctx, table)));
     }
@@ -333,6 +470,9 @@ where
         "/api/v1/clients/{id}",
         "/api/v1/incidents?limit=200",
         "/api/v1/feed?limit=500",
+        "/api/v1/webhooks?limit=200",
+        "/api/v1/webhooks/{id}",
+        "/api/v1/webhooks/{id}/deliveries?limit=200",
     ] {
         let uri = concrete(path, ids);
         let r = send(app, get(&uri, &t)).await;
@@ -519,7 +659,11 @@ fn the_matrix_is_every_api_operation_with_its_documented_scope() {
     for (_, _, scope) in MATRIX {
         assert!(Scope::parse(scope).is_some(), "`{scope}` is a scope");
     }
-    for row in ROW_LEVEL.iter().chain(INCIDENT_ROW_LEVEL) {
+    for row in ROW_LEVEL
+        .iter()
+        .chain(INCIDENT_ROW_LEVEL)
+        .chain(WEBHOOK_ROW_LEVEL)
+    {
         assert!(MATRIX.contains(row), "{row:?} is in the matrix");
     }
 }
@@ -744,6 +888,7 @@ async fn another_organisations_entity_is_not_found() {
         report: ids.report.clone(),
         reported: ids.reported.clone(),
         closing: ids.closing.clone(),
+        ..ids.clone()
     };
     for &row in ROW_LEVEL {
         let scope = Scope::parse(row.2).unwrap();
@@ -879,6 +1024,7 @@ async fn another_organisations_incident_is_not_found() {
         report: uuid::Uuid::new_v4().to_string(),
         reported: uuid::Uuid::new_v4().to_string(),
         closing: uuid::Uuid::new_v4().to_string(),
+        ..ids.clone()
     };
     for &row in INCIDENT_ROW_LEVEL {
         let scope = Scope::parse(row.2).unwrap();
@@ -985,4 +1131,128 @@ async fn another_organisations_incident_is_not_found() {
         "{name} by the infrastructure authority: {}",
         r.text
     );
+}
+
+/// The subscription ids in a page of `GET /api/v1/webhooks`, each checked to be of `org`.
+fn subscriptions(r: &Res, org: &str) -> Vec<String> {
+    r.body["items"]
+        .as_array()
+        .unwrap_or_else(|| panic!("a page of subscriptions: {}", r.text))
+        .iter()
+        .map(|w| {
+            assert_eq!(w["organisation_id"], org, "a subscription of {org}: {w}");
+            w["id"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+#[actix_web::test]
+async fn another_organisations_webhook_is_not_found() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let ids = setup(&ctx, &app).await;
+    // csirt-energy's subscription, with a delivery in its log.
+    let energy = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let webhook = subscribe(&app, &energy, "csirt-energy's ticketing").await;
+    let delivery = ping_delivery(&app, &energy, &webhook).await;
+    let theirs = Ids {
+        webhook: webhook.clone(),
+        doomed: webhook.clone(),
+        delivery: delivery.clone(),
+        ..ids.clone()
+    };
+    let missing = Ids {
+        webhook: uuid::Uuid::new_v4().to_string(),
+        doomed: uuid::Uuid::new_v4().to_string(),
+        delivery: uuid::Uuid::new_v4().to_string(),
+        ..ids.clone()
+    };
+    // The subscription and its log as csirt-energy reads them (`snapshot` has the rest).
+    let own_view = || {
+        let (app, webhook, token) = (&app, webhook.clone(), energy.clone());
+        async move {
+            let mut out = vec![];
+            for uri in [
+                format!("/api/v1/webhooks/{webhook}"),
+                format!("/api/v1/webhooks/{webhook}/deliveries?limit=200"),
+            ] {
+                let r = send(app, get(&uri, &token)).await;
+                assert_eq!(r.status, 200, "GET {uri} by the energy CSIRT: {}", r.text);
+                out.push(r.body);
+            }
+            out
+        }
+    };
+    let own_before = own_view().await;
+    assert_eq!(
+        own_before[1]["items"].as_array().unwrap().len(),
+        1,
+        "the ping's delivery: {}",
+        own_before[1]
+    );
+    let before = snapshot(&ctx, &app, &ids).await;
+
+    let outsiders = [
+        (
+            "the health CSIRT",
+            ctx.token("csirt-health", Role::SectoralCsirt),
+        ),
+        (
+            "the infrastructure authority",
+            ctx.token("authority-infrastructure", Role::SupervisoryAuthority),
+        ),
+        ("an entity", ctx.token(&ids.reporter, Role::Entity)),
+        ("the national CSIRT", ctx.national()),
+    ];
+    for &row in WEBHOOK_ROW_LEVEL {
+        for (who, token) in &outsiders {
+            let (name, r) = call(&app, row, &theirs, Some(&bearer(token))).await;
+            assert_eq!(r.status, 404, "{name} by {who}: {}", r.text);
+            r.assert_problem(404, "not_found");
+            // Indistinguishable from an id that does not exist.
+            let (_, none) = call(&app, row, &missing, Some(&bearer(token))).await;
+            none.assert_problem(404, "not_found");
+            assert_eq!(
+                (r.body["detail"].clone(), r.body["title"].clone()),
+                (none.body["detail"].clone(), none.body["title"].clone()),
+                "{name} by {who}: another organisation's subscription looks like a missing one"
+            );
+        }
+    }
+    // Nor is it in their lists, which hold only their own.
+    for (who, token) in &outsiders {
+        let org = ctx.state.keys.verify(token).unwrap().org;
+        let r = send(&app, get("/api/v1/webhooks?limit=200", token)).await;
+        assert_eq!(r.status, 200, "GET /api/v1/webhooks by {who}: {}", r.text);
+        let seen = subscriptions(&r, &org);
+        assert!(
+            !seen.contains(&webhook),
+            "GET /api/v1/webhooks by {who} lists {webhook}"
+        );
+    }
+    assert_eq!(
+        snapshot(&ctx, &app, &ids).await,
+        before,
+        "nothing changed after the refused requests"
+    );
+    assert_eq!(
+        own_view().await,
+        own_before,
+        "the subscription and its log are unchanged after the refused requests"
+    );
+
+    // Controls: csirt-energy lists it, and each refused request succeeds for it, DELETE last.
+    let r = send(&app, get("/api/v1/webhooks?limit=200", &energy)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        subscriptions(&r, &ctx.org_id("csirt-energy")),
+        vec![webhook.clone()],
+        "the energy CSIRT lists its subscription"
+    );
+    for &row in WEBHOOK_ROW_LEVEL {
+        let (name, r) = call(&app, row, &theirs, Some(&bearer(&energy))).await;
+        assert_success(&format!("{name} by the energy CSIRT"), &r);
+    }
+    let r = send(&app, get(&format!("/api/v1/webhooks/{webhook}"), &energy)).await;
+    r.assert_problem(404, "not_found");
 }

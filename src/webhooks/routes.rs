@@ -388,6 +388,7 @@ pub async fn rotate(
                     w::secret.eq(&secret),
                     w::previous_secret.eq(Some(old)),
                     w::previous_secret_until.eq(Some(now + chrono::Duration::seconds(overlap))),
+                    w::version.eq(w::version + 1),
                     w::updated_at.eq(now),
                 ))
                 .execute(conn)?;
