@@ -198,6 +198,17 @@ async fn a_receiver_that_stays_down_fails_the_delivery_and_then_the_subscription
         "the organisation is told"
     );
 
+    let national = send(
+        &app,
+        get("/api/v1/feed?type=webhook.disabled", &ctx.national()),
+    )
+    .await;
+    assert_eq!(
+        national.body["items"],
+        json!([]),
+        "another organisation's subscriptions are its own business"
+    );
+
     // Redelivery queues the failed ones again.
     let again = send(
         &app,

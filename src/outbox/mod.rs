@@ -135,6 +135,10 @@ pub struct FeedFilter {
     pub limit: i64,
     pub event_type: Option<String>,
     pub significant_only: bool,
+    /// For the national view (`org` = `None`): the national CSIRT's own id. Events about
+    /// another organisation's webhook subscriptions are left out of its view unless addressed
+    /// to it.
+    pub own_org: Option<String>,
 }
 
 /// The events after `after` that `org` receives (every event when `org` is `None`), in order.
@@ -143,6 +147,20 @@ pub fn feed(conn: &mut DbConn, org: Option<&str>, f: &FeedFilter) -> AppResult<V
         .filter(events::seq.gt(f.after))
         .select(EventRow::as_select())
         .into_boxed();
+    if org.is_none() {
+        let own = event_recipients::table
+            .filter(
+                event_recipients::org_id
+                    .eq(f.own_org.clone().unwrap_or_default())
+                    .and(event_recipients::seq.gt(f.after)),
+            )
+            .select(event_recipients::seq);
+        q = q.filter(
+            events::subject_type
+                .ne("webhook")
+                .or(events::seq.eq_any(own)),
+        );
+    }
     if let Some(org) = org {
         q = q.filter(
             events::seq.eq_any(

@@ -69,6 +69,7 @@ pub async fn feed(
         limit,
         event_type: q.event_type,
         significant_only: q.significant.unwrap_or(false),
+        own_org: Some(caller.org.clone()),
     };
     let org = (caller.role != Role::NationalCsirt).then(|| caller.org.clone());
     let items = state

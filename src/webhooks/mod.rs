@@ -138,6 +138,10 @@ pub fn enqueue(
         .into_boxed();
     match only {
         Some(id) => q = q.filter(webhooks::id.eq(id.to_string())),
+        None if event_type.starts_with("webhook.") => {
+            // About a subscription: only its own organisation hears of it.
+            q = q.filter(webhooks::org_id.eq_any(recipients.to_vec()));
+        }
         None => {
             let national = organisations::table
                 .filter(organisations::kind.eq("national_csirt"))

@@ -674,7 +674,7 @@ pub async fn ping(
                     subject_id: &id,
                     significant: false,
                     data: serde_json::json!({"webhook_id": id}),
-                    recipients: vec![],
+                    recipients: vec![caller.org.clone()],
                 },
                 Some(&id),
             )?;
