@@ -72,7 +72,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let backlog = state
-        .db(|conn| crate::webhooks::backlog(conn))
+        .db(crate::webhooks::backlog)
         .await
         .unwrap_or_default();
     let text = state.metrics.render(&state.pool, &backlog);
