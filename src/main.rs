@@ -100,7 +100,7 @@ async fn serve(config: Config) -> Result<(), String> {
             poll,
             timeout: std::time::Duration::from_secs(10),
             disable_after: 5,
-            claim: std::time::Duration::from_secs(60),
+            claim: std::time::Duration::from_secs(30),
         };
         nis2hub::webhooks::worker::spawn(state.pool.clone(), settings, state.metrics.clone());
     }
