@@ -71,10 +71,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 )]
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
-    let backlog = state
-        .db(crate::webhooks::backlog)
-        .await
-        .unwrap_or_default();
+    let backlog = state.db(crate::webhooks::backlog).await.unwrap_or_default();
     let text = state.metrics.render(&state.pool, &backlog);
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
