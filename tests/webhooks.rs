@@ -25,7 +25,7 @@ fn drain(ctx: &Ctx, s: &worker::Settings) {
     let agent = worker::agent(s);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     loop {
-        let n = worker::run_once(&ctx.state.pool, &agent, s, None).unwrap();
+        let n = worker::run_once(&ctx.state.pool, &agent, s, Some(&ctx.state.metrics)).unwrap();
         if n == 0 && count_where(ctx, "webhook_deliveries", "status = 'pending'") == 0 {
             break;
         }
@@ -143,6 +143,54 @@ async fn every_event_arrives_signed_once_in_feed_order_after_the_receiver_recove
         log.text
     );
     assert_eq!(items[0]["last_status_code"], 204);
+
+    let metrics = send(&app, actix_web::test::TestRequest::get().uri("/metrics")).await;
+    assert!(
+        metrics
+            .text
+            .contains(r#"nis2hub_webhook_attempts_total{outcome="retried"} 3"#),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .text
+            .contains(r#"nis2hub_webhook_attempts_total{outcome="succeeded"} 6"#),
+        "{}",
+        metrics.text
+    );
+    assert!(
+        metrics
+            .text
+            .contains("nis2hub_webhook_attempt_duration_seconds_count 9"),
+        "{}",
+        metrics.text
+    );
+}
+
+#[actix_web::test]
+async fn metrics_show_the_age_of_the_oldest_undelivered_event() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let sub = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &csirt,
+            &json!({"url": "http://127.0.0.1:9/hook"}),
+        ),
+    )
+    .await;
+    let id = sub.body["id"].as_str().unwrap();
+    send(
+        &app,
+        post(&format!("/api/v1/webhooks/{id}/ping"), &csirt, &json!({})),
+    )
+    .await;
+    let metrics = send(&app, actix_web::test::TestRequest::get().uri("/metrics")).await;
+    let line = format!("nis2hub_webhook_oldest_undelivered_seconds{{webhook_id=\"{id}\"}}");
+    assert!(metrics.text.contains(&line), "{}", metrics.text);
 }
 
 #[actix_web::test]
