@@ -34,6 +34,9 @@ fn candidates(
 /// Marks every deadline that passed before `now` as missed and emits one event for each.
 /// Call inside a write transaction; returns how many it marked.
 pub fn sweep(conn: &mut DbConn, now: chrono::NaiveDateTime, limit: i64) -> AppResult<usize> {
+    // The write lock first, as every writer takes it: taking row locks before it could
+    // deadlock against a report of the same incident.
+    db::lock_writes(conn)?;
     let caller = Caller::system("deadline-sweep");
     let mut marked = 0;
     for (incident_id, stage, request_id, due_at) in candidates(conn, now, limit)? {

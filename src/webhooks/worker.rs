@@ -179,6 +179,8 @@ pub fn record(
     o: &Outcome,
 ) -> AppResult<&'static str> {
     db::write_tx(conn, |conn| {
+        // The write lock before any row lock, as every writer takes it (see `db::lock_writes`).
+        db::lock_writes(conn)?;
         let now = db::now();
         let latency = o.latency.as_millis() as i64;
         let base = (
