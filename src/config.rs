@@ -98,6 +98,8 @@ pub struct Config {
     pub webhook_retry: Vec<Duration>,
     /// How often the webhook worker looks for due deliveries when idle; `None` turns it off.
     pub webhook_poll: Option<Duration>,
+    /// Token requests allowed per client address and minute.
+    pub token_rate_per_minute: u32,
 }
 
 /// Every setting the service reads, with its default and meaning (the README's table).
@@ -117,6 +119,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_RULESET", "(built in)", "a rule-set JSON file replacing the built-in NIS2 rules (see rules/nis2-default.json)"),
     ("NIS2HUB_SWEEP_SECONDS", "60", "how often the deadline sweep looks for missed deadlines; 0 turns it off"),
     ("NIS2HUB_WEBHOOK_RETRY_SECONDS", "5,300,1800,7200,18000,36000,36000", "waits between webhook delivery attempts (about a day in all, ±20 % jitter); after the last the delivery fails"),
+    ("NIS2HUB_TOKEN_RATE_PER_MINUTE", "60", "POST /oauth/token requests allowed per client address and minute (argon2 checks are costly)"),
     ("NIS2HUB_WEBHOOK_POLL_MS", "500", "how often an idle webhook worker looks for due deliveries; 0 turns the worker off"),
 ];
 
@@ -229,7 +232,12 @@ impl Config {
             return Err("NIS2HUB_WEBHOOK_RETRY_SECONDS lists at most 20 waits".into());
         }
         let poll = number("NIS2HUB_WEBHOOK_POLL_MS", 500)?;
+        let token_rate = number("NIS2HUB_TOKEN_RATE_PER_MINUTE", 60)?;
+        if !(1..=100_000).contains(&token_rate) {
+            return Err("NIS2HUB_TOKEN_RATE_PER_MINUTE must be between 1 and 100000".into());
+        }
         Ok(Self {
+            token_rate_per_minute: token_rate as u32,
             webhook_allow_hosts,
             webhook_retry,
             webhook_poll: (poll > 0).then(|| Duration::from_millis(poll)),

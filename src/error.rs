@@ -85,6 +85,8 @@ pub enum AppError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Unavailable(String),
+    #[error("too many requests; try again in {0} seconds")]
+    TooManyRequests(u64),
     #[error("internal error: {message}")]
     Internal {
         message: String,
@@ -129,6 +131,7 @@ impl AppError {
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Unavailable(_) => "unavailable",
+            Self::TooManyRequests(_) => "rate_limited",
             Self::Internal { .. } => "internal",
         }
     }
@@ -174,6 +177,7 @@ impl ResponseError for AppError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -191,6 +195,9 @@ impl ResponseError for AppError {
         res.content_type("application/problem+json");
         if let Self::Unauthorized(_) = self {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"nis2hub\""));
+        }
+        if let Self::TooManyRequests(seconds) = self {
+            res.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if let Self::MethodNotAllowed { allow, .. } = self {
             res.insert_header((header::ALLOW, allow.as_str()));

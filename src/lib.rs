@@ -32,16 +32,24 @@ pub struct AppState {
     pub pool: db::Pool,
     pub keys: Arc<auth::jwt::Keys>,
     pub metrics: http::metrics::Metrics,
+    /// Limits `POST /oauth/token` per client address.
+    pub token_limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
 }
 
 impl AppState {
     pub fn new(config: config::Config, pool: db::Pool) -> Result<Self, String> {
         let keys = auth::jwt::Keys::new(&config.jwt)?;
+        let per_minute = std::num::NonZeroU32::new(config.token_rate_per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        let token_limiter = Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+            per_minute,
+        )));
         Ok(Self {
             config: Arc::new(config),
             pool,
             keys: Arc::new(keys),
             metrics: http::metrics::Metrics::new(),
+            token_limiter,
         })
     }
 

@@ -155,3 +155,35 @@ async fn every_response_has_a_request_id() {
     assert_eq!(r.body["status"], "ready");
     assert_eq!(r.header("x-request-id").map(|v| v.len()), Some(32));
 }
+
+/// Token requests are limited per client address: each costs an argon2 check.
+#[actix_web::test]
+async fn the_token_endpoint_is_rate_limited_per_address() {
+    let ctx = Ctx::new();
+    let mut cfg = config(ctx.db.url.clone());
+    cfg.token_rate_per_minute = 2;
+    let app = actix_web::test::init_service(nis2hub::build_app(
+        AppState::new(cfg, ctx.state.pool.clone()).unwrap(),
+    ))
+    .await;
+    let attempt = |ip: &str| {
+        actix_web::test::TestRequest::post()
+            .uri("/oauth/token")
+            .peer_addr(format!("{ip}:40000").parse().unwrap())
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload("grant_type=client_credentials&client_id=n2h_nobody&client_secret=wrong")
+    };
+    for _ in 0..2 {
+        assert_eq!(send(&app, attempt("192.0.2.10")).await.status, 401);
+    }
+    let limited = send(&app, attempt("192.0.2.10")).await;
+    limited.assert_problem(429, "rate_limited");
+    assert!(limited
+        .header("retry-after")
+        .is_some_and(|s| s.parse::<u64>().unwrap() >= 1));
+    assert_eq!(
+        send(&app, attempt("192.0.2.11")).await.status,
+        401,
+        "another address is not limited"
+    );
+}

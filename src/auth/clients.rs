@@ -409,7 +409,8 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
         (status = 200, description = "A bearer token", body = TokenResponse),
         (status = 400, description = "RFC 6749 error: invalid_request, unsupported_grant_type or invalid_scope", body = OAuthError),
         (status = 401, description = "RFC 6749 error: invalid_client", body = OAuthError),
-        (status = 413, description = "The body is too large", body = Problem)
+        (status = 413, description = "The body is too large", body = Problem),
+        (status = 429, description = "Too many token requests from this address; see Retry-After", body = Problem)
     )
 )]
 #[post("/oauth/token")]
@@ -418,6 +419,15 @@ pub async fn token(
     req: HttpRequest,
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
+    // Every attempt costs an argon2 check: limit them per client address.
+    if let Some(ip) = req.peer_addr().map(|a| a.ip()) {
+        if let Err(not_until) = state.token_limiter.check_key(&ip) {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            return Err(AppError::TooManyRequests(wait.as_secs().max(1)));
+        }
+    }
     let bytes = json::read_body(payload.into_inner(), 16 * 1024, None).await?;
     let form: TokenRequest = match serde_urlencoded::from_bytes(&bytes) {
         Ok(f) => f,

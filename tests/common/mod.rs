@@ -100,6 +100,7 @@ pub fn config(url: DatabaseUrl) -> Config {
         webhook_allow_hosts: vec!["127.0.0.1".into()],
         webhook_retry: vec![Duration::from_millis(10); 3],
         webhook_poll: None,
+        token_rate_per_minute: 1000,
     }
 }
 
