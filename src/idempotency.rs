@@ -73,8 +73,21 @@ pub fn once(
     key: Option<&Key>,
     create: impl FnOnce(&mut DbConn) -> AppResult<(StatusCode, String)>,
 ) -> AppResult<Outcome> {
+    once_storing(conn, caller, key, |conn| {
+        create(conn).map(|(status, body)| (status, body.clone(), body))
+    })
+}
+
+/// Like [`once`], but `create` returns the body to send and the body to keep for replays
+/// separately: a response that shows a secret once keeps it out of the stored copy.
+pub fn once_storing(
+    conn: &mut DbConn,
+    caller: &Caller,
+    key: Option<&Key>,
+    create: impl FnOnce(&mut DbConn) -> AppResult<(StatusCode, String, String)>,
+) -> AppResult<Outcome> {
     let Some(key) = key else {
-        let (status, body) = create(conn)?;
+        let (status, body, _) = create(conn)?;
         return Ok(Outcome {
             status,
             body,
@@ -109,14 +122,14 @@ pub fn once(
             replayed: true,
         });
     }
-    let (status, body) = create(conn)?;
+    let (status, body, stored_body) = create(conn)?;
     let inserted = diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::caller.eq(&who),
             idempotency_keys::key.eq(&key.key),
             idempotency_keys::request_hash.eq(&key.fingerprint),
             idempotency_keys::status.eq(status.as_u16() as i32),
-            idempotency_keys::body.eq(&body),
+            idempotency_keys::body.eq(&stored_body),
             idempotency_keys::created_at.eq(db::now()),
         ))
         .execute(conn);

@@ -1198,3 +1198,43 @@ async fn concurrent_http_writes_keep_the_chain_valid() {
         assert_eq!(rec["request_id"], r.header("x-request-id").unwrap());
     }
 }
+
+/// A replayed client registration gets the same client, but the secret exists only in the
+/// first response: it is stored nowhere, not even for replays.
+#[actix_web::test]
+async fn a_replayed_client_registration_does_not_reveal_the_secret_again() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let body = serde_json::json!({"name": "replay", "organisation_id": ctx.org_id("csirt-energy")});
+    let first = send(
+        &app,
+        post("/api/v1/clients", &t, &body).insert_header(("Idempotency-Key", "c-1")),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let secret = first.body["client_secret"].as_str().unwrap().to_string();
+    let replay = send(
+        &app,
+        post("/api/v1/clients", &t, &body).insert_header(("Idempotency-Key", "c-1")),
+    )
+    .await;
+    assert_eq!(replay.status, 201);
+    assert_eq!(replay.body["id"], first.body["id"]);
+    assert_eq!(
+        replay.header("idempotent-replayed").as_deref(),
+        Some("true")
+    );
+    assert!(!replay.text.contains(&secret));
+    assert_eq!(count(&ctx, "api_clients"), 1);
+    use diesel::prelude::*;
+    let mut conn = ctx.state.pool.get().unwrap();
+    let stored: Vec<String> = nis2hub::schema::idempotency_keys::table
+        .select(nis2hub::schema::idempotency_keys::body)
+        .load(&mut conn)
+        .unwrap();
+    assert!(
+        stored.iter().all(|b| !b.contains(&secret)),
+        "the secret is not kept for replays"
+    );
+}

@@ -92,6 +92,10 @@ impl ClientRow {
     }
 }
 
+/// What a replayed registration shows instead of the secret, which is never stored.
+pub const SECRET_NOT_KEPT: &str =
+    "(shown only in the first response; revoke the client and register a new one if it was lost)";
+
 fn random_token(bytes: usize) -> String {
     let mut buf = vec![0u8; bytes];
     rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut buf);
@@ -180,7 +184,7 @@ pub async fn create(
     };
     let outcome = state
         .write(move |conn| {
-            idempotency::once(conn, &caller, key.as_ref(), |conn| {
+            idempotency::once_storing(conn, &caller, key.as_ref(), |conn| {
                 let org_id = parse_id(&input.organisation_id).map_err(|_| {
                     AppError::Validation(vec![FieldError::new(
                         "/organisation_id",
@@ -226,14 +230,19 @@ pub async fn create(
                     created_at: now.and_utc(),
                     revoked_at: None,
                 };
-                // The secret is stored in the idempotency record only as part of the response a
-                // retry must get; it expires with that record.
+                // Only the argon2 hash is kept: a replay gets the client without its secret.
+                let replay = NewClient {
+                    client: client.clone(),
+                    client_secret: SECRET_NOT_KEPT.to_string(),
+                };
+                let first = NewClient {
+                    client,
+                    client_secret: secret,
+                };
                 Ok((
                     StatusCode::CREATED,
-                    serde_json::to_string(&NewClient {
-                        client,
-                        client_secret: secret,
-                    })?,
+                    serde_json::to_string(&first)?,
+                    serde_json::to_string(&replay)?,
                 ))
             })
         })
