@@ -146,3 +146,14 @@ pub fn once_storing(
         Err(e) => Err(e.into()),
     }
 }
+
+/// How long a key is remembered.
+pub const KEPT_FOR: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// Forgets keys older than [`KEPT_FOR`]; the deadline sweep calls it.
+pub fn purge(conn: &mut DbConn, now: chrono::NaiveDateTime) -> AppResult<usize> {
+    Ok(diesel::delete(
+        idempotency_keys::table.filter(idempotency_keys::created_at.lt(now - KEPT_FOR)),
+    )
+    .execute(conn)?)
+}
