@@ -351,3 +351,28 @@ async fn idempotency_key_replays_the_first_response() {
     other.assert_problem(422, "idempotency_key_reused");
     assert_eq!(count(&ctx, "entities"), 1);
 }
+
+#[actix_web::test]
+async fn idempotency_keys_are_forgotten_after_a_day() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let body = entity_body("forget", "health");
+    send(
+        &app,
+        post("/api/v1/entities", &t, &body).insert_header(("Idempotency-Key", "k-old")),
+    )
+    .await;
+    let mut conn = ctx.state.pool.get().unwrap();
+    let now = chrono::Utc::now().naive_utc();
+    assert_eq!(
+        nis2hub::idempotency::purge(&mut conn, now).unwrap(),
+        0,
+        "a fresh key stays"
+    );
+    assert_eq!(
+        nis2hub::idempotency::purge(&mut conn, now + chrono::Duration::hours(25)).unwrap(),
+        1
+    );
+    assert_eq!(count(&ctx, "idempotency_keys"), 0);
+}

@@ -101,7 +101,12 @@ pub fn spawn(pool: db::Pool, every: std::time::Duration) {
             let result = pool
                 .get()
                 .map_err(crate::error::AppError::from)
-                .and_then(|mut conn| db::write_tx(&mut conn, |conn| sweep(conn, db::now(), 500)));
+                .and_then(|mut conn| {
+                    db::write_tx(&mut conn, |conn| {
+                        crate::idempotency::purge(conn, db::now())?;
+                        sweep(conn, db::now(), 500)
+                    })
+                });
             match result {
                 Ok(0) => {}
                 Ok(n) => log::info!("deadline sweep: {n} missed deadline(s) reported"),
