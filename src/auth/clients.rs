@@ -266,29 +266,30 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::ClientsManage)?;
     let page = q.validate()?;
-    let p = page.clone();
-    let rows = state
-        .db(move |conn| {
-            let mut query = api_clients::table
-                .select(ClientRow::as_select())
-                .into_boxed();
-            if let Some(after) = p.after {
-                query = query.filter(api_clients::id.gt(after));
-            }
-            let rows: Vec<ClientRow> = query
-                .order(api_clients::id.asc())
-                .limit(p.limit + 1)
-                .load(conn)?;
-            Ok(rows
-                .into_iter()
-                .map(ClientRow::into_api)
-                .collect::<Vec<_>>())
-        })
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |c| c.id.clone()),
-    ))
+        page,
+        |p| {
+            state.db(move |conn| {
+                let mut query = api_clients::table
+                    .select(ClientRow::as_select())
+                    .into_boxed();
+                if let Some(after) = p.after {
+                    query = query.filter(api_clients::id.gt(after));
+                }
+                let rows: Vec<ClientRow> = query
+                    .order(api_clients::id.asc())
+                    .limit(p.limit + 1)
+                    .load(conn)?;
+                Ok(rows
+                    .into_iter()
+                    .map(ClientRow::into_api)
+                    .collect::<Vec<_>>())
+            })
+        },
+        |c| c.id.clone(),
+    )
+    .await
 }
 
 /// One API client.

@@ -85,22 +85,23 @@ pub async fn list(
     caller.require(Scope::DirectoryRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
-    let p = page.clone();
-    let rows = state
-        .db(move |conn| {
-            service::list(
-                conn,
-                &p,
-                q.kind,
-                q.code,
-                q.updated_since.map(|t| t.naive_utc()),
-            )
-        })
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |o| o.id.clone()),
-    ))
+        page,
+        |p| {
+            state.db(move |conn| {
+                service::list(
+                    conn,
+                    &p,
+                    q.kind,
+                    q.code,
+                    q.updated_since.map(|t| t.naive_utc()),
+                )
+            })
+        },
+        |o| o.id.clone(),
+    )
+    .await
 }
 
 /// One organisation.

@@ -67,14 +67,13 @@ pub async fn list(
         q: q.q,
         updated_since: q.updated_since.map(|t| t.naive_utc()),
     };
-    let p = page.clone();
-    let rows = state
-        .db(move |conn| service::list(conn, &caller, &p, filters))
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |e| e.id.clone()),
-    ))
+        page,
+        |p| state.db(move |conn| service::list(conn, &caller, &p, filters)),
+        |e| e.id.clone(),
+    )
+    .await
 }
 
 /// Registers an entity (national CSIRT). Derives its category, CSIRT and authority.
@@ -221,12 +220,11 @@ pub async fn history(
     caller.require(Scope::EntitiesRead)?;
     let id = parse_id(&id)?;
     let page = q.validate()?;
-    let p = page.clone();
-    let rows = state
-        .db(move |conn| service::history(conn, &caller, &id, &p))
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |v| v.version.to_string()),
-    ))
+        page,
+        |p| state.db(move |conn| service::history(conn, &caller, &id, &p)),
+        |v| v.version.to_string(),
+    )
+    .await
 }

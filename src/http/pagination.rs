@@ -103,6 +103,22 @@ pub fn respond<T: Serialize>(req: &HttpRequest, page: Page<T>) -> HttpResponse {
     res.json(page)
 }
 
+/// Loads a page with `load` (which fetches `limit + 1` rows) and answers with it.
+pub async fn load<T, Fut>(
+    req: &HttpRequest,
+    page: PageParams,
+    load: impl FnOnce(PageParams) -> Fut,
+    key: impl Fn(&T) -> String,
+) -> Result<HttpResponse, AppError>
+where
+    T: Serialize,
+    Fut: std::future::Future<Output = Result<Vec<T>, AppError>>,
+{
+    let limit = page.limit;
+    let rows = load(page).await?;
+    Ok(respond(req, paginate(rows, limit, key)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

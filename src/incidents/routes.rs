@@ -139,14 +139,13 @@ pub async fn list(
         status: q.status,
         updated_since: q.updated_since.map(|t| t.naive_utc()),
     };
-    let p = page.clone();
-    let rows = state
-        .db(move |conn| service::list(conn, &caller, &p, filters))
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |i| i.id.clone()),
-    ))
+        page,
+        |p| state.db(move |conn| service::list(conn, &caller, &p, filters)),
+        |i| i.id.clone(),
+    )
+    .await
 }
 
 /// One incident with its reports, deadlines (late and overdue flags as of now) and current
@@ -192,14 +191,13 @@ pub async fn routing(
     caller.require(Scope::IncidentsRead)?;
     let id = parse_id(&id)?;
     let page = q.validate()?;
-    let p = page.clone();
-    let rows = state
-        .write(move |conn| service::routing_history(conn, &caller, &id, &p))
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |r| r.number.to_string()),
-    ))
+        page,
+        |p| state.write(move |conn| service::routing_history(conn, &caller, &id, &p)),
+        |r| r.number.to_string(),
+    )
+    .await
 }
 
 /// A supervisory authority marks a report `under_review`, `passed` or `revision_required`.

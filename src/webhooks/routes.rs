@@ -225,26 +225,27 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::WebhooksManage)?;
     let page = q.validate()?;
-    let p = page.clone();
-    let rows = state
-        .db(move |conn| {
-            let mut q = w::table
-                .filter(w::org_id.eq(caller.org.clone()))
-                .select(Row::as_select())
-                .into_boxed();
-            if let Some(after) = p.after {
-                q = q.filter(w::id.gt(after));
-            }
-            let rows: Vec<Row> = q.order(w::id.asc()).limit(p.limit + 1).load(conn)?;
-            rows.into_iter()
-                .map(Row::into_api)
-                .collect::<AppResult<Vec<_>>>()
-        })
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |x| x.id.clone()),
-    ))
+        page,
+        |p| {
+            state.db(move |conn| {
+                let mut q = w::table
+                    .filter(w::org_id.eq(caller.org.clone()))
+                    .select(Row::as_select())
+                    .into_boxed();
+                if let Some(after) = p.after {
+                    q = q.filter(w::id.gt(after));
+                }
+                let rows: Vec<Row> = q.order(w::id.asc()).limit(p.limit + 1).load(conn)?;
+                rows.into_iter()
+                    .map(Row::into_api)
+                    .collect::<AppResult<Vec<_>>>()
+            })
+        },
+        |x| x.id.clone(),
+    )
+    .await
 }
 
 /// One subscription.
@@ -496,44 +497,45 @@ pub async fn deliveries(
             ));
         }
     }
-    let p = page.clone();
-    let rows = state
-        .db(move |conn| {
-            own(conn, &caller, &id)?;
-            let mut query = d::table
-                .inner_join(events::table.on(events::seq.eq(d::event_seq)))
-                .filter(d::webhook_id.eq(&id))
-                .select((
-                    (
-                        d::id,
-                        d::event_seq,
-                        d::status,
-                        d::attempts,
-                        d::last_status_code,
-                        d::last_latency_ms,
-                        d::last_error,
-                        d::next_attempt_at,
-                        d::created_at,
-                        d::delivered_at,
-                    ),
-                    (events::id, events::event_type),
-                ))
-                .into_boxed();
-            if let Some(after) = p.after {
-                query = query.filter(d::id.gt(after));
-            }
-            if let Some(s) = q.status {
-                query = query.filter(d::status.eq(s));
-            }
-            let rows: Vec<DeliveryTuple> =
-                query.order(d::id.asc()).limit(p.limit + 1).load(conn)?;
-            Ok(rows.into_iter().map(delivery).collect::<Vec<_>>())
-        })
-        .await?;
-    Ok(pagination::respond(
+    pagination::load(
         &req,
-        pagination::paginate(rows, page.limit, |x| x.id.clone()),
-    ))
+        page,
+        |p| {
+            state.db(move |conn| {
+                own(conn, &caller, &id)?;
+                let mut query = d::table
+                    .inner_join(events::table.on(events::seq.eq(d::event_seq)))
+                    .filter(d::webhook_id.eq(&id))
+                    .select((
+                        (
+                            d::id,
+                            d::event_seq,
+                            d::status,
+                            d::attempts,
+                            d::last_status_code,
+                            d::last_latency_ms,
+                            d::last_error,
+                            d::next_attempt_at,
+                            d::created_at,
+                            d::delivered_at,
+                        ),
+                        (events::id, events::event_type),
+                    ))
+                    .into_boxed();
+                if let Some(after) = p.after {
+                    query = query.filter(d::id.gt(after));
+                }
+                if let Some(s) = q.status {
+                    query = query.filter(d::status.eq(s));
+                }
+                let rows: Vec<DeliveryTuple> =
+                    query.order(d::id.asc()).limit(p.limit + 1).load(conn)?;
+                Ok(rows.into_iter().map(delivery).collect::<Vec<_>>())
+            })
+        },
+        |x| x.id.clone(),
+    )
+    .await
 }
 
 fn requeue(
