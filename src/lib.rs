@@ -18,6 +18,7 @@ pub mod ops;
 pub mod outbox;
 pub mod rules;
 pub mod schema;
+pub mod time;
 pub mod webhooks;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -24,6 +24,7 @@ pub struct AuditQuery {
     /// Only records of this acting organisation.
     pub actor_org: Option<String>,
     /// Only records made at or after this time (RFC 3339).
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 

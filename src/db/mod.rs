@@ -82,8 +82,20 @@ impl r2d2::ManageConnection for Manager {
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, _conn: &mut DbConn) -> bool {
-        false
+    /// A connection goes back to the pool only when it is idle and its thread did not panic:
+    /// one still inside a transaction (or whose transaction state is unknown) is closed, never
+    /// reused, so a later request can never run inside a transaction that will not commit.
+    fn has_broken(&self, conn: &mut DbConn) -> bool {
+        std::thread::panicking() || is_broken(conn)
+    }
+}
+
+/// True when the connection is inside a transaction or its transaction manager gave up.
+pub fn is_broken(conn: &mut DbConn) -> bool {
+    use diesel::r2d2::R2D2Connection;
+    match conn {
+        DbConn::Pg(c) => c.is_broken(),
+        DbConn::Sqlite(c) => c.is_broken(),
     }
 }
 
@@ -193,20 +205,35 @@ pub fn migrations_current(conn: &mut DbConn) -> bool {
 
 /// Runs `f` in one write transaction: `BEGIN IMMEDIATE` on SQLite (the write lock is taken at
 /// the start, so concurrent writers wait on the busy timeout instead of failing), an ordinary
-/// read-committed transaction on PostgreSQL. Commits on `Ok`, rolls back on `Err`.
+/// read-committed transaction on PostgreSQL. Commits on `Ok`, rolls back on `Err` — and on a
+/// panic inside `f`, which is then resumed: the transaction never outlives the call. Should
+/// the rollback itself fail, the connection reports itself broken and the pool closes it.
 pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
     match conn {
         DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
         DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
     }
-    let result = f(conn);
-    match (&result, conn) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
+    let result = match result {
+        Ok(result) => result,
+        Err(panic) => {
+            let _ = rollback(conn);
+            std::panic::resume_unwind(panic);
+        }
+    };
+    match (&result, &mut *conn) {
         (Ok(_), DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c)?,
         (Ok(_), DbConn::Pg(c)) => AnsiTransactionManager::commit_transaction(c)?,
-        (Err(_), DbConn::Sqlite(c)) => AnsiTransactionManager::rollback_transaction(c)?,
-        (Err(_), DbConn::Pg(c)) => AnsiTransactionManager::rollback_transaction(c)?,
+        (Err(_), _) => rollback(conn)?,
     }
     result
+}
+
+fn rollback(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::rollback_transaction(c),
+        DbConn::Pg(c) => AnsiTransactionManager::rollback_transaction(c),
+    }
 }
 
 /// Key of the PostgreSQL advisory lock that serialises the writes whose order matters: audit

@@ -65,6 +65,7 @@ pub struct OrganisationQuery {
     /// Only the organisation with this code.
     pub code: Option<String>,
     /// Only organisations changed at or after this time (RFC 3339).
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 

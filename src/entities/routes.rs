@@ -28,6 +28,7 @@ pub struct EntityQuery {
     #[param(max_length = 200)]
     pub q: Option<String>,
     /// Only entities changed at or after this time (RFC 3339).
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 

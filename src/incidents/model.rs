@@ -61,8 +61,10 @@ pub struct ReportInput {
     pub entity_id: Option<String>,
     pub stage: Stage,
     /// When the entity became aware (first report; deadlines run from here).
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub aware_at: Option<DateTime<Utc>>,
     /// When the incident began (first report; defaults to `aware_at`).
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub occurred_at: Option<DateTime<Utc>>,
     /// The reporter's own assessment that the incident is significant.
     #[serde(default)]
@@ -96,6 +98,7 @@ pub struct ReportInput {
     /// Sharing label of this report (default AMBER).
     pub tlp: Option<Tlp>,
     /// For a progress report: when handling ended, if it has (the final report is due a month later).
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub handling_ended_at: Option<DateTime<Utc>>,
 }
 
@@ -122,7 +125,7 @@ impl ReportInput {
                     "/aware_at",
                     "say when the entity became aware of the incident",
                 )),
-                Some(a) if a > now + chrono::Duration::minutes(5) => {
+                Some(a) if crate::time::add_minutes(now, 5).is_some_and(|limit| a > limit) => {
                     e.push(FieldError::new("/aware_at", "lies in the future"))
                 }
                 Some(a) => {
@@ -259,6 +262,7 @@ pub struct IntermediateRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"due_at": "2026-11-30T12:00:00Z", "note": "Status of the restoration, please."}))]
 pub struct RequestInput {
+    #[serde(with = "crate::time::bounded")]
     pub due_at: DateTime<Utc>,
     #[validate(length(max = 5000))]
     #[serde(default)]
@@ -350,6 +354,7 @@ pub struct EvaluateInput {
     #[validate(nested)]
     pub entity: Option<HypotheticalEntity>,
     pub stage: Stage,
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub aware_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub significant: bool,

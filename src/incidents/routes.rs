@@ -108,6 +108,7 @@ pub struct IncidentQuery {
     pub late: Option<bool>,
     pub status: Option<IncidentStatus>,
     /// Only incidents changed at or after this time (RFC 3339).
+    #[serde(default, with = "crate::time::bounded_opt")]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -241,7 +241,9 @@ fn past_incidents(
     except: Option<&str>,
     occurred: DateTime<Utc>,
 ) -> AppResult<Vec<PastIncident>> {
-    let since = (occurred - chrono::Duration::days(rs.general.recurring_window_days)).naive_utc();
+    let since = crate::time::sub_days(occurred, rs.general.recurring_window_days)
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+        .naive_utc();
     let rows: Vec<(String, chrono::NaiveDateTime, String)> = incidents::table
         .filter(
             incidents::entity_id

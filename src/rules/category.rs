@@ -191,6 +191,7 @@ pub fn classify<'a>(
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::Category::*;
     use super::SizeClass::*;

@@ -135,6 +135,7 @@ pub fn sectors_of(dir: &[DirectoryOrg], org_id: &str) -> Vec<&'static str> {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::*;
 

@@ -121,7 +121,11 @@ pub fn stages(
     now: DateTime<Utc>,
 ) -> Vec<StageStatus> {
     let d = &rs.deadlines;
-    let due = |hours: i64| mandatory.then(|| aware_at + chrono::Duration::hours(hours));
+    let due = |hours: i64| {
+        mandatory
+            .then(|| crate::time::add_hours(aware_at, hours))
+            .flatten()
+    };
     let notification = first(reports, Stage::Notification);
     let early = first(reports, Stage::EarlyWarning).or(notification);
     let notification_hours = if trust_service {
@@ -278,6 +282,7 @@ pub fn check_order(
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::*;
     use chrono::TimeZone;

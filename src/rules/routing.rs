@@ -221,7 +221,7 @@ pub fn decide(input: &Input) -> Decision {
 
     let national = coverage::national_csirt(input.directory);
     let reported_at = input.now;
-    let hours = |h: i64| Some(reported_at + chrono::Duration::hours(h));
+    let hours = |h: i64| crate::time::add_hours(reported_at, h);
     // Art. 23(5): initial feedback within 24 hours of an early warning.
     let (csirt_action, csirt_due) = if f.stage == Stage::EarlyWarning {
         ("initial_feedback", hours(rs.deadlines.csirt_feedback_hours))
@@ -334,6 +334,7 @@ pub fn decide(input: &Input) -> Decision {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::*;
     use crate::rules::coverage::OrgKind;

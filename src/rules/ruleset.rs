@@ -183,6 +183,7 @@ impl RuleSet {
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::*;
 

@@ -189,7 +189,7 @@ pub fn criteria(
     // Art. 4: recurring incidents with the same apparent root cause, together over the
     // financial threshold.
     if let Some(cause) = root_cause.map(str::trim).filter(|c| !c.is_empty()) {
-        let window = chrono::Duration::days(rs.general.recurring_window_days);
+        let since = crate::time::sub_days(occurred_at, rs.general.recurring_window_days);
         let same: Vec<&PastIncident> = past
             .iter()
             .filter(|p| {
@@ -198,14 +198,15 @@ pub fn criteria(
                     .map(str::trim)
                     .is_some_and(|c| c.eq_ignore_ascii_case(cause))
             })
-            .filter(|p| p.occurred_at <= occurred_at && occurred_at - p.occurred_at <= window)
+            .filter(|p| p.occurred_at <= occurred_at && since.is_none_or(|s| p.occurred_at >= s))
             .collect();
+        // Saturating: a sum past u64::MAX is over any threshold all the same.
         let total: u64 = same
             .iter()
             .filter_map(|p| p.financial_loss_eur)
-            .sum::<u64>()
-            + impact.financial_loss_eur.unwrap_or(0);
-        if same.len() + 1 >= rs.general.recurring_min_incidents && total > threshold {
+            .chain(impact.financial_loss_eur)
+            .fold(0u64, u64::saturating_add);
+        if same.len().saturating_add(1) >= rs.general.recurring_min_incidents && total > threshold {
             out.push("ir2690.art4.recurring".to_string());
         }
     }
@@ -220,6 +221,7 @@ pub fn criteria(
 }
 
 #[cfg(test)]
+#[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::*;
     use chrono::TimeZone;

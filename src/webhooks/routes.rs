@@ -607,6 +607,7 @@ pub async fn redeliver_one(
 #[schema(example = json!({"since": "2026-11-20T00:00:00Z"}))]
 pub struct RedeliverFailed {
     /// Failed deliveries queued at or after this time.
+    #[serde(with = "crate::time::bounded")]
     pub since: chrono::DateTime<chrono::Utc>,
 }
 

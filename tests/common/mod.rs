@@ -116,8 +116,14 @@ impl Ctx {
     }
 
     pub fn with_directory(import: bool) -> Self {
+        Self::with_config(import, |_| {})
+    }
+
+    /// Like [`Ctx::with_directory`], with the configuration adjusted first.
+    pub fn with_config(import: bool, adjust: impl FnOnce(&mut Config)) -> Self {
         let db = TestDb::new();
-        let cfg = config(db.url.clone());
+        let mut cfg = config(db.url.clone());
+        adjust(&mut cfg);
         let pool = db::connect(&cfg.database_url, cfg.pool_size).expect("connect");
         {
             let mut conn = pool.get().unwrap();
