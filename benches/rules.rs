@@ -153,6 +153,7 @@ fn bench_decide(c: &mut Criterion) {
             country: "NL",
             sectors: vec!["energy.electricity"],
             in_scope: true,
+            annual_turnover_eur: None,
         },
         incident: IncidentFacts {
             stage: Stage::EarlyWarning,
@@ -223,6 +224,7 @@ fn bench_decide(c: &mut Criterion) {
             country: "NL",
             sectors: vec!["digital_infrastructure.dns", "ict_service_management.msp"],
             in_scope: true,
+            annual_turnover_eur: None,
         },
         incident: IncidentFacts {
             stage: Stage::Intermediate,
@@ -266,6 +268,7 @@ fn bench_decide(c: &mut Criterion) {
                 black_box(&rs),
                 black_box(&entity_sectors),
                 black_box(&impact),
+                black_box(Some(40_000_000)),
                 black_box(occurred),
                 black_box(Some("resolver misconfiguration ")),
                 black_box(&past),

@@ -378,4 +378,6 @@ pub struct HypotheticalEntity {
     #[serde(default)]
     pub additional_sectors: Vec<String>,
     pub category: crate::rules::category::Category,
+    /// Annual turnover, for the financial-loss threshold when the impact gives none.
+    pub annual_turnover_eur: Option<u64>,
 }

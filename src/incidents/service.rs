@@ -272,6 +272,7 @@ fn entity_facts(entity: &Entity) -> EntityFacts<'_> {
         country: &entity.input.country,
         sectors: entity.input.all_sectors().collect(),
         in_scope: entity.category != Category::OutOfScope,
+        annual_turnover_eur: entity.input.annual_turnover_eur,
     }
 }
 
@@ -1112,7 +1113,7 @@ pub fn evaluate(
     };
     let mut errors = vec![];
     check_codes(&mut errors);
-    let (country, sectors, in_scope, past) = match (&input.entity_id, &input.entity) {
+    let (country, sectors, in_scope, turnover, past) = match (&input.entity_id, &input.entity) {
         (Some(id), None) => {
             let entity = crate::http::parse_id(id)
                 .and_then(|id| crate::entities::service::get(conn, caller, &id))
@@ -1125,6 +1126,7 @@ pub fn evaluate(
                 entity.input.country.clone(),
                 sectors,
                 entity.category != Category::OutOfScope,
+                entity.input.annual_turnover_eur,
                 past,
             )
         }
@@ -1155,6 +1157,7 @@ pub fn evaluate(
                 h.country.clone(),
                 sectors,
                 h.category != Category::OutOfScope,
+                h.annual_turnover_eur,
                 vec![],
             )
         }
@@ -1176,6 +1179,7 @@ pub fn evaluate(
             country: &country,
             sectors: sectors.iter().map(String::as_str).collect(),
             in_scope,
+            annual_turnover_eur: turnover,
         },
         incident: IncidentFacts {
             stage: input.stage,

@@ -71,6 +71,10 @@ pub struct Classification {
     pub significance_criteria: Vec<String>,
     pub cross_border: bool,
     pub cross_sectoral: bool,
+    /// The CIR 2024/2690 Art. 3(1)(a) financial threshold and the turnover it came from; absent
+    /// when the entity is of no type that regulation covers.
+    #[serde(default)]
+    pub financial_threshold: Option<significance::FinancialThreshold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -108,6 +112,8 @@ pub struct EntityFacts<'a> {
     pub sectors: Vec<&'a str>,
     /// Essential or important (not out of scope).
     pub in_scope: bool,
+    /// The registered annual turnover, used when a report gives none.
+    pub annual_turnover_eur: Option<u64>,
 }
 
 /// The facts of an incident, accumulated over its reports.
@@ -190,6 +196,7 @@ pub fn decide(input: &Input) -> Decision {
         rs,
         &input.entity.sectors,
         f.impact,
+        input.entity.annual_turnover_eur,
         f.occurred_at,
         f.root_cause,
         input.past_incidents,
@@ -323,6 +330,13 @@ pub fn decide(input: &Input) -> Decision {
             significance_criteria: criteria,
             cross_border: !foreign.is_empty(),
             cross_sectoral: !other_sectors.is_empty(),
+            financial_threshold: significance::ir2690_applies(&input.entity.sectors).then(|| {
+                significance::financial_threshold(
+                    rs,
+                    f.impact.annual_turnover_eur,
+                    input.entity.annual_turnover_eur,
+                )
+            }),
         },
         recipients: b.recipients,
         next_obligation: deadlines::next_obligation(&stages, mandatory),
@@ -403,6 +417,7 @@ mod tests {
                 country: "NL",
                 sectors: vec![c.sector],
                 in_scope: c.in_scope,
+                annual_turnover_eur: None,
             },
             incident: IncidentFacts {
                 stage,

@@ -70,14 +70,61 @@ pub struct PastIncident {
     pub financial_loss_eur: Option<u64>,
 }
 
-/// The Art. 3(1)(a) threshold: the lower of the fixed amount and the share of turnover.
-pub fn financial_threshold(rs: &RuleSet, annual_turnover_eur: Option<u64>) -> u64 {
+/// Where the turnover behind the Art. 3(1)(a) threshold came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TurnoverSource {
+    /// The report's `impact.annual_turnover_eur`.
+    Report,
+    /// The entity's registered `annual_turnover_eur`.
+    Register,
+    /// Neither gave one: the fixed amount alone applies.
+    None,
+}
+
+/// The Art. 3(1)(a) threshold applied to an incident, and the turnover it was computed from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct FinancialThreshold {
+    /// A direct financial loss above this many euros meets the criterion.
+    #[schema(example = 250000)]
+    pub threshold_eur: u64,
+    /// The annual turnover used, if any.
+    #[schema(example = 5000000)]
+    pub annual_turnover_eur: Option<u64>,
+    pub turnover_from: TurnoverSource,
+}
+
+/// The Art. 3(1)(a) threshold: the lower of the fixed amount and the share of turnover. The
+/// turnover in the report wins (it is the newer figure); else the register's, which is the
+/// source of truth for what the entity declared; else the fixed amount alone.
+pub fn financial_threshold(
+    rs: &RuleSet,
+    reported_turnover_eur: Option<u64>,
+    registered_turnover_eur: Option<u64>,
+) -> FinancialThreshold {
     let fixed = rs.general.financial_loss_eur;
-    match annual_turnover_eur {
+    let (turnover, from) = match (reported_turnover_eur, registered_turnover_eur) {
+        (Some(t), _) => (Some(t), TurnoverSource::Report),
+        (None, Some(t)) => (Some(t), TurnoverSource::Register),
+        (None, None) => (None, TurnoverSource::None),
+    };
+    let threshold_eur = match turnover {
+        // `as` saturates: a turnover too large for f64's precision still gives a huge share.
         Some(t) => fixed
             .min((t as f64 * rs.general.financial_loss_turnover_percent / 100.0).floor() as u64),
         None => fixed,
+    };
+    FinancialThreshold {
+        threshold_eur,
+        annual_turnover_eur: turnover,
+        turnover_from: from,
     }
+}
+
+/// True when the entity's sectors make it one of the types of Implementing Regulation (EU)
+/// 2024/2690, whose criteria (the financial threshold among them) then apply.
+pub fn ir2690_applies(sectors: &[&str]) -> bool {
+    sectors.iter().any(|s| EntityType::of_sector(s).is_some())
 }
 
 fn more_than(value: Option<u32>, threshold: Option<u32>) -> bool {
@@ -147,6 +194,7 @@ pub fn criteria(
     rs: &RuleSet,
     sectors: &[&str],
     impact: &Impact,
+    registered_turnover_eur: Option<u64>,
     occurred_at: DateTime<Utc>,
     root_cause: Option<&str>,
     past: &[PastIncident],
@@ -170,7 +218,8 @@ pub fn criteria(
         return out;
     }
     // Implementing Regulation (EU) 2024/2690, Art. 3: general criteria.
-    let threshold = financial_threshold(rs, impact.annual_turnover_eur);
+    let threshold =
+        financial_threshold(rs, impact.annual_turnover_eur, registered_turnover_eur).threshold_eur;
     if impact.financial_loss_eur.is_some_and(|l| l > threshold) {
         out.push("ir2690.art3_1_a.financial_loss".to_string());
     }
@@ -235,6 +284,7 @@ mod tests {
             &RuleSet::nis2_default(),
             &[sector],
             &impact,
+            None,
             at(0),
             None,
             &[],
@@ -562,6 +612,7 @@ mod tests {
                 &rs,
                 &["digital_infrastructure.cloud"],
                 &now,
+                None,
                 at(0),
                 cause,
                 history,
@@ -603,9 +654,73 @@ mod tests {
     #[test]
     fn the_financial_threshold_is_the_lower_one() {
         let rs = RuleSet::nis2_default();
-        assert_eq!(financial_threshold(&rs, None), 500_000);
-        assert_eq!(financial_threshold(&rs, Some(4_000_000)), 200_000);
-        assert_eq!(financial_threshold(&rs, Some(10_000_000)), 500_000);
-        assert_eq!(financial_threshold(&rs, Some(20_000_000)), 500_000);
+        let threshold = |t| financial_threshold(&rs, t, None).threshold_eur;
+        assert_eq!(threshold(None), 500_000);
+        assert_eq!(threshold(Some(4_000_000)), 200_000);
+        assert_eq!(threshold(Some(10_000_000)), 500_000);
+        assert_eq!(threshold(Some(20_000_000)), 500_000);
+        assert_eq!(threshold(Some(u64::MAX)), 500_000);
+    }
+
+    /// CIR 2024/2690 Art. 3(1)(a) with the turnover from the report, from the register, or
+    /// from neither, on both sides of the threshold: (case, reported turnover, registered
+    /// turnover, loss) → (criterion met, threshold, turnover used, where it came from).
+    #[test]
+    fn the_turnover_comes_from_the_report_else_the_register() {
+        use TurnoverSource as S;
+        let rs = RuleSet::nis2_default();
+        let m = Some;
+        type Row = (
+            &'static str,
+            Option<u64>,
+            Option<u64>,
+            u64,
+            bool,
+            u64,
+            Option<u64>,
+            S,
+        );
+        #[rustfmt::skip]
+        let table: Vec<Row> = vec![
+            ("register: 5 % of 5 M is 250 000, loss above",     None,           m(5_000_000),  400_000, true,  250_000, m(5_000_000),  S::Register),
+            ("register: loss exactly at 250 000",                None,           m(5_000_000),  250_000, false, 250_000, m(5_000_000),  S::Register),
+            ("register: loss just above 250 000",                None,           m(5_000_000),  250_001, true,  250_000, m(5_000_000),  S::Register),
+            ("report wins over register",                        m(20_000_000),  m(5_000_000),  400_000, false, 500_000, m(20_000_000), S::Report),
+            ("report: 5 % of 4 M is 200 000, loss above",        m(4_000_000),   None,          200_001, true,  200_000, m(4_000_000),  S::Report),
+            ("report: loss exactly at 200 000",                  m(4_000_000),   None,          200_000, false, 200_000, m(4_000_000),  S::Report),
+            ("neither: the fixed EUR 500 000, loss below",       None,           None,          400_000, false, 500_000, None,          S::None),
+            ("neither: loss above EUR 500 000",                  None,           None,          500_001, true,  500_000, None,          S::None),
+        ];
+        for (case, reported, registered, loss, met, threshold, used, from) in table {
+            let impact = Impact {
+                financial_loss_eur: Some(loss),
+                annual_turnover_eur: reported,
+                ..Default::default()
+            };
+            let found = criteria(
+                &rs,
+                &["digital_infrastructure.cloud"],
+                &impact,
+                registered,
+                at(0),
+                None,
+                &[],
+            );
+            assert_eq!(
+                found.contains(&"ir2690.art3_1_a.financial_loss".to_string()),
+                met,
+                "{case}"
+            );
+            let applied = financial_threshold(&rs, reported, registered);
+            assert_eq!(
+                (
+                    applied.threshold_eur,
+                    applied.annual_turnover_eur,
+                    applied.turnover_from
+                ),
+                (threshold, used, from),
+                "{case}"
+            );
+        }
     }
 }

@@ -1,0 +1,92 @@
+//! The register is the source of the law's facts: the financial-loss threshold of CIR 2024/2690
+//! Art. 3(1)(a) uses the registered turnover when a report gives none, and the decision says
+//! which turnover it used.
+
+mod common;
+
+use common::*;
+use nis2hub::auth::Role;
+use serde_json::json;
+
+#[actix_web::test]
+async fn a_loss_over_five_percent_of_the_registered_turnover_is_significant() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let mut body = entity_body("30000001", "digital_infrastructure.cloud");
+    body["annual_turnover_eur"] = json!(5_000_000);
+    let entity = send(&app, post("/api/v1/entities", &ctx.national(), &body)).await;
+    assert_eq!(entity.status, 201, "{}", entity.text);
+    let id = entity.body["id"].as_str().unwrap().to_string();
+    let token = ctx.token(&id, Role::Entity);
+    let now = chrono::Utc::now().to_rfc3339();
+
+    // (reported turnover, loss) → (significant, threshold, turnover used, its source)
+    let cases = [
+        (None, 400_000, true, 250_000, json!(5_000_000), "register"),
+        (None, 250_000, false, 250_000, json!(5_000_000), "register"),
+        (
+            Some(20_000_000),
+            400_000,
+            false,
+            500_000,
+            json!(20_000_000),
+            "report",
+        ),
+    ];
+    for (reported, loss, significant, threshold, used, from) in cases {
+        let mut impact = json!({"financial_loss_eur": loss});
+        if let Some(t) = reported {
+            impact["annual_turnover_eur"] = json!(t);
+        }
+        let report = json!({"entity_id": id, "stage": "early_warning", "aware_at": now,
+            "summary": "storage cluster lost", "impact": impact});
+        let mut evaluation = report.clone();
+        evaluation.as_object_mut().unwrap().remove("summary");
+        for (path, body) in [
+            ("/api/v1/routing/evaluate", &evaluation),
+            ("/api/v1/incidents", &report),
+        ] {
+            let res = send(&app, post(path, &token, body)).await;
+            assert!(res.status == 200 || res.status == 201, "{}", res.text);
+            let c = &res.body["decision"]["classification"];
+            let c = if c.is_null() {
+                &res.body["classification"]
+            } else {
+                c
+            };
+            assert_eq!(c["significant"], significant, "{path} {loss}: {c}");
+            let t = &c["financial_threshold"];
+            assert_eq!(t["threshold_eur"], threshold, "{path}: {t}");
+            assert_eq!(t["annual_turnover_eur"], used, "{path}: {t}");
+            assert_eq!(t["turnover_from"], from, "{path}: {t}");
+        }
+    }
+
+    // An entity with no registered turnover: the fixed EUR 500 000 alone.
+    let other = send(
+        &app,
+        post(
+            "/api/v1/entities",
+            &ctx.national(),
+            &entity_body("30000002", "digital_infrastructure.cloud"),
+        ),
+    )
+    .await;
+    let other_id = other.body["id"].as_str().unwrap().to_string();
+    let report = json!({"entity_id": other_id, "stage": "early_warning", "aware_at": now,
+        "summary": "storage cluster lost", "impact": {"financial_loss_eur": 400_000}});
+    let res = send(
+        &app,
+        post(
+            "/api/v1/incidents",
+            &ctx.token(&other_id, Role::Entity),
+            &report,
+        ),
+    )
+    .await;
+    assert_eq!(res.status, 201, "{}", res.text);
+    let c = &res.body["decision"]["classification"];
+    assert_eq!(c["significant"], false);
+    assert_eq!(c["financial_threshold"]["turnover_from"], "none");
+    assert_eq!(c["financial_threshold"]["threshold_eur"], 500_000);
+}
