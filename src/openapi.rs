@@ -103,7 +103,32 @@ pub fn document() -> serde_json::Value {
     let mut doc = serde_json::to_value(&api).expect("the document serialises");
     problem_media_type(&mut doc);
     open_flattened_inputs(&mut doc);
+    page_items_by_ref(&mut doc);
     doc
+}
+
+/// utoipa inlines a generic's argument, so `Page<Entity>` carried its own copy of `Entity` and
+/// generated clients got a second, anonymous class for the same record. Each `Page_X` now
+/// refers to the named schema `X`.
+fn page_items_by_ref(doc: &mut serde_json::Value) {
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    else {
+        return;
+    };
+    let named: Vec<String> = schemas.keys().cloned().collect();
+    for (name, schema) in schemas.iter_mut() {
+        let Some(item) = name.strip_prefix("Page_") else {
+            continue;
+        };
+        if !named.iter().any(|n| n == item) {
+            continue;
+        }
+        if let Some(items) = schema.pointer_mut("/properties/items/items") {
+            *items = serde_json::json!({ "$ref": format!("#/components/schemas/{item}") });
+        }
+    }
 }
 
 /// Problem bodies declared on handlers get the `application/problem+json` media type.
