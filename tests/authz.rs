@@ -46,7 +46,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/incidents/{id}/reports/{report_id}/review",
         "incidents:review",
     ),
-    ("POST", "/api/v1/incidents/{id}/requests", "incidents:read"),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/requests",
+        "incidents:request",
+    ),
     ("POST", "/api/v1/incidents/{id}/close", "incidents:review"),
     ("POST", "/api/v1/routing/evaluate", "routing:evaluate"),
     ("GET", "/api/v1/feed", "feeds:read"),
@@ -84,7 +88,11 @@ const INCIDENT_ROW_LEVEL: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/incidents/{id}", "incidents:read"),
     ("GET", "/api/v1/incidents/{id}/routing", "incidents:read"),
     ("POST", "/api/v1/incidents/{id}/reports", "incidents:report"),
-    ("POST", "/api/v1/incidents/{id}/requests", "incidents:read"),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/requests",
+        "incidents:request",
+    ),
     (
         "POST",
         "/api/v1/incidents/{id}/reports/{report_id}/review",
