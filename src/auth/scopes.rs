@@ -157,6 +157,8 @@ impl Role {
             Role::SupervisoryAuthority => &[
                 DirectoryRead,
                 EntitiesRead,
+                // Only to deregister the entities it covers, or decide their own requests.
+                EntitiesWrite,
                 IncidentsRead,
                 IncidentsReview,
                 IncidentsRequest,
