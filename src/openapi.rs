@@ -62,6 +62,8 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(entities::routes::get_one)
                 .service(entities::routes::update)
                 .service(entities::routes::deregister)
+                .service(entities::routes::confirm_deregistration)
+                .service(entities::routes::reject_deregistration)
                 .service(entities::routes::history)
                 .service(clients::list)
                 .service(clients::create)

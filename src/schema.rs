@@ -29,6 +29,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        deregistration_request -> Nullable<Text>,
     }
 }
 
@@ -40,6 +41,7 @@ diesel::table! {
         changed_at -> Timestamp,
         changed_by -> Text,
         change -> Text,
+        flags -> Text,
     }
 }
 

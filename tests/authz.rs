@@ -29,6 +29,16 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/entities/{id}", "entities:read"),
     ("PATCH", "/api/v1/entities/{id}", "entities:write"),
     ("POST", "/api/v1/entities/{id}/deregister", "entities:write"),
+    (
+        "POST",
+        "/api/v1/entities/{id}/deregistration/confirm",
+        "entities:write",
+    ),
+    (
+        "POST",
+        "/api/v1/entities/{id}/deregistration/reject",
+        "entities:write",
+    ),
     ("GET", "/api/v1/entities/{id}/history", "entities:read"),
     ("GET", "/api/v1/clients", "clients:manage"),
     ("POST", "/api/v1/clients", "clients:manage"),
@@ -46,7 +56,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "/api/v1/incidents/{id}/reports/{report_id}/review",
         "incidents:review",
     ),
-    ("POST", "/api/v1/incidents/{id}/requests", "incidents:read"),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/requests",
+        "incidents:request",
+    ),
     ("POST", "/api/v1/incidents/{id}/close", "incidents:review"),
     ("POST", "/api/v1/routing/evaluate", "routing:evaluate"),
     ("GET", "/api/v1/feed", "feeds:read"),
@@ -75,6 +89,16 @@ const ROW_LEVEL: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/entities/{id}", "entities:read"),
     ("PATCH", "/api/v1/entities/{id}", "entities:write"),
     ("POST", "/api/v1/entities/{id}/deregister", "entities:write"),
+    (
+        "POST",
+        "/api/v1/entities/{id}/deregistration/confirm",
+        "entities:write",
+    ),
+    (
+        "POST",
+        "/api/v1/entities/{id}/deregistration/reject",
+        "entities:write",
+    ),
     ("GET", "/api/v1/entities/{id}/history", "entities:read"),
 ];
 
@@ -84,7 +108,11 @@ const INCIDENT_ROW_LEVEL: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/incidents/{id}", "incidents:read"),
     ("GET", "/api/v1/incidents/{id}/routing", "incidents:read"),
     ("POST", "/api/v1/incidents/{id}/reports", "incidents:report"),
-    ("POST", "/api/v1/incidents/{id}/requests", "incidents:read"),
+    (
+        "POST",
+        "/api/v1/incidents/{id}/requests",
+        "incidents:request",
+    ),
     (
         "POST",
         "/api/v1/incidents/{id}/reports/{report_id}/review",
@@ -139,6 +167,10 @@ const OTHER_SECRET: &str = "another-secret-another-secret-another-0123";
 struct Ids {
     organisation: String,
     entity: String,
+    /// An energy entity that asked to be deregistered, for `/deregistration/confirm`.
+    confirming: String,
+    /// Another one, for `/deregistration/reject`.
+    rejecting: String,
     client: String,
     /// The entity whose incidents these are.
     reporter: String,
@@ -279,12 +311,39 @@ where
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let reporter = r.body["id"].as_str().unwrap().to_string();
+    let mut pending = vec![];
+    for ident in ["authz-confirming", "authz-rejecting"] {
+        let r = send(
+            app,
+            post(
+                "/api/v1/entities",
+                &t,
+                &entity_body(ident, "energy.electricity"),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let d = send(
+            app,
+            post(
+                &format!("/api/v1/entities/{id}/deregister"),
+                &ctx.token(&id, Role::Entity),
+                &json!({"reason": "authz test"}),
+            ),
+        )
+        .await;
+        assert_eq!(d.body["status"], "deregistration_pending", "{}", d.text);
+        pending.push(id);
+    }
     let (incident, report) = report_incident(ctx, app, &reporter, "authz: read and reviewed").await;
     let (reported, _) = report_incident(ctx, app, &reporter, "authz: takes a report").await;
     let (closing, _) = report_incident(ctx, app, &reporter, "authz: closed").await;
     Ids {
         organisation,
         entity: e.body["id"].as_str().unwrap().to_string(),
+        confirming: pending[0].clone(),
+        rejecting: pending[1].clone(),
         client: c.body["id"].as_str().unwrap().to_string(),
         reporter,
         incident,
@@ -301,6 +360,10 @@ where
 fn concrete(path: &str, ids: &Ids) -> String {
     let id = if path.starts_with("/api/v1/organisations/") {
         &ids.organisation
+    } else if path == "/api/v1/entities/{id}/deregistration/confirm" {
+        &ids.confirming
+    } else if path == "/api/v1/entities/{id}/deregistration/reject" {
+        &ids.rejecting
     } else if path.starts_with("/api/v1/entities/") {
         &ids.entity
     } else if path.starts_with("/api/v1/clients/") {
@@ -351,6 +414,10 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("POST", "/api/v1/entities") => Some(entity_body("authz-2", "health")),
         ("PATCH", "/api/v1/entities/{id}") => Some(json!({"domains": ["authz.example"]})),
         ("POST", "/api/v1/entities/{id}/deregister") => Some(json!({"reason": "authz test"})),
+        ("POST", "/api/v1/entities/{id}/deregistration/confirm")
+        | ("POST", "/api/v1/entities/{id}/deregistration/reject") => {
+            Some(json!({"comment": "authz test"}))
+        }
         ("POST", "/api/v1/clients") => {
             Some(json!({"name": "x", "organisation_id": ids.organisation}))
         }
@@ -882,6 +949,8 @@ async fn another_organisations_entity_is_not_found() {
     let missing = Ids {
         organisation: ids.organisation.clone(),
         entity: uuid::Uuid::new_v4().to_string(),
+        confirming: uuid::Uuid::new_v4().to_string(),
+        rejecting: uuid::Uuid::new_v4().to_string(),
         client: ids.client.clone(),
         reporter: ids.reporter.clone(),
         incident: ids.incident.clone(),
@@ -938,9 +1007,34 @@ async fn another_organisations_entity_is_not_found() {
         }
     }
     let own = ctx.token(&ids.entity, Role::Entity);
-    for &row in ROW_LEVEL.iter().filter(|r| r.0 != "GET") {
+    let (decisions, changes): (Vec<_>, Vec<_>) = ROW_LEVEL
+        .iter()
+        .filter(|r| r.0 != "GET")
+        .partition(|r| r.1.contains("/deregistration/"));
+    for &row in changes {
         let (name, r) = call(&app, row, &ids, Some(&bearer(&own))).await;
         assert_eq!(r.status, 200, "{name} by the entity itself: {}", r.text);
+    }
+    // An entity's own deregistration request is decided by the authority covering it.
+    let authority = ctx.token("authority-infrastructure", Role::SupervisoryAuthority);
+    for &row in decisions {
+        let own = ctx.token(
+            if row.1.ends_with("confirm") {
+                &ids.confirming
+            } else {
+                &ids.rejecting
+            },
+            Role::Entity,
+        );
+        let (name, r) = call(&app, row, &ids, Some(&bearer(&own))).await;
+        assert_eq!(r.status, 403, "{name} by the entity itself: {}", r.text);
+        r.assert_problem(403, "forbidden");
+        let (name, r) = call(&app, row, &ids, Some(&bearer(&authority))).await;
+        assert_eq!(
+            r.status, 200,
+            "{name} by the infrastructure authority: {}",
+            r.text
+        );
     }
 }
 

@@ -490,7 +490,7 @@ async fn an_incident_that_becomes_significant_later_reaches_the_authority_then()
         post(
             &format!("/api/v1/incidents/{id}/requests"),
             &authority,
-            &json!({"due_at": Utc::now() + Duration::days(1)}),
+            &json!({"due_at": Utc::now() + Duration::days(2)}),
         ),
     )
     .await;
@@ -603,4 +603,165 @@ async fn who_may_report_and_close() {
     )
     .await;
     more.assert_problem(409, "incident_closed");
+}
+
+#[actix_web::test]
+async fn intermediate_requests_need_their_own_scope_a_lead_time_and_a_cap() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let entity_id = register(&app, &national, "rq-1", "energy.electricity").await;
+    let entity = ctx.token(&entity_id, Role::Entity);
+    let r = send(
+        &app,
+        post("/api/v1/incidents", &entity, &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": Utc::now() - Duration::hours(1), "significant": true, "summary": "outage"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let n = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &entity,
+            &json!({"stage": "notification", "summary": "x"}),
+        ),
+    )
+    .await;
+    assert_eq!(n.status, 201, "{}", n.text);
+    let uri = format!("/api/v1/incidents/{id}/requests");
+    let in_days = |d: i64| json!({"due_at": Utc::now() + Duration::days(d), "note": "status"});
+
+    // Reading incidents is not enough: a request changes what the entity owes.
+    let reader = ctx.token_with(
+        &ctx.org_id("csirt-energy"),
+        Role::SectoralCsirt,
+        "incidents:read",
+    );
+    let refused = send(&app, post(&uri, &reader, &in_days(2))).await;
+    refused.assert_problem(403, "insufficient_scope");
+    assert!(
+        refused.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("incidents:request"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(count(&ctx, "incident_requests"), 0);
+
+    // The entity gets at least the minimum lead time (24 hours in the built-in rule set).
+    let authority = ctx.token("authority-infrastructure", Role::SupervisoryAuthority);
+    for due in [
+        Utc::now() + Duration::hours(2),
+        Utc::now() + Duration::hours(23),
+    ] {
+        let soon = send(&app, post(&uri, &authority, &json!({"due_at": due}))).await;
+        soon.assert_problem(422, "validation_failed");
+        assert_eq!(
+            soon.body["errors"][0]["pointer"], "/due_at",
+            "{}",
+            soon.text
+        );
+        assert!(
+            soon.body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("24 hours"),
+            "{}",
+            soon.text
+        );
+    }
+    assert_eq!(
+        count(&ctx, "incident_requests"),
+        0,
+        "a refused request writes nothing"
+    );
+
+    // At most three open requests per incident, whoever asks.
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    for token in [&csirt, &authority, &authority] {
+        let ok = send(&app, post(&uri, token, &in_days(2))).await;
+        assert_eq!(ok.status, 201, "{}", ok.text);
+    }
+    let events = count(&ctx, "events");
+    let fourth = send(&app, post(&uri, &national, &in_days(2))).await;
+    fourth.assert_problem(409, "too_many_open_requests");
+    assert_eq!(
+        (count(&ctx, "incident_requests"), count(&ctx, "events")),
+        (3, events),
+        "a refused request writes nothing"
+    );
+
+    // An intermediate report answers one; then there is room for another request.
+    let answer = send(
+        &app,
+        post(
+            &format!("/api/v1/incidents/{id}/reports"),
+            &entity,
+            &json!({"stage": "intermediate", "summary": "restoring"}),
+        ),
+    )
+    .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let again = send(&app, post(&uri, &authority, &in_days(2))).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+}
+
+#[actix_web::test]
+async fn a_rule_set_sets_the_request_lead_time_and_cap() {
+    let ctx = Ctx::new();
+    let mut cfg = config(ctx.db.url.clone());
+    let mut rules: Value =
+        serde_json::from_str(include_str!("../rules/nis2-default.json")).unwrap();
+    rules["requests"] = json!({"min_lead_hours": 72, "max_open_per_incident": 1});
+    cfg.rules = nis2hub::rules::ruleset::RuleSet::parse(&rules.to_string()).unwrap();
+    let state = nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap();
+    let app = actix_web::test::init_service(nis2hub::build_app(state)).await;
+    let national = ctx.national();
+    let entity_id = register(&app, &national, "rq-2", "health").await;
+    let r = send(
+        &app,
+        post("/api/v1/incidents", &national, &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": Utc::now(), "significant": true, "summary": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let uri = format!(
+        "/api/v1/incidents/{}/requests",
+        r.body["id"].as_str().unwrap()
+    );
+    let two_days = send(
+        &app,
+        post(
+            &uri,
+            &national,
+            &json!({"due_at": Utc::now() + Duration::days(2)}),
+        ),
+    )
+    .await;
+    two_days.assert_problem(422, "validation_failed");
+    assert!(two_days.body["errors"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("72 hours"));
+    let ok = send(
+        &app,
+        post(
+            &uri,
+            &national,
+            &json!({"due_at": Utc::now() + Duration::days(4)}),
+        ),
+    )
+    .await;
+    assert_eq!(ok.status, 201, "{}", ok.text);
+    send(
+        &app,
+        post(
+            &uri,
+            &national,
+            &json!({"due_at": Utc::now() + Duration::days(4)}),
+        ),
+    )
+    .await
+    .assert_problem(409, "too_many_open_requests");
 }

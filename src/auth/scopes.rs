@@ -13,6 +13,7 @@ pub enum Scope {
     IncidentsReport,
     IncidentsRead,
     IncidentsReview,
+    IncidentsRequest,
     RoutingEvaluate,
     FeedsRead,
     AdvisoriesRead,
@@ -28,7 +29,7 @@ pub enum Scope {
 }
 
 impl Scope {
-    pub const ALL: [Scope; 19] = [
+    pub const ALL: [Scope; 20] = [
         Scope::DirectoryRead,
         Scope::DirectoryWrite,
         Scope::EntitiesRead,
@@ -36,6 +37,7 @@ impl Scope {
         Scope::IncidentsReport,
         Scope::IncidentsRead,
         Scope::IncidentsReview,
+        Scope::IncidentsRequest,
         Scope::RoutingEvaluate,
         Scope::FeedsRead,
         Scope::AdvisoriesRead,
@@ -59,6 +61,7 @@ impl Scope {
             Scope::IncidentsReport => "incidents:report",
             Scope::IncidentsRead => "incidents:read",
             Scope::IncidentsReview => "incidents:review",
+            Scope::IncidentsRequest => "incidents:request",
             Scope::RoutingEvaluate => "routing:evaluate",
             Scope::FeedsRead => "feeds:read",
             Scope::AdvisoriesRead => "advisories:read",
@@ -140,6 +143,7 @@ impl Role {
                 DirectoryRead,
                 EntitiesRead,
                 IncidentsRead,
+                IncidentsRequest,
                 RoutingEvaluate,
                 FeedsRead,
                 AdvisoriesRead,
@@ -153,8 +157,11 @@ impl Role {
             Role::SupervisoryAuthority => &[
                 DirectoryRead,
                 EntitiesRead,
+                // Only to deregister the entities it covers, or decide their own requests.
+                EntitiesWrite,
                 IncidentsRead,
                 IncidentsReview,
+                IncidentsRequest,
                 RoutingEvaluate,
                 FeedsRead,
                 AdvisoriesRead,
@@ -211,5 +218,24 @@ mod tests {
             .ceiling()
             .contains(&Scope::EntitiesWrite));
         assert!(Role::Entity.ceiling().contains(&Scope::EntitiesWrite));
+    }
+
+    #[test]
+    fn csirts_and_authorities_request_intermediate_reports_entities_never() {
+        for role in [
+            Role::NationalCsirt,
+            Role::SectoralCsirt,
+            Role::SupervisoryAuthority,
+        ] {
+            assert!(
+                role.ceiling().contains(&Scope::IncidentsRequest),
+                "{role:?}"
+            );
+        }
+        assert!(!Role::Entity.ceiling().contains(&Scope::IncidentsRequest));
+        assert_eq!(
+            Scope::parse("incidents:request"),
+            Some(Scope::IncidentsRequest)
+        );
     }
 }

@@ -207,6 +207,9 @@ impl EntityInput {
 #[serde(rename_all = "snake_case")]
 pub enum EntityStatus {
     Registered,
+    /// The entity asked to leave the register; until its supervisory authority or the national
+    /// CSIRT confirms, it stays registered with every obligation and stays visible.
+    DeregistrationPending,
     Deregistered,
 }
 
@@ -214,9 +217,38 @@ impl EntityStatus {
     pub fn as_str(self) -> &'static str {
         match self {
             EntityStatus::Registered => "registered",
+            EntityStatus::DeregistrationPending => "deregistration_pending",
             EntityStatus::Deregistered => "deregistered",
         }
     }
+}
+
+/// A deregistration the entity asked for itself, waiting for a decision.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeregistrationRequest {
+    #[schema(example = "ceased operations")]
+    pub reason: String,
+    /// Who asked (`org/subject`).
+    pub requested_by: String,
+    pub requested_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What a change did that the organisations overseeing the entity must notice; kept in the
+/// history and sent in `entity.updated` events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeFlag {
+    /// The entity made the change itself.
+    SelfService,
+    /// The category went down (essential → important → out of scope).
+    CategoryLowered,
+    CategoryRaised,
+    /// The primary sector changed.
+    SectorChanged,
+    /// The home member state changed.
+    CountryChanged,
+    /// A sectoral CSIRT or supervisory authority that covered the entity before no longer does.
+    LeftCoverage,
 }
 
 /// An organisation named by reference.
@@ -245,6 +277,9 @@ pub struct Entity {
     /// Ids of the rules that decided the size, category, CSIRT and authority.
     #[schema(example = json!(["size.declared", "category.annex_i_large", "coverage.csirt.exact", "coverage.authority.sector"]))]
     pub decided_by: Vec<String>,
+    /// The entity's own request to leave the register, while it waits for a decision.
+    #[serde(default)]
+    pub deregistration_request: Option<DeregistrationRequest>,
     pub version: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
     pub updated_at: chrono::DateTime<chrono::Utc>,
@@ -260,6 +295,16 @@ pub struct Deregistration {
     pub reason: String,
 }
 
+/// A decision on an entity's own deregistration request.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"comment": "confirmed: the company was dissolved on 2026-10-31"}))]
+pub struct DeregistrationDecision {
+    /// Why (kept in the entity's history).
+    #[validate(length(min = 1, max = 2000))]
+    pub comment: String,
+}
+
 /// One version of an entity.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EntityVersion {
@@ -267,8 +312,12 @@ pub struct EntityVersion {
     pub changed_at: chrono::DateTime<chrono::Utc>,
     /// Who made the change (`org/subject`).
     pub changed_by: String,
-    /// `registered`, `updated` or `deregistered: <reason>`.
+    /// `registered`, `updated`, `deregistered: <reason>`, `deregistration_requested: <reason>`,
+    /// `deregistration_confirmed: <comment>` or `deregistration_rejected: <comment>`.
     pub change: String,
+    /// What the change did that the entity's CSIRT and authority must notice.
+    #[schema(example = json!(["self_service", "category_lowered", "left_coverage"]))]
+    pub flags: Vec<ChangeFlag>,
     /// The entity as it was after this change.
     pub entity: Entity,
 }

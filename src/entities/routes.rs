@@ -1,6 +1,8 @@
 //! `/api/v1/entities`.
 
-use super::model::{Deregistration, Entity, EntityInput, EntityStatus, EntityVersion};
+use super::model::{
+    Deregistration, DeregistrationDecision, Entity, EntityInput, EntityStatus, EntityVersion,
+};
 use super::service::{self, Filters};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
@@ -170,7 +172,10 @@ pub async fn update(
     Ok(etagged(StatusCode::OK, &entity))
 }
 
-/// Takes an entity off the register. The record stays, with status `deregistered`.
+/// Takes an entity off the register. The record stays, with status `deregistered`. The
+/// national CSIRT and the supervisory authority covering the entity deregister it at once; the
+/// entity itself only asks: it gets status `deregistration_pending`, keeps its obligations and
+/// stays visible to its CSIRT and authority until one of them confirms or rejects.
 #[utoipa::path(
     tag = "entities",
     params(
@@ -180,8 +185,8 @@ pub async fn update(
     request_body = Deregistration,
     security(("bearer" = ["entities:write"])),
     responses(
-        (status = 200, description = "The deregistered entity", body = Entity),
-        (status = 409, description = "Deregistered already", body = Problem),
+        (status = 200, description = "The deregistered entity, or, asked by the entity itself, the entity with its pending request", body = Entity),
+        (status = 409, description = "Deregistered already (`entity_deregistered`), or the entity's request is pending already (`deregistration_pending`)", body = Problem),
         (status = 412, description = "If-Match is stale", body = Problem)
     )
 )]
@@ -201,6 +206,87 @@ pub async fn deregister(
         .write(move |conn| service::deregister(conn, &caller, &id, if_match.as_deref(), &reason))
         .await?;
     Ok(etagged(StatusCode::OK, &entity))
+}
+
+async fn decide(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ValidJson<DeregistrationDecision>,
+    req: HttpRequest,
+    confirm: bool,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::EntitiesWrite)?;
+    let id = parse_id(&id)?;
+    let if_match = conditional::if_match(&req);
+    let comment = body.0.comment;
+    let entity = state
+        .write(move |conn| {
+            service::decide_deregistration(
+                conn,
+                &caller,
+                &id,
+                if_match.as_deref(),
+                confirm,
+                &comment,
+            )
+        })
+        .await?;
+    Ok(etagged(StatusCode::OK, &entity))
+}
+
+/// Confirms an entity's own request to be deregistered (the supervisory authority covering
+/// it, or the national CSIRT): the entity leaves the register.
+#[utoipa::path(
+    tag = "entities",
+    params(
+        ("id" = String, Path, description = "Entity id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; a stale one gets 412")
+    ),
+    request_body = DeregistrationDecision,
+    security(("bearer" = ["entities:write"])),
+    responses(
+        (status = 200, description = "The deregistered entity", body = Entity),
+        (status = 409, description = "No request is pending (`deregistration_not_pending`), or the entity is deregistered already", body = Problem),
+        (status = 412, description = "If-Match is stale", body = Problem)
+    )
+)]
+#[post("/entities/{id}/deregistration/confirm")]
+pub async fn confirm_deregistration(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ValidJson<DeregistrationDecision>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    decide(state, caller, id, body, req, true).await
+}
+
+/// Rejects an entity's own request to be deregistered (the supervisory authority covering
+/// it, or the national CSIRT): the entity stays registered.
+#[utoipa::path(
+    tag = "entities",
+    params(
+        ("id" = String, Path, description = "Entity id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; a stale one gets 412")
+    ),
+    request_body = DeregistrationDecision,
+    security(("bearer" = ["entities:write"])),
+    responses(
+        (status = 200, description = "The entity, registered", body = Entity),
+        (status = 409, description = "No request is pending (`deregistration_not_pending`), or the entity is deregistered already", body = Problem),
+        (status = 412, description = "If-Match is stale", body = Problem)
+    )
+)]
+#[post("/entities/{id}/deregistration/reject")]
+pub async fn reject_deregistration(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: ValidJson<DeregistrationDecision>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    decide(state, caller, id, body, req, false).await
 }
 
 /// Every version of an entity, oldest first.

@@ -8,13 +8,14 @@ use crate::directory::load_directory;
 use crate::error::{AppError, AppResult};
 use crate::http::json;
 use crate::http::pagination::PageParams;
+use crate::outbox::{self, NewEvent};
 use crate::rules::category::{self, Category, SizeClass, SizeFacts};
 use crate::rules::coverage::{self, DirectoryOrg, Function};
 use crate::schema::{entities, entity_versions};
 use diesel::prelude::*;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = entities)]
+#[diesel(table_name = entities, treat_none_as_null = true)]
 struct EntityRow {
     id: String,
     name: String,
@@ -28,6 +29,7 @@ struct EntityRow {
     version: i64,
     created_at: chrono::NaiveDateTime,
     updated_at: chrono::NaiveDateTime,
+    deregistration_request: Option<String>,
 }
 
 /// What the rules derive from a registration and the directory.
@@ -77,15 +79,23 @@ impl EntityRow {
     fn into_api(self, dir: &[DirectoryOrg]) -> AppResult<Entity> {
         let input: EntityInput = serde_json::from_str(&self.body)?;
         let d = derive(&input, dir);
+        let request: Option<DeregistrationRequest> = self
+            .deregistration_request
+            .as_deref()
+            .map(serde_json::from_str)
+            .transpose()?;
         Ok(Entity {
             id: self.id,
             size_class: d.size,
             input,
             status: if self.status == "deregistered" {
                 EntityStatus::Deregistered
+            } else if request.is_some() {
+                EntityStatus::DeregistrationPending
             } else {
                 EntityStatus::Registered
             },
+            deregistration_request: request,
             category: d.category,
             sectoral_csirt: d.sectoral_csirt,
             supervisory_authority: d.supervisory_authority,
@@ -160,8 +170,23 @@ pub fn list(
     if let Some(c) = f.category {
         q = q.filter(entities::category.eq(c.as_str()));
     }
-    if let Some(s) = f.status {
-        q = q.filter(entities::status.eq(s.as_str()));
+    match f.status {
+        None => {}
+        Some(EntityStatus::Deregistered) => q = q.filter(entities::status.eq("deregistered")),
+        Some(EntityStatus::Registered) => {
+            q = q.filter(
+                entities::status
+                    .eq("registered")
+                    .and(entities::deregistration_request.is_null()),
+            )
+        }
+        Some(EntityStatus::DeregistrationPending) => {
+            q = q.filter(
+                entities::status
+                    .eq("registered")
+                    .and(entities::deregistration_request.is_not_null()),
+            )
+        }
     }
     if let Some(text) = f.q {
         let escaped = text
@@ -221,6 +246,7 @@ fn write_version(
     caller: &Caller,
     entity: &Entity,
     change: &str,
+    flags: &[ChangeFlag],
 ) -> AppResult<()> {
     diesel::insert_into(entity_versions::table)
         .values((
@@ -230,6 +256,7 @@ fn write_version(
             entity_versions::changed_at.eq(entity.updated_at.naive_utc()),
             entity_versions::changed_by.eq(format!("{}/{}", caller.org, caller.sub)),
             entity_versions::change.eq(change),
+            entity_versions::flags.eq(serde_json::to_string(flags)?),
         ))
         .execute(conn)?;
     Ok(())
@@ -240,9 +267,14 @@ fn row_for(
     input: &EntityInput,
     d: &Derived,
     status: EntityStatus,
+    request: Option<&DeregistrationRequest>,
     version: i64,
     created: chrono::NaiveDateTime,
 ) -> AppResult<EntityRow> {
+    let status = match status {
+        EntityStatus::Deregistered => EntityStatus::Deregistered,
+        _ => EntityStatus::Registered,
+    };
     Ok(EntityRow {
         id,
         name: input.name.clone(),
@@ -256,6 +288,7 @@ fn row_for(
         version,
         created_at: created,
         updated_at: db::now(),
+        deregistration_request: request.map(serde_json::to_string).transpose()?,
     })
 }
 
@@ -278,7 +311,15 @@ pub fn create(conn: &mut DbConn, caller: &Caller, input: EntityInput) -> AppResu
     let dir = load_directory(conn)?;
     let d = derive(&input, &dir);
     let now = db::now();
-    let row = row_for(db::new_id(), &input, &d, EntityStatus::Registered, 1, now)?;
+    let row = row_for(
+        db::new_id(),
+        &input,
+        &d,
+        EntityStatus::Registered,
+        None,
+        1,
+        now,
+    )?;
     match diesel::insert_into(entities::table)
         .values(&row)
         .execute(conn)
@@ -288,7 +329,7 @@ pub fn create(conn: &mut DbConn, caller: &Caller, input: EntityInput) -> AppResu
         Err(e) => return Err(e.into()),
     }
     let entity = row.into_api(&dir)?;
-    write_version(conn, caller, &entity, "registered")?;
+    write_version(conn, caller, &entity, "registered", &[])?;
     audit::record(conn, caller, "entity.register", "entity", &entity.id)?;
     Ok(entity)
 }
@@ -304,21 +345,29 @@ fn may_write(caller: &Caller, id: &str) -> AppResult<()> {
     }
 }
 
+/// A change to write: the registration after it, its status, and what the history says.
+struct Change<'a> {
+    input: EntityInput,
+    status: EntityStatus,
+    request: Option<&'a DeregistrationRequest>,
+    change: &'a str,
+    flags: &'a [ChangeFlag],
+}
+
 fn save(
     conn: &mut DbConn,
     caller: &Caller,
     current: EntityRow,
-    input: EntityInput,
-    status: EntityStatus,
-    change: &str,
+    c: Change,
     dir: &[DirectoryOrg],
 ) -> AppResult<Entity> {
-    let d = derive(&input, dir);
+    let d = derive(&c.input, dir);
     let row = row_for(
         current.id.clone(),
-        &input,
+        &c.input,
         &d,
-        status,
+        c.status,
+        c.request,
         current.version + 1,
         current.created_at,
     )?;
@@ -336,15 +385,118 @@ fn save(
                 "the entity changed while you updated it; read it again".into(),
             ))
         }
-        Err(e) if db::is_unique_violation(&e) => return Err(duplicate(&input)),
+        Err(e) if db::is_unique_violation(&e) => return Err(duplicate(&c.input)),
         Err(e) => return Err(e.into()),
     }
     let entity = row.into_api(dir)?;
-    write_version(conn, caller, &entity, change)?;
+    write_version(conn, caller, &entity, c.change, c.flags)?;
     Ok(entity)
 }
 
-/// Applies a JSON merge patch; the result is validated as a whole.
+/// The organisations that oversee an entity (its sectoral CSIRT and supervisory authority),
+/// and the entity itself. The national CSIRT sees every event anyway.
+fn overseers(e: &Entity) -> Vec<String> {
+    [&e.sectoral_csirt, &e.supervisory_authority]
+        .into_iter()
+        .flatten()
+        .map(|o| o.id.clone())
+        .chain(std::iter::once(e.id.clone()))
+        .collect()
+}
+
+/// What a change did that those overseeing the entity must notice.
+pub fn change_flags(caller: &Caller, before: &Entity, after: &Entity) -> Vec<ChangeFlag> {
+    let mut flags = vec![];
+    if caller.role == Role::Entity {
+        flags.push(ChangeFlag::SelfService);
+    }
+    if after.category < before.category {
+        flags.push(ChangeFlag::CategoryLowered);
+    }
+    if after.category > before.category {
+        flags.push(ChangeFlag::CategoryRaised);
+    }
+    if after.input.sector != before.input.sector {
+        flags.push(ChangeFlag::SectorChanged);
+    }
+    if after.input.country != before.input.country {
+        flags.push(ChangeFlag::CountryChanged);
+    }
+    let left = |b: &Option<OrgRef>, a: &Option<OrgRef>| {
+        b.as_ref()
+            .is_some_and(|b| a.as_ref().map(|a| &a.id) != Some(&b.id))
+    };
+    if left(&before.sectoral_csirt, &after.sectoral_csirt)
+        || left(&before.supervisory_authority, &after.supervisory_authority)
+    {
+        flags.push(ChangeFlag::LeftCoverage);
+    }
+    flags
+}
+
+/// Whether a change alters who oversees the entity or how: worth an event.
+fn oversight_changed(before: &Entity, after: &Entity) -> bool {
+    let ids = |o: &Option<OrgRef>| o.as_ref().map(|o| o.id.clone());
+    before.category != after.category
+        || before.input.sector != after.input.sector
+        || before.input.country != after.input.country
+        || ids(&before.sectoral_csirt) != ids(&after.sectoral_csirt)
+        || ids(&before.supervisory_authority) != ids(&after.supervisory_authority)
+}
+
+/// The part of an entity that decides its obligations and oversight, for events.
+fn oversight_view(e: &Entity) -> serde_json::Value {
+    serde_json::json!({
+        "category": e.category,
+        "sector": e.input.sector,
+        "country": e.input.country,
+        "sectoral_csirt": e.sectoral_csirt,
+        "supervisory_authority": e.supervisory_authority,
+        "status": e.status,
+    })
+}
+
+fn emit(
+    conn: &mut DbConn,
+    event_type: &str,
+    entity: &Entity,
+    recipients: Vec<String>,
+    data: serde_json::Value,
+) -> AppResult<()> {
+    let mut body = serde_json::json!({
+        "entity_id": entity.id,
+        "name": entity.input.name,
+        "version": entity.version,
+    });
+    if let (Some(b), Some(d)) = (body.as_object_mut(), data.as_object()) {
+        b.extend(d.clone());
+    }
+    outbox::emit(
+        conn,
+        NewEvent {
+            event_type,
+            subject_type: "entity",
+            subject_id: &entity.id,
+            significant: false,
+            data: body,
+            recipients,
+        },
+    )?;
+    Ok(())
+}
+
+fn pending_conflict() -> AppError {
+    AppError::Conflict(
+        "deregistration_pending",
+        "the entity's request to be deregistered waits for its supervisory authority or the \
+         national CSIRT; the registration cannot be changed by the entity until then"
+            .into(),
+    )
+}
+
+/// Applies a JSON merge patch; the result is validated as a whole. A change to the category,
+/// sector, home state, CSIRT or authority is an `entity.updated` event to the CSIRT and
+/// authority of before and after the change.
 pub fn update(
     conn: &mut DbConn,
     caller: &Caller,
@@ -362,26 +514,64 @@ pub fn update(
             "a deregistered entity cannot be changed".into(),
         ));
     }
+    if current.deregistration_request.is_some() && caller.role == Role::Entity {
+        return Err(pending_conflict());
+    }
     let mut doc: serde_json::Value = serde_json::from_str(&current.body)?;
     json::merge_patch(&mut doc, patch);
     let input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
-    let before: EntityInput = serde_json::from_str(&current.body)?;
-    if before == input {
+    let before_input: EntityInput = serde_json::from_str(&current.body)?;
+    if before_input == input {
         return current.into_api(&dir);
     }
+    let before = current.clone().into_api(&dir)?;
+    let after = derive(&input, &dir);
+    let preview = Entity {
+        category: after.category,
+        sectoral_csirt: after.sectoral_csirt,
+        supervisory_authority: after.supervisory_authority,
+        input: input.clone(),
+        ..before.clone()
+    };
+    let flags = change_flags(caller, &before, &preview);
+    let status = before.status;
+    let request = before.deregistration_request.clone();
     let entity = save(
         conn,
         caller,
         current,
-        input,
-        EntityStatus::Registered,
-        "updated",
+        Change {
+            input,
+            status,
+            request: request.as_ref(),
+            change: "updated",
+            flags: &flags,
+        },
         &dir,
     )?;
+    if oversight_changed(&before, &entity) {
+        let mut to = overseers(&before);
+        to.extend(overseers(&entity));
+        emit(
+            conn,
+            "entity.updated",
+            &entity,
+            to,
+            serde_json::json!({
+                "changed_by": format!("{}/{}", caller.org, caller.sub),
+                "flags": flags,
+                "before": oversight_view(&before),
+                "after": oversight_view(&entity),
+            }),
+        )?;
+    }
     audit::record(conn, caller, "entity.update", "entity", &entity.id)?;
     Ok(entity)
 }
 
+/// Takes an entity off the register. The national CSIRT and the supervisory authority that
+/// covers the entity do so at once; the entity itself only asks, and stays registered (and
+/// visible, with its obligations) until one of them confirms.
 pub fn deregister(
     conn: &mut DbConn,
     caller: &Caller,
@@ -391,7 +581,17 @@ pub fn deregister(
 ) -> AppResult<Entity> {
     let dir = load_directory(conn)?;
     let current = load_visible(conn, caller, id, &dir)?;
-    may_write(caller, id)?;
+    match caller.role {
+        Role::NationalCsirt | Role::SupervisoryAuthority => {}
+        Role::Entity if caller.org == id => {}
+        _ => {
+            return Err(AppError::ForbiddenAction(
+                "an entity is deregistered by the national CSIRT or its supervisory authority, \
+                 or asks for it itself"
+                    .into(),
+            ))
+        }
+    }
     crate::http::conditional::check(if_match, current.version)?;
     if current.status == "deregistered" {
         return Err(AppError::Conflict(
@@ -399,17 +599,156 @@ pub fn deregister(
             "the entity is deregistered already".into(),
         ));
     }
-    let input: EntityInput = serde_json::from_str(&current.body)?;
+    let before = current.clone().into_api(&dir)?;
+    let by = format!("{}/{}", caller.org, caller.sub);
+    let input = before.input.clone();
+    if caller.role == Role::Entity {
+        if before.deregistration_request.is_some() {
+            return Err(pending_conflict());
+        }
+        let request = DeregistrationRequest {
+            reason: reason.to_string(),
+            requested_by: by.clone(),
+            requested_at: db::now().and_utc(),
+        };
+        let entity = save(
+            conn,
+            caller,
+            current,
+            Change {
+                input,
+                status: EntityStatus::DeregistrationPending,
+                request: Some(&request),
+                change: &format!("deregistration_requested: {reason}"),
+                flags: &[ChangeFlag::SelfService],
+            },
+            &dir,
+        )?;
+        emit(
+            conn,
+            "entity.deregistration_requested",
+            &entity,
+            overseers(&entity),
+            serde_json::json!({"request": request}),
+        )?;
+        audit::record(
+            conn,
+            caller,
+            "entity.deregistration_request",
+            "entity",
+            &entity.id,
+        )?;
+        return Ok(entity);
+    }
     let entity = save(
         conn,
         caller,
         current,
-        input,
-        EntityStatus::Deregistered,
-        &format!("deregistered: {reason}"),
+        Change {
+            input,
+            status: EntityStatus::Deregistered,
+            request: None,
+            change: &format!("deregistered: {reason}"),
+            flags: &[],
+        },
         &dir,
     )?;
+    emit(
+        conn,
+        "entity.deregistered",
+        &entity,
+        overseers(&entity),
+        serde_json::json!({
+            "deregistered_by": by,
+            "reason": reason,
+            "request": before.deregistration_request,
+        }),
+    )?;
     audit::record(conn, caller, "entity.deregister", "entity", &entity.id)?;
+    Ok(entity)
+}
+
+/// The supervisory authority covering the entity, or the national CSIRT, decides an entity's
+/// own deregistration request: `confirm` takes it off the register, otherwise it stays.
+pub fn decide_deregistration(
+    conn: &mut DbConn,
+    caller: &Caller,
+    id: &str,
+    if_match: Option<&str>,
+    confirm: bool,
+    comment: &str,
+) -> AppResult<Entity> {
+    let dir = load_directory(conn)?;
+    let current = load_visible(conn, caller, id, &dir)?;
+    match caller.role {
+        Role::NationalCsirt | Role::SupervisoryAuthority => {}
+        Role::Entity => {
+            return Err(AppError::ForbiddenAction(
+                "an entity cannot decide its own deregistration request".into(),
+            ))
+        }
+        Role::SectoralCsirt => {
+            return Err(AppError::ForbiddenAction(
+                "deregistration requests are decided by the supervisory authority or the \
+                 national CSIRT"
+                    .into(),
+            ))
+        }
+    }
+    crate::http::conditional::check(if_match, current.version)?;
+    if current.status == "deregistered" {
+        return Err(AppError::Conflict(
+            "entity_deregistered",
+            "the entity is deregistered already".into(),
+        ));
+    }
+    let before = current.clone().into_api(&dir)?;
+    let Some(request) = before.deregistration_request.clone() else {
+        return Err(AppError::Conflict(
+            "deregistration_not_pending",
+            "the entity has not asked to be deregistered".into(),
+        ));
+    };
+    let (status, change, event, action) = if confirm {
+        (
+            EntityStatus::Deregistered,
+            format!("deregistration_confirmed: {comment}"),
+            "entity.deregistered",
+            "entity.deregistration_confirm",
+        )
+    } else {
+        (
+            EntityStatus::Registered,
+            format!("deregistration_rejected: {comment}"),
+            "entity.deregistration_rejected",
+            "entity.deregistration_reject",
+        )
+    };
+    let entity = save(
+        conn,
+        caller,
+        current,
+        Change {
+            input: before.input.clone(),
+            status,
+            request: None,
+            change: &change,
+            flags: &[],
+        },
+        &dir,
+    )?;
+    emit(
+        conn,
+        event,
+        &entity,
+        overseers(&entity),
+        serde_json::json!({
+            "decided_by": format!("{}/{}", caller.org, caller.sub),
+            "comment": comment,
+            "request": request,
+        }),
+    )?;
+    audit::record(conn, caller, action, "entity", &entity.id)?;
     Ok(entity)
 }
 
@@ -430,7 +769,8 @@ pub fn history(
             )
         })?,
     };
-    let rows: Vec<(i64, String, chrono::NaiveDateTime, String, String)> = entity_versions::table
+    type VersionRow = (i64, String, chrono::NaiveDateTime, String, String, String);
+    let rows: Vec<VersionRow> = entity_versions::table
         .filter(
             entity_versions::entity_id
                 .eq(id)
@@ -444,17 +784,21 @@ pub fn history(
             entity_versions::changed_at,
             entity_versions::changed_by,
             entity_versions::change,
+            entity_versions::flags,
         ))
         .load(conn)?;
     rows.into_iter()
-        .map(|(version, snapshot, changed_at, changed_by, change)| {
-            Ok(EntityVersion {
-                version,
-                changed_at: changed_at.and_utc(),
-                changed_by,
-                change,
-                entity: serde_json::from_str(&snapshot)?,
-            })
-        })
+        .map(
+            |(version, snapshot, changed_at, changed_by, change, flags)| {
+                Ok(EntityVersion {
+                    version,
+                    changed_at: changed_at.and_utc(),
+                    changed_by,
+                    change,
+                    flags: serde_json::from_str(&flags)?,
+                    entity: serde_json::from_str(&snapshot)?,
+                })
+            },
+        )
         .collect()
 }

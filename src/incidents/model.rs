@@ -262,6 +262,8 @@ pub struct IntermediateRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"due_at": "2026-11-30T12:00:00Z", "note": "Status of the restoration, please."}))]
 pub struct RequestInput {
+    /// When the report is due: at least the rule set's `requests.min_lead_hours` (24 by
+    /// default) from now.
     #[serde(with = "crate::time::bounded")]
     pub due_at: DateTime<Utc>,
     #[validate(length(max = 5000))]

@@ -227,15 +227,17 @@ pub async fn review(
 }
 
 /// A CSIRT or supervisory authority the incident was routed to requests an intermediate report
-/// (Art. 23(4)(c)) by a time it names.
+/// (Art. 23(4)(c)) by a time it names: at least the rule set's minimum lead time from now
+/// (24 hours by default), with at most its maximum of open requests per incident (3).
 #[utoipa::path(
     tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
     request_body = RequestInput,
-    security(("bearer" = ["incidents:read"])),
+    security(("bearer" = ["incidents:request"])),
     responses(
         (status = 201, description = "Requested", body = IntermediateRequest),
-        (status = 409, description = "The incident is closed", body = Problem)
+        (status = 409, description = "The incident is closed (`incident_closed`), or has as many open requests as allowed (`too_many_open_requests`)", body = Problem),
+        (status = 422, description = "`due_at` is sooner than the minimum lead time", body = Problem)
     )
 )]
 #[post("/incidents/{id}/requests")]
@@ -245,7 +247,7 @@ pub async fn request(
     id: web::Path<String>,
     body: ValidJson<RequestInput>,
 ) -> Result<HttpResponse, AppError> {
-    caller.require(Scope::IncidentsRead)?;
+    caller.require(Scope::IncidentsRequest)?;
     let id = parse_id(&id)?;
     let cfg = state.config.clone();
     let r = state

@@ -1008,8 +1008,36 @@ pub fn request_intermediate(
         due_at: db::micros(input.due_at),
         ..input
     };
-    if input.due_at.naive_utc() <= now {
-        return Err(AppError::invalid("/due_at", "must lie in the future"));
+    let limits = &rs.requests;
+    let earliest = now + chrono::Duration::hours(limits.min_lead_hours);
+    if input.due_at.naive_utc() <= now || input.due_at.naive_utc() < earliest {
+        return Err(AppError::invalid(
+            "/due_at",
+            format!(
+                "must be at least {} hours from now (not before {}): the entity needs time to \
+                 answer",
+                limits.min_lead_hours,
+                earliest
+                    .and_utc()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+            ),
+        ));
+    }
+    // A request is open until an intermediate report answers it (as the rules count them).
+    let asked = requests_of(conn, id)?.len();
+    let answered = reports_of(conn, id)?
+        .iter()
+        .filter(|r| r.stage == Stage::Intermediate.as_str())
+        .count();
+    if asked.saturating_sub(answered) >= limits.max_open_per_incident {
+        return Err(AppError::Conflict(
+            "too_many_open_requests",
+            format!(
+                "the incident has {} open intermediate-report requests, the most allowed; \
+                 wait until the entity answers one",
+                limits.max_open_per_incident
+            ),
+        ));
     }
     let request = IntermediateRequest {
         id: db::new_id(),

@@ -16,6 +16,10 @@ pub struct RuleSet {
     pub description: String,
     pub deadlines: Deadlines,
     pub general: General,
+    /// Limits on the intermediate reports a CSIRT or authority may request. A rule-set file
+    /// written before these limits existed gets the defaults.
+    #[serde(default)]
+    pub requests: RequestLimits,
     /// Thresholds per entity type of Implementing Regulation (EU) 2024/2690.
     pub types: BTreeMap<EntityType, TypeThresholds>,
 }
@@ -42,6 +46,27 @@ pub struct General {
     pub recurring_window_days: i64,
     /// …at least this many of them.
     pub recurring_min_incidents: usize,
+}
+
+/// How soon and how often an entity can be asked for an intermediate report (Art. 23(4)(c)).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestLimits {
+    /// A request gives the entity at least this many hours: the law's shortest reporting
+    /// window (the early warning's 24 hours) by default.
+    pub min_lead_hours: i64,
+    /// At most this many requests may be open (not yet answered by an intermediate report)
+    /// on one incident at a time.
+    pub max_open_per_incident: usize,
+}
+
+impl Default for RequestLimits {
+    fn default() -> Self {
+        RequestLimits {
+            min_lead_hours: 24,
+            max_open_per_incident: 3,
+        }
+    }
 }
 
 /// Type-specific criteria (Arts. 5–14); a threshold left out does not apply to the type.
@@ -168,6 +193,12 @@ impl RuleSet {
         if d.early_warning_hours > d.notification_hours {
             return Err("the early warning cannot be due after the notification".into());
         }
+        if !(0..=24 * 365).contains(&self.requests.min_lead_hours) {
+            return Err("requests.min_lead_hours must be between 0 and 8760 hours".into());
+        }
+        if !(1..=100).contains(&self.requests.max_open_per_incident) {
+            return Err("requests.max_open_per_incident must be between 1 and 100".into());
+        }
         if !(1..=12).contains(&d.final_report_months) {
             return Err("deadlines.final_report_months must be between 1 and 12".into());
         }
@@ -223,5 +254,29 @@ mod tests {
         assert!(RuleSet::parse(&v.to_string())
             .unwrap_err()
             .contains("early warning"));
+        v["requests"]["max_open_per_incident"] = 0.into();
+        v["deadlines"]["early_warning_hours"] = 24.into();
+        assert!(RuleSet::parse(&v.to_string())
+            .unwrap_err()
+            .contains("max_open_per_incident"));
+    }
+
+    #[test]
+    fn request_limits_are_in_the_built_in_rule_set_and_default_when_left_out() {
+        let rs = RuleSet::nis2_default();
+        assert_eq!(rs.requests, RequestLimits::default());
+        assert_eq!(
+            (
+                rs.requests.min_lead_hours,
+                rs.requests.max_open_per_incident
+            ),
+            (24, 3)
+        );
+        let mut v: serde_json::Value = serde_json::from_str(DEFAULT).unwrap();
+        v.as_object_mut().unwrap().remove("requests");
+        assert_eq!(
+            RuleSet::parse(&v.to_string()).unwrap().requests,
+            RequestLimits::default()
+        );
     }
 }
