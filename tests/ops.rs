@@ -100,8 +100,8 @@ async fn metrics_count_requests_per_route_and_status() {
         send(&app, get("/api/v1/entities", &t)).await;
     }
     send(&app, get("/api/v1/entities/not-an-id", &t)).await;
-    let m = send(&app, actix_web::test::TestRequest::get().uri("/metrics")).await;
-    assert_eq!(m.status, 200);
+    let m = send(&app, get("/metrics", &t)).await;
+    assert_eq!(m.status, 200, "{}", m.text);
     assert!(
         m.text.contains(
             r#"nis2hub_http_requests_total{method="GET",route="/api/v1/entities",status="200"} 3"#
