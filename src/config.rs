@@ -276,6 +276,9 @@ impl Config {
             return Err("NIS2HUB_TOKEN_RATE_PER_MINUTE must be between 1 and 100000".into());
         }
         let security = security_from(&get, &number)?;
+        if security.metrics_listen == Some(listen) {
+            return Err("NIS2HUB_METRICS_LISTEN must differ from NIS2HUB_LISTEN".into());
+        }
         Ok(Self {
             security,
             token_rate_per_minute: token_rate as u32,
@@ -481,6 +484,7 @@ mod tests {
             ("NIS2HUB_METRICS_LISTEN", "metrics"),
             ("NIS2HUB_AUTH_CACHE_SECONDS", "3600"),
             ("NIS2HUB_JWT_MAX_LIFETIME", "10"),
+            ("NIS2HUB_METRICS_LISTEN", "127.0.0.1:8080"),
         ] {
             assert!(
                 Config::from_vars(vars(&[(k, v)])).unwrap_err().contains(k),
