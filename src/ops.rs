@@ -70,9 +70,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-/// Prometheus metrics in the text exposition format. Needs a token with `audit:read`; when
-/// the service runs with `NIS2HUB_METRICS_LISTEN`, the metrics are served there instead, without
-/// a token, and this path answers 404.
+/// Prometheus metrics in the text exposition format.
+///
+/// They show national reporting activity, so they need a token with `audit:read`. When the
+/// service runs with `NIS2HUB_METRICS_LISTEN`, they are served on that listener instead,
+/// without a token, and this path answers 404.
 #[utoipa::path(
     tag = "operations",
     security(("bearer" = ["audit:read"])),

@@ -353,8 +353,10 @@ pub async fn get_one(
     Ok(HttpResponse::Ok().json(client))
 }
 
-/// Revokes a client: its secret stops working at once, and so do the tokens already issued to
-/// it (at once on this instance, within `NIS2HUB_AUTH_CACHE_SECONDS` on the others).
+/// Revokes a client: its secret and the tokens already issued to it stop working.
+///
+/// The tokens stop at once on the instance that revokes, and within
+/// `NIS2HUB_AUTH_CACHE_SECONDS` (default 5) on every other instance.
 #[utoipa::path(
     tag = "clients",
     params(("id" = String, Path, description = "Client record id")),
