@@ -100,6 +100,39 @@ pub struct Config {
     pub webhook_poll: Option<Duration>,
     /// Token requests allowed per client address and minute.
     pub token_rate_per_minute: u32,
+    /// Authentication hardening: caches, proxies, limits, the metrics listener.
+    pub security: SecurityConfig,
+}
+
+/// Settings of the authentication checks and of who may see operational data.
+#[derive(Debug, Clone)]
+pub struct SecurityConfig {
+    /// How long a client's revocation state and a token's organisation/role match are
+    /// remembered per instance; zero looks them up on every request.
+    pub auth_cache_ttl: Duration,
+    /// The longest `exp - iat` accepted from an external identity provider.
+    pub external_token_max_lifetime: Duration,
+    /// Reverse proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Token requests allowed per `client_id` and minute.
+    pub token_rate_per_client_per_minute: u32,
+    /// A separate address for `/metrics`; when unset, `/metrics` needs a token.
+    pub metrics_listen: Option<SocketAddr>,
+    /// Refused authentications recorded one by one per minute and instance; more are counted.
+    pub audit_refusals_per_minute: u32,
+}
+
+impl Default for SecurityConfig {
+    fn default() -> Self {
+        Self {
+            auth_cache_ttl: Duration::from_secs(5),
+            external_token_max_lifetime: Duration::from_secs(86_400),
+            trusted_proxies: Vec::new(),
+            token_rate_per_client_per_minute: 20,
+            metrics_listen: None,
+            audit_refusals_per_minute: 30,
+        }
+    }
 }
 
 /// Every setting the service reads, with its default and meaning (the README's table).
@@ -121,6 +154,12 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_WEBHOOK_RETRY_SECONDS", "5,300,1800,7200,18000,36000,36000", "waits between webhook delivery attempts (about a day in all, ±20 % jitter); after the last the delivery fails"),
     ("NIS2HUB_TOKEN_RATE_PER_MINUTE", "60", "POST /oauth/token requests allowed per client address and minute (argon2 checks are costly)"),
     ("NIS2HUB_WEBHOOK_POLL_MS", "500", "how often an idle webhook worker looks for due deliveries; 0 turns the worker off"),
+    ("NIS2HUB_AUTH_CACHE_SECONDS", "5", "how long an instance remembers that a client is not revoked and that a token's org matches its role; a revocation elsewhere takes effect within this time (0 looks up every request)"),
+    ("NIS2HUB_JWT_MAX_LIFETIME", "86400", "longest lifetime (exp - iat, seconds) accepted for RS256/ES256 tokens from an external identity provider"),
+    ("NIS2HUB_TRUSTED_PROXIES", "(empty)", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For names the client address (the right-most address not in the list)"),
+    ("NIS2HUB_TOKEN_RATE_PER_CLIENT_PER_MINUTE", "20", "POST /oauth/token requests allowed per client_id and minute, whatever the address"),
+    ("NIS2HUB_METRICS_LISTEN", "(unset)", "a separate host:port serving only /metrics, without a token; when unset, /metrics on the main listener needs a token with audit:read"),
+    ("NIS2HUB_AUDIT_REFUSALS_PER_MINUTE", "30", "refused authentications written to the audit log one by one per instance and minute; beyond that they are counted in one summary record"),
 ];
 
 impl Config {
@@ -236,7 +275,12 @@ impl Config {
         if !(1..=100_000).contains(&token_rate) {
             return Err("NIS2HUB_TOKEN_RATE_PER_MINUTE must be between 1 and 100000".into());
         }
+        let security = security_from(&get, &number)?;
+        if security.metrics_listen == Some(listen) {
+            return Err("NIS2HUB_METRICS_LISTEN must differ from NIS2HUB_LISTEN".into());
+        }
         Ok(Self {
+            security,
             token_rate_per_minute: token_rate as u32,
             webhook_allow_hosts,
             webhook_retry,
@@ -257,6 +301,56 @@ impl Config {
             },
         })
     }
+}
+
+/// The settings of [`SecurityConfig`].
+fn security_from(
+    get: &dyn Fn(&str) -> Option<String>,
+    number: &dyn Fn(&str, u64) -> Result<u64, String>,
+) -> Result<SecurityConfig, String> {
+    let cache = number("NIS2HUB_AUTH_CACHE_SECONDS", 5)?;
+    if cache > 300 {
+        return Err("NIS2HUB_AUTH_CACHE_SECONDS must be at most 300".into());
+    }
+    let lifetime = number("NIS2HUB_JWT_MAX_LIFETIME", 86_400)?;
+    if !(60..=30 * 86_400).contains(&lifetime) {
+        return Err("NIS2HUB_JWT_MAX_LIFETIME must be between 60 and 2592000 seconds".into());
+    }
+    let trusted_proxies = get("NIS2HUB_TRUSTED_PROXIES")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    format!("NIS2HUB_TRUSTED_PROXIES: `{p}` is not an address or CIDR range")
+                })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let per_client = number("NIS2HUB_TOKEN_RATE_PER_CLIENT_PER_MINUTE", 20)?;
+    if !(1..=100_000).contains(&per_client) {
+        return Err("NIS2HUB_TOKEN_RATE_PER_CLIENT_PER_MINUTE must be between 1 and 100000".into());
+    }
+    let metrics_listen = match get("NIS2HUB_METRICS_LISTEN") {
+        None => None,
+        Some(v) => Some(v.parse::<SocketAddr>().map_err(|_| {
+            format!("NIS2HUB_METRICS_LISTEN must be host:port, such as 127.0.0.1:9090, not `{v}`")
+        })?),
+    };
+    let refusals = number("NIS2HUB_AUDIT_REFUSALS_PER_MINUTE", 30)?;
+    if !(1..=10_000).contains(&refusals) {
+        return Err("NIS2HUB_AUDIT_REFUSALS_PER_MINUTE must be between 1 and 10000".into());
+    }
+    Ok(SecurityConfig {
+        auth_cache_ttl: Duration::from_secs(cache),
+        external_token_max_lifetime: Duration::from_secs(lifetime),
+        trusted_proxies,
+        token_rate_per_client_per_minute: per_client as u32,
+        metrics_listen,
+        audit_refusals_per_minute: refusals as u32,
+    })
 }
 
 /// The development key file: created once with 48 random bytes, readable by the owner only,
@@ -363,6 +457,40 @@ mod tests {
         let ok = Config::from_vars(vars(&[("PATH", "/bin")])).unwrap();
         assert_eq!(ok.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(ok.jwt.issuer, "nis2hub");
+    }
+
+    #[test]
+    fn security_settings_are_read_and_checked() {
+        let ok = Config::from_vars(vars(&[
+            ("NIS2HUB_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.1"),
+            ("NIS2HUB_METRICS_LISTEN", "127.0.0.1:9090"),
+            ("NIS2HUB_AUTH_CACHE_SECONDS", "0"),
+        ]))
+        .unwrap();
+        assert_eq!(ok.security.trusted_proxies.len(), 2);
+        assert!(ok.security.trusted_proxies[1]
+            .contains(&"192.0.2.1".parse::<std::net::IpAddr>().unwrap()));
+        assert_eq!(ok.security.metrics_listen.unwrap().port(), 9090);
+        assert_eq!(ok.security.auth_cache_ttl, Duration::ZERO);
+        let defaults = Config::from_vars(vars(&[])).unwrap().security;
+        assert_eq!(defaults.auth_cache_ttl, Duration::from_secs(5));
+        assert_eq!(
+            defaults.external_token_max_lifetime,
+            Duration::from_secs(86_400)
+        );
+        assert!(defaults.metrics_listen.is_none());
+        for (k, v) in [
+            ("NIS2HUB_TRUSTED_PROXIES", "10.0.0.0/33"),
+            ("NIS2HUB_METRICS_LISTEN", "metrics"),
+            ("NIS2HUB_AUTH_CACHE_SECONDS", "3600"),
+            ("NIS2HUB_JWT_MAX_LIFETIME", "10"),
+            ("NIS2HUB_METRICS_LISTEN", "127.0.0.1:8080"),
+        ] {
+            assert!(
+                Config::from_vars(vars(&[(k, v)])).unwrap_err().contains(k),
+                "{k}"
+            );
+        }
     }
 
     #[test]

@@ -33,24 +33,36 @@ pub struct AppState {
     pub pool: db::Pool,
     pub keys: Arc<auth::jwt::Keys>,
     pub metrics: http::metrics::Metrics,
-    /// Limits `POST /oauth/token` per client address.
-    pub token_limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    /// Limits `POST /oauth/token` per client address and per `client_id`.
+    pub token_limits: Arc<auth::limits::TokenLimits>,
+    /// Revocation states and organisation/role matches, remembered for a few seconds.
+    pub auth_cache: Arc<auth::cache::AuthCache>,
+    /// Rate limit and count of refused authentications written to the audit log.
+    pub refusals: Arc<auth::refusals::RefusalLog>,
 }
 
 impl AppState {
     pub fn new(config: config::Config, pool: db::Pool) -> Result<Self, String> {
-        let keys = auth::jwt::Keys::new(&config.jwt)?;
-        let per_minute = std::num::NonZeroU32::new(config.token_rate_per_minute)
-            .unwrap_or(std::num::NonZeroU32::MIN);
-        let token_limiter = Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
-            per_minute,
-        )));
+        let security = &config.security;
+        let keys = auth::jwt::Keys::new(&config.jwt)?
+            .with_external_max_lifetime(security.external_token_max_lifetime);
+        let token_limits = Arc::new(auth::limits::TokenLimits::new(
+            config.token_rate_per_minute,
+            security.token_rate_per_client_per_minute,
+            security.trusted_proxies.clone(),
+        ));
+        let auth_cache = Arc::new(auth::cache::AuthCache::new(security.auth_cache_ttl));
+        let refusals = Arc::new(auth::refusals::RefusalLog::new(
+            security.audit_refusals_per_minute,
+        ));
         Ok(Self {
             config: Arc::new(config),
             pool,
             keys: Arc::new(keys),
             metrics: http::metrics::Metrics::new(),
-            token_limiter,
+            token_limits,
+            auth_cache,
+            refusals,
         })
     }
 

@@ -104,6 +104,8 @@ async fn serve(config: Config) -> Result<(), String> {
         };
         nis2hub::webhooks::worker::spawn(state.pool.clone(), settings, state.metrics.clone());
     }
+    let metrics_listen = state.config.security.metrics_listen;
+    let metrics_state = state.clone();
     let server = actix_web::HttpServer::new(move || nis2hub::build_app(state.clone()))
         .workers(workers)
         .shutdown_timeout(30)
@@ -112,7 +114,22 @@ async fn serve(config: Config) -> Result<(), String> {
     log::info!(
         "nis2hub listening on http://{listen} ({backend}); API docs at http://{listen}/docs/"
     );
-    server.run().await.map_err(|e| format!("server error: {e}"))
+    let Some(metrics_listen) = metrics_listen else {
+        return server.run().await.map_err(|e| format!("server error: {e}"));
+    };
+    // Metrics on a listener of their own, for the monitoring network only.
+    let metrics =
+        actix_web::HttpServer::new(move || nis2hub::ops::metrics_app(metrics_state.clone()))
+            .workers(1)
+            .shutdown_timeout(5)
+            .bind(metrics_listen)
+            .map_err(|e| {
+                format!("cannot listen on {metrics_listen} (NIS2HUB_METRICS_LISTEN): {e}")
+            })?;
+    log::info!("metrics on http://{metrics_listen}/metrics");
+    tokio::try_join!(server.run(), metrics.run())
+        .map(|_| ())
+        .map_err(|e| format!("server error: {e}"))
 }
 
 fn token(

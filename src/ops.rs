@@ -1,9 +1,15 @@
-//! Operations endpoints: liveness, readiness and metrics. They need no token, and reveal
-//! nothing but whether the service can work.
+//! Operations endpoints: liveness, readiness and metrics. `/healthz` and `/readyz` need no
+//! token and reveal nothing but whether the service can work. `/metrics` shows national
+//! reporting activity (requests per route and status, webhook backlogs), so it is not public:
+//! with `NIS2HUB_METRICS_LISTEN` set it is served only there, on a listener of its own that
+//! only the monitoring network should reach; otherwise it needs a token with `audit:read`.
 
+use crate::auth::{Caller, Scope};
 use crate::error::AppError;
 use crate::AppState;
-use actix_web::{get, web, HttpResponse};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{get, web, App, FromRequest, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -65,15 +71,59 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// Prometheus metrics in the text exposition format.
+///
+/// They show national reporting activity, so they need a token with `audit:read`. When the
+/// service runs with `NIS2HUB_METRICS_LISTEN`, they are served on that listener instead,
+/// without a token, and this path answers 404.
 #[utoipa::path(
     tag = "operations",
+    security(("bearer" = ["audit:read"])),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))
 )]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn metrics(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    if state.config.security.metrics_listen.is_some() {
+        return Err(AppError::RouteNotFound(format!(
+            "{} {}",
+            req.method(),
+            req.path()
+        )));
+    }
+    let caller = Caller::extract(&req).await?;
+    caller.require(Scope::AuditRead)?;
+    Ok(render(&state).await)
+}
+
+async fn render(state: &AppState) -> HttpResponse {
     let backlog = state.db(crate::webhooks::backlog).await.unwrap_or_default();
     let text = state.metrics.render(&state.pool, &backlog);
-    Ok(HttpResponse::Ok()
+    HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(text))
+        .body(text)
+}
+
+async fn open_metrics(state: web::Data<AppState>) -> HttpResponse {
+    render(&state).await
+}
+
+/// The application of the metrics listener (`NIS2HUB_METRICS_LISTEN`): `GET /metrics` without
+/// a token, and nothing else.
+pub fn metrics_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(web::Data::new(state))
+        .route("/metrics", web::get().to(open_metrics))
+        .default_service(web::to(crate::http::not_found))
 }

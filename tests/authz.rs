@@ -142,8 +142,8 @@ const WEBHOOK_ROW_LEVEL: &[(&str, &str, &str)] = &[
     ("DELETE", "/api/v1/webhooks/{id}", "webhooks:manage"),
 ];
 
-/// Operations that need no token.
-const PUBLIC: &[&str] = &["/healthz", "/readyz", "/metrics", "/openapi.json"];
+/// Operations that need no token (`/metrics` needs `audit:read`: see tests/ops.rs).
+const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json"];
 
 const OTHER_SECRET: &str = "another-secret-another-secret-another-0123";
 
@@ -166,6 +166,9 @@ const OTHER_SECRET: &str = "another-secret-another-secret-another-0123";
 #[derive(Clone)]
 struct Ids {
     organisation: String,
+    /// The national CSIRT: a caller holding only `clients:manage` may register a client for
+    /// it (with that scope), and for no one else.
+    national: String,
     entity: String,
     /// An energy entity that asked to be deregistered, for `/deregistration/confirm`.
     confirming: String,
@@ -341,6 +344,7 @@ where
     let (closing, _) = report_incident(ctx, app, &reporter, "authz: closed").await;
     Ids {
         organisation,
+        national: ctx.org_id("ncsirt"),
         entity: e.body["id"].as_str().unwrap().to_string(),
         confirming: pending[0].clone(),
         rejecting: pending[1].clone(),
@@ -418,9 +422,7 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         | ("POST", "/api/v1/entities/{id}/deregistration/reject") => {
             Some(json!({"comment": "authz test"}))
         }
-        ("POST", "/api/v1/clients") => {
-            Some(json!({"name": "x", "organisation_id": ids.organisation}))
-        }
+        ("POST", "/api/v1/clients") => Some(json!({"name": "x", "organisation_id": ids.national})),
         ("POST", "/api/v1/incidents") => Some(json!({
             "entity_id": ids.reporter, "stage": "early_warning",
             "aware_at": chrono::Utc::now() - chrono::Duration::hours(1),
@@ -705,6 +707,8 @@ fn the_matrix_is_every_api_operation_with_its_documented_scope() {
                         .map(|s| s.iter().map(|v| v.to_string()).collect::<Vec<_>>())
                         .unwrap_or_default(),
                 ));
+            } else if path == "/metrics" {
+                assert_eq!(scopes, &json!(["audit:read"]), "{method} {path}");
             } else {
                 assert!(
                     op.get("security").is_none(),
@@ -788,10 +792,30 @@ async fn every_operation_refuses_a_missing_or_unverifiable_token_with_401() {
             assert_unauthorized(&format!("{name} with {what}"), &r);
         }
     }
+    // Refused tokens are audited (a limited number a minute, the rest counted): that is the
+    // only change a 401 makes.
+    let after = snapshot(&ctx, &app, &ids).await;
+    let mut expected = before.clone();
+    expected["audit_log"] = after["audit_log"].clone();
     assert_eq!(
-        snapshot(&ctx, &app, &ids).await,
-        before,
+        after, expected,
         "a request refused with 401 changes nothing"
+    );
+    let new_actions: Vec<String> = {
+        use diesel::prelude::*;
+        use nis2hub::schema::audit_log;
+        let mut conn = ctx.state.pool.get().unwrap();
+        audit_log::table
+            .filter(audit_log::seq.gt(before["audit_log"].as_i64().unwrap()))
+            .select(audit_log::action)
+            .load(&mut *conn)
+            .unwrap()
+    };
+    assert!(
+        new_actions
+            .iter()
+            .all(|a| a.starts_with("auth.refused.") || a == "auth.refusals_suppressed"),
+        "{new_actions:?}"
     );
 
     // Control: the same hand-made claims, signed correctly, are accepted everywhere.

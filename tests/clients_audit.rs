@@ -563,7 +563,11 @@ async fn a_revoked_client_gets_no_more_tokens() {
         .iter()
         .map(|r| r["action"].as_str().unwrap())
         .collect();
-    assert_eq!(actions, vec!["client.create", "client.revoke"]);
+    assert_eq!(
+        actions,
+        vec!["client.create", "token.issue", "client.revoke"],
+        "the token issued before the revocation is on record too"
+    );
 
     // An unknown client record.
     send(

@@ -56,7 +56,17 @@ async fn sectors_list_every_annex_sector_and_subsector() {
     let ctx = Ctx::new();
     let app = app!(ctx);
     // Every role reads the taxonomy.
-    let entity = ctx.token(&uuid::Uuid::now_v7().to_string(), Role::Entity);
+    let registered = send(
+        &app,
+        post(
+            "/api/v1/entities",
+            &ctx.national(),
+            &entity_body("87654321", "energy.electricity"),
+        ),
+    )
+    .await;
+    assert_eq!(registered.status, 201, "{}", registered.text);
+    let entity = ctx.token(registered.body["id"].as_str().unwrap(), Role::Entity);
     for t in [
         ctx.national(),
         ctx.token("csirt-energy", Role::SectoralCsirt),

@@ -144,7 +144,7 @@ async fn every_event_arrives_signed_once_in_feed_order_after_the_receiver_recove
     );
     assert_eq!(items[0]["last_status_code"], 204);
 
-    let metrics = send(&app, actix_web::test::TestRequest::get().uri("/metrics")).await;
+    let metrics = send(&app, get("/metrics", &ctx.national())).await;
     assert!(
         metrics
             .text
@@ -188,7 +188,7 @@ async fn metrics_show_the_age_of_the_oldest_undelivered_event() {
         post(&format!("/api/v1/webhooks/{id}/ping"), &csirt, &json!({})),
     )
     .await;
-    let metrics = send(&app, actix_web::test::TestRequest::get().uri("/metrics")).await;
+    let metrics = send(&app, get("/metrics", &ctx.national())).await;
     let line = format!("nis2hub_webhook_oldest_undelivered_seconds{{webhook_id=\"{id}\"}}");
     assert!(metrics.text.contains(&line), "{}", metrics.text);
 }

@@ -68,10 +68,39 @@ impl AuditRecord {
     }
 }
 
+/// Who a record is about when there is no authenticated caller (a refused authentication)
+/// or when the actor is an API client exchanging its secret for a token.
+#[derive(Debug, Clone)]
+pub struct Actor<'a> {
+    pub org: &'a str,
+    pub sub: &'a str,
+    pub role: &'a str,
+    pub client_id: Option<&'a str>,
+    pub request_id: &'a str,
+}
+
 /// Appends one record; call inside the write transaction of the change it records.
 pub fn record(
     conn: &mut DbConn,
     caller: &Caller,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> AppResult<()> {
+    let actor = Actor {
+        org: &caller.org,
+        sub: &caller.sub,
+        role: caller.role.as_str(),
+        client_id: caller.client_id.as_deref(),
+        request_id: &caller.request_id,
+    };
+    record_as(conn, &actor, action, resource_type, resource_id)
+}
+
+/// Like [`record`], for an actor that is not an authenticated caller.
+pub fn record_as(
+    conn: &mut DbConn,
+    actor: &Actor<'_>,
     action: &str,
     resource_type: &str,
     resource_id: &str,
@@ -87,14 +116,14 @@ pub fn record(
         seq: prev_seq + 1,
         id: db::new_id(),
         at: db::now(),
-        actor_org: caller.org.clone(),
-        actor_sub: caller.sub.clone(),
-        actor_role: caller.role.as_str().to_string(),
-        client_id: caller.client_id.clone(),
+        actor_org: actor.org.to_string(),
+        actor_sub: actor.sub.to_string(),
+        actor_role: actor.role.to_string(),
+        client_id: actor.client_id.map(str::to_string),
         action: action.to_string(),
         resource_type: resource_type.to_string(),
         resource_id: resource_id.to_string(),
-        request_id: caller.request_id.clone(),
+        request_id: actor.request_id.to_string(),
         prev_hash,
         hash: String::new(),
     };

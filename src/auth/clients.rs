@@ -6,7 +6,7 @@
 //! never exceed the role's ceiling.
 
 use super::scopes::{join_scopes, parse_scopes, Role, Scope};
-use super::Caller;
+use super::{refusals, Caller};
 use crate::audit;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, FieldError, Problem};
@@ -17,7 +17,7 @@ use crate::rules::coverage::OrgKind;
 use crate::schema::{api_clients, entities, organisations};
 use crate::{idempotency, AppState};
 use actix_web::http::StatusCode;
-use actix_web::{delete, get, post, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use argon2::password_hash::{phc::PasswordHash, PasswordHasher, PasswordVerifier};
 use argon2::Argon2;
 use base64::Engine;
@@ -34,7 +34,8 @@ pub struct ClientInput {
     pub name: String,
     /// The organisation or registered entity the client acts for; its kind decides the role.
     pub organisation_id: String,
-    /// Space-separated scopes; defaults to the role's whole ceiling.
+    /// Space-separated scopes, each within the role's ceiling and held by the caller's own
+    /// token; defaults to every scope that is both.
     pub scope: Option<String>,
 }
 
@@ -137,10 +138,33 @@ fn role_of(conn: &mut DbConn, org_id: &str) -> AppResult<Option<Role>> {
     Ok(entity.map(|_| Role::Entity))
 }
 
-/// Checks requested scopes against a role's ceiling.
-fn scopes_for(role: Role, requested: Option<&str>, pointer: &str) -> AppResult<Vec<Scope>> {
+/// The scopes of a new client: within the role's ceiling and within the scopes of the caller
+/// registering it, so that no one hands out more than they hold. Without a request, all that
+/// both allow.
+fn scopes_for(
+    role: Role,
+    requested: Option<&str>,
+    granter: &[Scope],
+    pointer: &str,
+) -> AppResult<Vec<Scope>> {
     let Some(requested) = requested else {
-        return Ok(role.ceiling().to_vec());
+        let mut scopes: Vec<Scope> = role
+            .ceiling()
+            .iter()
+            .filter(|s| granter.contains(s))
+            .copied()
+            .collect();
+        scopes.sort();
+        if scopes.is_empty() {
+            return Err(AppError::invalid(
+                pointer,
+                format!(
+                    "your token holds none of the scopes a {} may hold, so there is nothing to grant",
+                    role.as_str()
+                ),
+            ));
+        }
+        return Ok(scopes);
     };
     let scopes = parse_scopes(requested).map_err(|m| AppError::invalid(pointer, m))?;
     if let Some(extra) = scopes.iter().find(|s| !role.ceiling().contains(s)) {
@@ -149,6 +173,15 @@ fn scopes_for(role: Role, requested: Option<&str>, pointer: &str) -> AppResult<V
             format!(
                 "a {} may not hold the scope `{}`",
                 role.as_str(),
+                extra.as_str()
+            ),
+        ));
+    }
+    if let Some(extra) = scopes.iter().find(|s| !granter.contains(s)) {
+        return Err(AppError::invalid(
+            pointer,
+            format!(
+                "you may grant only scopes your own token holds, and it lacks `{}`",
                 extra.as_str()
             ),
         ));
@@ -197,7 +230,7 @@ pub async fn create(
                         "no organisation or entity has this id",
                     )])
                 })?;
-                let scopes = scopes_for(role, input.scope.as_deref(), "/scope")?;
+                let scopes = scopes_for(role, input.scope.as_deref(), &caller.scopes, "/scope")?;
                 let now = db::now();
                 let id = db::new_id();
                 let client_id = format!(
@@ -316,10 +349,14 @@ pub async fn get_one(
                 .into_api())
         })
         .await?;
+    state.auth_cache.revoke(&client.client_id);
     Ok(HttpResponse::Ok().json(client))
 }
 
-/// Revokes a client: its secret stops working at once (tokens already issued run out).
+/// Revokes a client: its secret and the tokens already issued to it stop working.
+///
+/// The tokens stop at once on the instance that revokes, and within
+/// `NIS2HUB_AUTH_CACHE_SECONDS` (default 5) on every other instance.
 #[utoipa::path(
     tag = "clients",
     params(("id" = String, Path, description = "Client record id")),
@@ -354,6 +391,7 @@ pub async fn revoke(
                 .into_api())
         })
         .await?;
+    state.auth_cache.revoke(&client.client_id);
     Ok(HttpResponse::Ok().json(client))
 }
 
@@ -420,7 +458,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
         (status = 400, description = "RFC 6749 error: invalid_request, unsupported_grant_type or invalid_scope", body = OAuthError),
         (status = 401, description = "RFC 6749 error: invalid_client", body = OAuthError),
         (status = 413, description = "The body is too large", body = Problem),
-        (status = 429, description = "Too many token requests from this address; see Retry-After", body = Problem)
+        (status = 429, description = "Too many token requests from this address or for this client_id; see Retry-After", body = Problem)
     )
 )]
 #[post("/oauth/token")]
@@ -430,14 +468,20 @@ pub async fn token(
     payload: web::Payload,
 ) -> Result<HttpResponse, AppError> {
     // Every attempt costs an argon2 check: limit them per client address.
-    if let Some(ip) = req.peer_addr().map(|a| a.ip()) {
-        if let Err(not_until) = state.token_limiter.check_key(&ip) {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(
-                &governor::clock::DefaultClock::default(),
-            ));
-            return Err(AppError::TooManyRequests(wait.as_secs().max(1)));
+    let address = state.token_limits.address_of(&req);
+    if let Some(ip) = address {
+        if let Err(wait) = state.token_limits.check_address(ip) {
+            return Err(AppError::TooManyRequests(wait));
         }
     }
+    let address = address
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let request_id = req
+        .extensions()
+        .get::<crate::http::request_id::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let bytes = json::read_body(payload.into_inner(), 16 * 1024, None).await?;
     let form: TokenRequest = match serde_urlencoded::from_bytes(&bytes) {
         Ok(f) => f,
@@ -477,15 +521,32 @@ pub async fn token(
             ))
         }
     };
-    if client_id.len() > 100 || secret.len() > 200 {
-        return Ok(oauth_error(
+    let refuse = |reason: &str, client_id: Option<String>| {
+        let mut r = refusals::Refused::anonymous(
+            format!("token.refused.{reason}"),
+            address.clone(),
+            request_id.clone(),
+        );
+        r.client_id = client_id;
+        r
+    };
+    let invalid_client = || {
+        oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",
             "unknown client or wrong secret",
-        ));
+        )
+    };
+    if client_id.len() > 100 || secret.len() > 200 {
+        refusals::record(&state, refuse("unknown_client", None)).await;
+        return Ok(invalid_client());
+    }
+    // Per client as well: many addresses cannot guess one client's secret quickly.
+    if let Err(wait) = state.token_limits.check_client(&client_id) {
+        return Err(AppError::TooManyRequests(wait));
     }
     let pool = state.pool.clone();
-    let found = web::block(move || -> AppResult<Option<ClientRow>> {
+    let checked = web::block(move || -> AppResult<Credentials> {
         let row = {
             let mut conn = pool.get()?;
             api_clients::table
@@ -503,15 +564,28 @@ pub async fn token(
                 .verify_password(secret.as_bytes(), &h)
                 .is_ok()
         });
-        Ok(row.filter(|r| ok && r.revoked_at.is_none()))
+        Ok(match row {
+            None => Credentials::UnknownClient,
+            Some(r) if !ok => Credentials::WrongSecret(r.client_id),
+            Some(r) if r.revoked_at.is_some() => Credentials::Revoked(r.client_id),
+            Some(r) => Credentials::Valid(r),
+        })
     })
     .await??;
-    let Some(client) = found else {
-        return Ok(oauth_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
-            "unknown client or wrong secret",
-        ));
+    let client = match checked {
+        Credentials::Valid(row) => row,
+        Credentials::UnknownClient => {
+            refusals::record(&state, refuse("unknown_client", None)).await;
+            return Ok(invalid_client());
+        }
+        Credentials::WrongSecret(id) => {
+            refusals::record(&state, refuse("wrong_secret", Some(id))).await;
+            return Ok(invalid_client());
+        }
+        Credentials::Revoked(id) => {
+            refusals::record(&state, refuse("revoked_client", Some(id))).await;
+            return Ok(invalid_client());
+        }
     };
     let role = Role::parse(&client.role)
         .ok_or_else(|| AppError::internal("stored client role is unknown"))?;
@@ -542,6 +616,20 @@ pub async fn token(
             Some(client.client_id.clone()),
         )
         .map_err(AppError::internal)?;
+    // Every token issued is on record before it is handed out.
+    state
+        .write(move |conn| {
+            let sub = format!("client:{}", client.client_id);
+            let actor = audit::Actor {
+                org: &client.org_id,
+                sub: &sub,
+                role: role.as_str(),
+                client_id: Some(&client.client_id),
+                request_id: &request_id,
+            };
+            audit::record_as(conn, &actor, "token.issue", "client", &client.id)
+        })
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header(("Cache-Control", "no-store"))
         .json(TokenResponse {
@@ -550,6 +638,29 @@ pub async fn token(
             expires_in: ttl,
             scope,
         }))
+}
+
+/// What the presented credentials turned out to be.
+enum Credentials {
+    Valid(ClientRow),
+    UnknownClient,
+    WrongSecret(String),
+    Revoked(String),
+}
+
+/// Whether a token's `client_id` names a registered client, and whether it is revoked.
+pub fn client_state(conn: &mut DbConn, client_id: &str) -> AppResult<super::cache::ClientState> {
+    use super::cache::ClientState;
+    let revoked: Option<Option<chrono::NaiveDateTime>> = api_clients::table
+        .filter(api_clients::client_id.eq(client_id))
+        .select(api_clients::revoked_at)
+        .first(conn)
+        .optional()?;
+    Ok(match revoked {
+        None => ClientState::Unknown,
+        Some(Some(_)) => ClientState::Revoked,
+        Some(None) => ClientState::Active,
+    })
 }
 
 /// Used by the `token` command: the role that belongs to an organisation or entity.

@@ -4,6 +4,10 @@
 //! algorithms this service was configured for: HS256 with the service's secret, and RS256 or
 //! ES256 with an external identity provider's public key. Everything else, `none` included,
 //! is refused before any claim is read.
+//!
+//! Tokens from the external identity provider get stricter checks than the service's own:
+//! `nbf` is honoured (for every token), `iat` may not lie in the future, and `exp - iat` may not
+//! exceed the configured maximum lifetime, so a provider cannot hand out near-eternal tokens.
 
 use super::scopes::Role;
 use crate::config::JwtConfig;
@@ -39,7 +43,36 @@ pub struct Keys {
     issuer: String,
     audience: String,
     pub ttl_seconds: i64,
+    /// The longest `exp - iat` accepted from the external identity provider.
+    external_max_lifetime: i64,
 }
+
+/// Who signed a verified token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// This service (HS256): `/oauth/token` or the `token` command.
+    Service,
+    /// The external identity provider (RS256/ES256).
+    External,
+}
+
+/// Why a token was refused: a stable reason for the audit log, and a message for the caller.
+#[derive(Debug, Clone)]
+pub struct Refusal {
+    pub reason: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            reason,
+            message: message.into(),
+        }
+    }
+}
+
+const LEEWAY: i64 = 30;
 
 /// Checks that a PEM public key is RSA or EC (P-256), for the configuration check at start.
 pub fn check_public_key(pem: &str) -> Result<(), String> {
@@ -65,7 +98,14 @@ impl Keys {
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
             ttl_seconds: cfg.token_ttl.as_secs() as i64,
+            external_max_lifetime: 86_400,
         })
+    }
+
+    /// Sets the longest lifetime accepted from the external identity provider.
+    pub fn with_external_max_lifetime(mut self, lifetime: std::time::Duration) -> Self {
+        self.external_max_lifetime = lifetime.as_secs() as i64;
+        self
     }
 
     /// Signs claims for this service's issuer and audience (HS256).
@@ -96,33 +136,81 @@ impl Keys {
 
     /// Verifies signature, algorithm, expiry, issuer and audience; returns the claims.
     pub fn verify(&self, token: &str) -> Result<Claims, String> {
-        let header = jsonwebtoken::decode_header(token)
-            .map_err(|_| "the token is malformed or uses an unsupported algorithm")?;
-        let key = match header.alg {
-            Algorithm::HS256 => &self.hs,
+        self.verify_origin(token)
+            .map(|(claims, _)| claims)
+            .map_err(|r| r.message)
+    }
+
+    /// Like [`Keys::verify`], also saying who signed the token, and why it was refused.
+    pub fn verify_origin(&self, token: &str) -> Result<(Claims, Origin), Refusal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| {
+            Refusal::new(
+                "malformed",
+                "the token is malformed or uses an unsupported algorithm",
+            )
+        })?;
+        let (key, origin) = match header.alg {
+            Algorithm::HS256 => (&self.hs, Origin::Service),
             alg => match &self.public {
-                Some((expected, key)) if *expected == alg => key,
-                _ => return Err(format!("tokens signed with {alg:?} are not accepted here")),
+                Some((expected, key)) if *expected == alg => (key, Origin::External),
+                _ => {
+                    return Err(Refusal::new(
+                        "algorithm",
+                        format!("tokens signed with {alg:?} are not accepted here"),
+                    ))
+                }
             },
         };
         let mut validation = Validation::new(header.alg);
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 30;
-        jsonwebtoken::decode::<Claims>(token, key, &validation)
+        validation.validate_nbf = true;
+        validation.leeway = LEEWAY as u64;
+        let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map(|d| d.claims)
             .map_err(|e| {
                 use jsonwebtoken::errors::ErrorKind::*;
                 match e.kind() {
-                    ExpiredSignature => "the token has expired".to_string(),
-                    InvalidSignature => "the token's signature is not valid".to_string(),
-                    InvalidIssuer => "the token was issued by someone else (iss)".to_string(),
-                    InvalidAudience => "the token is meant for another service (aud)".to_string(),
-                    MissingRequiredClaim(c) => format!("the token lacks the claim `{c}`"),
-                    _ => "the token is not valid".to_string(),
+                    ExpiredSignature => Refusal::new("expired", "the token has expired"),
+                    ImmatureSignature => {
+                        Refusal::new("not_yet_valid", "the token is not valid yet (nbf)")
+                    }
+                    InvalidSignature => {
+                        Refusal::new("bad_signature", "the token's signature is not valid")
+                    }
+                    InvalidIssuer => {
+                        Refusal::new("wrong_issuer", "the token was issued by someone else (iss)")
+                    }
+                    InvalidAudience => Refusal::new(
+                        "wrong_audience",
+                        "the token is meant for another service (aud)",
+                    ),
+                    MissingRequiredClaim(c) => {
+                        Refusal::new("missing_claim", format!("the token lacks the claim `{c}`"))
+                    }
+                    _ => Refusal::new("invalid", "the token is not valid"),
                 }
-            })
+            })?;
+        if origin == Origin::External {
+            let now = chrono::Utc::now().timestamp();
+            if claims.iat > now + LEEWAY {
+                return Err(Refusal::new(
+                    "issued_in_future",
+                    "the token's `iat` lies in the future",
+                ));
+            }
+            if claims.exp - claims.iat > self.external_max_lifetime {
+                return Err(Refusal::new(
+                    "lifetime_too_long",
+                    format!(
+                        "the token lives longer (exp - iat) than the {} seconds accepted from an identity provider",
+                        self.external_max_lifetime
+                    ),
+                ));
+            }
+        }
+        Ok((claims, origin))
     }
 }
 

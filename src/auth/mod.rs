@@ -1,13 +1,15 @@
 //! Who is calling, and what they may do: bearer tokens, scopes, roles, and API clients.
 
+pub mod cache;
 pub mod clients;
 pub mod jwt;
+pub mod limits;
+pub mod refusals;
 pub mod scopes;
 
 use crate::error::AppError;
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
-use futures_util::future::{ready, Ready};
 pub use scopes::{Role, Scope};
 
 /// The authenticated caller of a request.
@@ -50,10 +52,9 @@ impl Caller {
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Caller, AppError> {
-    let state = req
-        .app_data::<web::Data<crate::AppState>>()
-        .ok_or_else(|| AppError::internal("application state missing"))?;
+/// The bearer token of a request, or why there is none. A missing or unreadable header is
+/// not a refused token: nothing was presented, and nothing is audited.
+fn bearer(req: &HttpRequest) -> Result<String, AppError> {
     let header = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -65,15 +66,136 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, AppError> {
     let value = header
         .to_str()
         .map_err(|_| AppError::Unauthorized("the Authorization header is not readable".into()))?;
-    let token = value
+    value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
         .map(str::trim)
         .filter(|t| !t.is_empty())
+        .map(str::to_string)
         .ok_or_else(|| {
             AppError::Unauthorized("use the Bearer scheme: Authorization: Bearer <token>".into())
-        })?;
-    let claims = state.keys.verify(token).map_err(AppError::Unauthorized)?;
+        })
+}
+
+/// What the database must confirm about a verified token, from the cache when fresh: its API
+/// client is not revoked, and its `org` is an organisation or entity of its `role`. A miss
+/// runs the lookup on the blocking pool.
+async fn confirm(
+    state: &crate::AppState,
+    claims: &jwt::Claims,
+    origin: jwt::Origin,
+) -> Result<Result<(), jwt::Refusal>, AppError> {
+    use cache::ClientState;
+    let cache = &state.auth_cache;
+    // None: the token names no client; Some(None): it does, and the cache has no answer.
+    let cached = claims.client_id.as_deref().map(|c| cache.client(c));
+    let need_client = matches!(cached, Some(None));
+    let need_principal = !cache.principal_known(&claims.org, claims.role);
+    let mut client = cached.flatten();
+    let mut principal_ok = true;
+    if need_client || need_principal {
+        let client_id = claims.client_id.clone().filter(|_| need_client);
+        let org = claims.org.clone();
+        let role = claims.role;
+        let (found_client, found_principal) = state
+            .db(move |conn| {
+                let client = match client_id {
+                    None => None,
+                    Some(id) => Some(clients::client_state(conn, &id)?),
+                };
+                let principal = !need_principal || clients::role_for(conn, &org)? == Some(role);
+                Ok((client, principal))
+            })
+            .await?;
+        if let (Some(id), Some(found)) = (claims.client_id.as_deref(), found_client) {
+            cache.remember_client(id, found);
+            // A revocation through this instance may have landed while we looked: it wins.
+            client = cache.client(id).or(Some(found));
+        }
+        if need_principal {
+            principal_ok = found_principal;
+            if found_principal {
+                cache.remember_principal(&claims.org, claims.role);
+            }
+        }
+    }
+    match client {
+        Some(ClientState::Revoked) => {
+            return Ok(Err(jwt::Refusal::new(
+                "revoked_client",
+                "the API client this token was issued to has been revoked",
+            )))
+        }
+        // The service's own tokens always name a registered client; a provider's may name
+        // one of its own clients, which is not ours to judge.
+        Some(ClientState::Unknown) if origin == jwt::Origin::Service => {
+            return Ok(Err(jwt::Refusal::new(
+                "unknown_client",
+                "the token names an API client that does not exist",
+            )))
+        }
+        _ => {}
+    }
+    if !principal_ok {
+        let what = match claims.role {
+            Role::Entity => "a registered entity",
+            _ => "an organisation of that kind",
+        };
+        return Ok(Err(jwt::Refusal::new(
+            "unknown_principal",
+            format!(
+                "the token's `org` is not {what} (role `{}`)",
+                claims.role.as_str()
+            ),
+        )));
+    }
+    Ok(Ok(()))
+}
+
+async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
+    let state = req
+        .app_data::<web::Data<crate::AppState>>()
+        .ok_or_else(|| AppError::internal("application state missing"))?
+        .clone();
+    let token = bearer(&req)?;
+    let request_id = req
+        .extensions()
+        .get::<crate::http::request_id::RequestId>()
+        .map(|r| r.0.clone())
+        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
+    let address = state
+        .token_limits
+        .address_of(&req)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| "unknown".into());
+    let (claims, origin) = match state.keys.verify_origin(&token) {
+        Ok(v) => v,
+        Err(refusal) => {
+            let action = format!("auth.refused.{}", refusal.reason);
+            refusals::record(
+                &state,
+                refusals::Refused::anonymous(action, address, request_id),
+            )
+            .await;
+            return Err(AppError::Unauthorized(refusal.message));
+        }
+    };
+    if let Err(refusal) = confirm(&state, &claims, origin).await? {
+        refusals::record(
+            &state,
+            refusals::Refused {
+                action: format!("auth.refused.{}", refusal.reason),
+                address,
+                org: claims.org.clone(),
+                sub: claims.sub.clone(),
+                role: claims.role.as_str().to_string(),
+                client_id: claims.client_id.clone(),
+                request_id,
+            },
+        )
+        .await;
+        return Err(AppError::Unauthorized(refusal.message));
+    }
     let ceiling = claims.role.ceiling();
     let mut scopes: Vec<Scope> = claims
         .scope
@@ -83,11 +205,6 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, AppError> {
         .collect();
     scopes.sort();
     scopes.dedup();
-    let request_id = req
-        .extensions()
-        .get::<crate::http::request_id::RequestId>()
-        .map(|r| r.0.clone())
-        .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     Ok(Caller {
         sub: claims.sub,
         org: claims.org,
@@ -100,9 +217,9 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, AppError> {
 
 impl FromRequest for Caller {
     type Error = AppError;
-    type Future = Ready<Result<Self, AppError>>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AppError>>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        Box::pin(authenticate(req.clone()))
     }
 }

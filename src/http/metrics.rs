@@ -15,6 +15,7 @@ pub struct Metrics {
     webhook_attempts: IntCounterVec,
     webhook_latency: prometheus::Histogram,
     webhook_backlog: prometheus::GaugeVec,
+    auth_refusals: IntCounterVec,
 }
 
 impl Metrics {
@@ -87,7 +88,19 @@ impl Metrics {
         ] {
             registry.register(c).expect("metric registered once");
         }
+        let auth_refusals = IntCounterVec::new(
+            Opts::new(
+                "auth_refusals_total",
+                "refused bearer tokens and token requests, by reason",
+            ),
+            &["reason"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(auth_refusals.clone()))
+            .expect("metric registered once");
         Self {
+            auth_refusals,
             registry,
             requests,
             latency,
@@ -106,6 +119,10 @@ impl Metrics {
         self.latency
             .with_label_values(&[method, route])
             .observe(elapsed.as_secs_f64());
+    }
+
+    pub fn auth_refusal(&self, reason: &str) {
+        self.auth_refusals.with_label_values(&[reason]).inc();
     }
 
     pub fn webhook_attempt(&self, outcome: &str, latency: Duration) {

@@ -101,6 +101,7 @@ pub fn config(url: DatabaseUrl) -> Config {
         webhook_retry: vec![Duration::from_millis(10); 3],
         webhook_poll: None,
         token_rate_per_minute: 1000,
+        security: Default::default(),
     }
 }
 

@@ -1,0 +1,151 @@
+//! What the bearer-token check must look up in the database, remembered for a few seconds.
+//!
+//! Every request with a token checks that its API client is not revoked and that its `org`
+//! names an organisation (or entity) of its `role`. Both answers are kept per instance for
+//! `NIS2HUB_AUTH_CACHE_SECONDS`: a revocation made through this instance takes effect at once
+//! (the entry is overwritten), one made through another instance within that time. Only
+//! positive organisation matches are kept, so an organisation registered a moment ago is
+//! found at once; a token naming an unknown one must be validly signed, so refusing it again
+//! costs an attacker as much as it costs us. The maps are bounded: when full, expired entries
+//! go, and if that is not enough, all of them.
+
+use super::scopes::Role;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+const MAX_ENTRIES: usize = 10_000;
+
+/// What the database says about a token's `client_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientState {
+    Active,
+    Revoked,
+    /// No registered client has this id.
+    Unknown,
+}
+
+pub struct AuthCache {
+    ttl: Duration,
+    clients: Mutex<HashMap<String, (ClientState, Instant)>>,
+    principals: Mutex<HashMap<(String, Role), Instant>>,
+}
+
+fn bounded_insert<K: std::hash::Hash + Eq, V>(
+    map: &mut HashMap<K, (V, Instant)>,
+    ttl: Duration,
+    key: K,
+    value: V,
+) {
+    if map.len() >= MAX_ENTRIES {
+        map.retain(|_, (_, at)| at.elapsed() < ttl);
+        if map.len() >= MAX_ENTRIES {
+            map.clear();
+        }
+    }
+    map.insert(key, (value, Instant::now()));
+}
+
+impl AuthCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            clients: Mutex::new(HashMap::new()),
+            principals: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The remembered state of a client, if still fresh.
+    pub fn client(&self, client_id: &str) -> Option<ClientState> {
+        let map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(client_id)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(state, _)| *state)
+    }
+
+    /// Remembers what the database said. A fresh revocation is never replaced by an older
+    /// "active" read that finished after it.
+    pub fn remember_client(&self, client_id: &str, state: ClientState) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        if state == ClientState::Active {
+            if let Some((ClientState::Revoked, at)) = map.get(client_id) {
+                if at.elapsed() < self.ttl {
+                    return;
+                }
+            }
+        }
+        bounded_insert(&mut map, self.ttl, client_id.to_string(), state);
+    }
+
+    /// A revocation through this instance: effective for every later request at once.
+    pub fn revoke(&self, client_id: &str) {
+        let mut map = self.clients.lock().unwrap_or_else(|e| e.into_inner());
+        bounded_insert(
+            &mut map,
+            self.ttl.max(Duration::from_secs(1)),
+            client_id.to_string(),
+            ClientState::Revoked,
+        );
+    }
+
+    /// True when `org` was found, recently, to be an organisation or entity of `role`.
+    pub fn principal_known(&self, org: &str, role: Role) -> bool {
+        let map = self.principals.lock().unwrap_or_else(|e| e.into_inner());
+        map.get(&(org.to_string(), role))
+            .is_some_and(|at| at.elapsed() < self.ttl)
+    }
+
+    pub fn remember_principal(&self, org: &str, role: Role) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut map = self.principals.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, at| at.elapsed() < self.ttl);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert((org.to_string(), role), Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_revocation_is_not_undone_by_a_slower_read() {
+        let cache = AuthCache::new(Duration::from_secs(60));
+        cache.remember_client("a", ClientState::Active);
+        assert_eq!(cache.client("a"), Some(ClientState::Active));
+        cache.revoke("a");
+        cache.remember_client("a", ClientState::Active);
+        assert_eq!(cache.client("a"), Some(ClientState::Revoked));
+    }
+
+    #[test]
+    fn entries_expire_and_the_maps_stay_bounded() {
+        let cache = AuthCache::new(Duration::from_millis(20));
+        cache.remember_client("a", ClientState::Active);
+        cache.remember_principal("org", Role::Entity);
+        assert!(cache.principal_known("org", Role::Entity));
+        assert!(!cache.principal_known("org", Role::SectoralCsirt));
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(cache.client("a"), None);
+        assert!(!cache.principal_known("org", Role::Entity));
+
+        let cache = AuthCache::new(Duration::from_secs(60));
+        for i in 0..(MAX_ENTRIES + 10) {
+            cache.remember_client(&i.to_string(), ClientState::Active);
+        }
+        assert!(cache.clients.lock().unwrap().len() <= MAX_ENTRIES);
+
+        let off = AuthCache::new(Duration::ZERO);
+        off.remember_client("a", ClientState::Active);
+        assert_eq!(off.client("a"), None, "a zero TTL remembers nothing");
+    }
+}
