@@ -100,6 +100,14 @@ pub struct Config {
     pub webhook_poll: Option<Duration>,
     /// Token requests allowed per client address and minute.
     pub token_rate_per_minute: u32,
+    /// Webhook deliveries one instance makes at once.
+    pub webhook_concurrency: usize,
+    /// Of those, at most this many for one organisation.
+    pub webhook_concurrency_per_organisation: usize,
+    /// Webhook subscriptions an organisation may have.
+    pub webhook_max_per_organisation: i64,
+    /// Pings an organisation may send per minute (per instance).
+    pub webhook_pings_per_minute: u32,
 }
 
 /// Every setting the service reads, with its default and meaning (the README's table).
@@ -121,6 +129,10 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_WEBHOOK_RETRY_SECONDS", "5,300,1800,7200,18000,36000,36000", "waits between webhook delivery attempts (about a day in all, ±20 % jitter); after the last the delivery fails"),
     ("NIS2HUB_TOKEN_RATE_PER_MINUTE", "60", "POST /oauth/token requests allowed per client address and minute (argon2 checks are costly)"),
     ("NIS2HUB_WEBHOOK_POLL_MS", "500", "how often an idle webhook worker looks for due deliveries; 0 turns the worker off"),
+    ("NIS2HUB_WEBHOOK_CONCURRENCY", "8", "webhook deliveries one instance makes at once"),
+    ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "2", "of those, at most this many for one organisation, so a slow receiver cannot hold up other organisations"),
+    ("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", "10", "webhook subscriptions one organisation may have"),
+    ("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "6", "POST /api/v1/webhooks/{id}/ping requests one organisation may make per minute (per instance)"),
 ];
 
 impl Config {
@@ -236,7 +248,30 @@ impl Config {
         if !(1..=100_000).contains(&token_rate) {
             return Err("NIS2HUB_TOKEN_RATE_PER_MINUTE must be between 1 and 100000".into());
         }
+        let concurrency = number("NIS2HUB_WEBHOOK_CONCURRENCY", 8)?;
+        if !(1..=256).contains(&concurrency) {
+            return Err("NIS2HUB_WEBHOOK_CONCURRENCY must be between 1 and 256".into());
+        }
+        let per_org = number(
+            "NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION",
+            2.min(concurrency),
+        )?;
+        if !(1..=concurrency).contains(&per_org) {
+            return Err(format!("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION must be between 1 and NIS2HUB_WEBHOOK_CONCURRENCY ({concurrency})"));
+        }
+        let max_webhooks = number("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", 10)?;
+        if !(1..=1000).contains(&max_webhooks) {
+            return Err("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION must be between 1 and 1000".into());
+        }
+        let pings = number("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", 6)?;
+        if !(1..=10_000).contains(&pings) {
+            return Err("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE must be between 1 and 10000".into());
+        }
         Ok(Self {
+            webhook_concurrency: concurrency as usize,
+            webhook_concurrency_per_organisation: per_org as usize,
+            webhook_max_per_organisation: max_webhooks as i64,
+            webhook_pings_per_minute: pings as u32,
             token_rate_per_minute: token_rate as u32,
             webhook_allow_hosts,
             webhook_retry,

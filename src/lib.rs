@@ -34,6 +34,8 @@ pub struct AppState {
     pub metrics: http::metrics::Metrics,
     /// Limits `POST /oauth/token` per client address.
     pub token_limiter: Arc<governor::DefaultKeyedRateLimiter<std::net::IpAddr>>,
+    /// Limits `POST /api/v1/webhooks/{id}/ping` per organisation.
+    pub ping_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {
@@ -44,7 +46,13 @@ impl AppState {
         let token_limiter = Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
             per_minute,
         )));
+        let pings = std::num::NonZeroU32::new(config.webhook_pings_per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        let ping_limiter = Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+            pings,
+        )));
         Ok(Self {
+            ping_limiter,
             config: Arc::new(config),
             pool,
             keys: Arc::new(keys),

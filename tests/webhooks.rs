@@ -11,12 +11,11 @@ use std::time::Duration;
 
 fn settings(ctx: &Ctx) -> worker::Settings {
     worker::Settings {
-        retry: ctx.state.config.webhook_retry.clone(),
-        allow_hosts: ctx.state.config.webhook_allow_hosts.clone(),
         poll: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
         disable_after: 2,
         claim: Duration::from_secs(60),
+        ..worker::Settings::new(&ctx.state.config)
     }
 }
 
@@ -373,4 +372,184 @@ async fn subscriptions_belong_to_their_organisation() {
     )
     .await;
     assert_eq!(del.status, 204);
+}
+
+/// A lookup for the delivery client that gives the answers it holds in turn (the last one
+/// again when they run out) and counts how often it was asked: a DNS server that rebinds.
+#[derive(Debug)]
+struct Rebinding {
+    answers: Vec<Vec<std::net::SocketAddr>>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl nis2hub::webhooks::Lookup for Rebinding {
+    fn lookup(&self, _host: &str, _port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.answers[n.min(self.answers.len() - 1)].clone())
+    }
+}
+
+/// A bare HTTP server that answers 204 to everything and keeps the `Host` header of each
+/// request it got.
+struct Listener {
+    port: u16,
+    hosts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Listener {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let hosts = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let seen = hosts.clone();
+        std::thread::spawn(move || {
+            for stream in socket.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut host, mut length) = (String::new(), 0usize);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("host:") {
+                        host = v.trim().to_string();
+                    }
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                seen.lock().unwrap().push(host);
+                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        Listener { port, hosts }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.hosts.lock().unwrap().clone()
+    }
+}
+
+/// The app with `rebind.test` allowed too, so subscriptions to it can be made.
+async fn subscribe_rebind_test(ctx: &Ctx, url: &str) -> String {
+    let mut cfg = config(ctx.db.url.clone());
+    cfg.webhook_allow_hosts = vec!["127.0.0.1".into(), "rebind.test".into()];
+    let app = actix_web::test::init_service(nis2hub::build_app(
+        nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap(),
+    ))
+    .await;
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let sub = send(&app, post("/api/v1/webhooks", &csirt, &json!({"url": url}))).await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let id = sub.body["id"].as_str().unwrap().to_string();
+    let ping = send(
+        &app,
+        post(&format!("/api/v1/webhooks/{id}/ping"), &csirt, &json!({})),
+    )
+    .await;
+    assert_eq!(ping.status, 202, "{}", ping.text);
+    id
+}
+
+#[actix_web::test]
+async fn a_rebinding_name_cannot_send_a_delivery_to_an_internal_address() {
+    let ctx = Ctx::new();
+    let internal = Listener::start();
+    subscribe_rebind_test(&ctx, "https://rebind.test/hook").await;
+    // The first answer is a public address and passes the guard; a second lookup would get
+    // the internal one.
+    let lookup = std::sync::Arc::new(Rebinding {
+        answers: vec![
+            vec!["93.184.215.14:443".parse().unwrap()],
+            vec![internal.addr()],
+        ],
+        calls: Default::default(),
+    });
+    let s = worker::Settings {
+        allow_hosts: vec![],
+        timeout: Duration::from_secs(2),
+        lookup: lookup.clone(),
+        ..settings(&ctx)
+    };
+    let n = worker::run_once(&ctx.state.pool, &worker::agent(&s), &s, None).unwrap();
+    assert_eq!(n, 1, "the ping was attempted");
+    assert_eq!(
+        lookup.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one lookup per attempt: the address checked is the address connected to"
+    );
+    assert!(
+        internal.hosts().is_empty(),
+        "nothing reached the internal address"
+    );
+
+    // A name that resolves to an internal address (first answer) is refused outright.
+    let lookup = std::sync::Arc::new(Rebinding {
+        answers: vec![vec![internal.addr()]],
+        calls: Default::default(),
+    });
+    let s = worker::Settings {
+        allow_hosts: vec![],
+        lookup: lookup.clone(),
+        ..settings(&ctx)
+    };
+    {
+        use diesel::prelude::*;
+        use nis2hub::schema::webhook_deliveries as d;
+        let mut conn = ctx.state.pool.get().unwrap();
+        diesel::update(d::table)
+            .set(d::next_attempt_at.eq(nis2hub::db::now()))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(
+        worker::run_once(&ctx.state.pool, &worker::agent(&s), &s, None).unwrap(),
+        1
+    );
+    assert!(internal.hosts().is_empty(), "refused before connecting");
+    let error: Option<String> = {
+        use diesel::prelude::*;
+        use nis2hub::schema::webhook_deliveries as d;
+        let mut conn = ctx.state.pool.get().unwrap();
+        d::table.select(d::last_error).first(&mut conn).unwrap()
+    };
+    let error = error.unwrap_or_default();
+    assert!(
+        error.contains("target refused") && error.contains("127.0.0.1"),
+        "{error}"
+    );
+}
+
+#[actix_web::test]
+async fn a_delivery_connects_to_the_address_looked_up_and_keeps_the_host_name() {
+    let ctx = Ctx::new();
+    let first = Listener::start();
+    let second = Listener::start();
+    subscribe_rebind_test(&ctx, "http://rebind.test/hook").await;
+    let lookup = std::sync::Arc::new(Rebinding {
+        answers: vec![vec![first.addr()], vec![second.addr()]],
+        calls: Default::default(),
+    });
+    let s = worker::Settings {
+        allow_hosts: vec!["rebind.test".into()],
+        lookup: lookup.clone(),
+        ..settings(&ctx)
+    };
+    drain(&ctx, &s);
+    assert_eq!(lookup.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        first.hosts(),
+        vec!["rebind.test".to_string()],
+        "the request went to the looked-up address, with the URL's host name"
+    );
+    assert!(second.hosts().is_empty());
 }

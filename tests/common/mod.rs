@@ -101,6 +101,10 @@ pub fn config(url: DatabaseUrl) -> Config {
         webhook_retry: vec![Duration::from_millis(10); 3],
         webhook_poll: None,
         token_rate_per_minute: 1000,
+        webhook_concurrency: 8,
+        webhook_concurrency_per_organisation: 2,
+        webhook_max_per_organisation: 10,
+        webhook_pings_per_minute: 1000,
     }
 }
 
