@@ -395,7 +395,24 @@ mod tests {
         assert!(Config::from_vars(vars(&[("NIS2HUB_DB_POOL_SIZE", "0")])).is_err());
         let short = vec![("NIS2HUB_JWT_SECRET".to_string(), "short".to_string())];
         assert!(Config::from_vars(short).unwrap_err().contains("32 bytes"));
+        assert!(Config::from_vars(vars(&[
+            ("NIS2HUB_WEBHOOK_CONCURRENCY", "4"),
+            ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "5")
+        ]))
+        .unwrap_err()
+        .contains("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION"));
+        assert!(Config::from_vars(vars(&[("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", "0")])).is_err());
+        assert!(Config::from_vars(vars(&[("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "0")])).is_err());
         let ok = Config::from_vars(vars(&[("PATH", "/bin")])).unwrap();
+        assert_eq!(
+            (
+                ok.webhook_concurrency,
+                ok.webhook_concurrency_per_organisation,
+                ok.webhook_max_per_organisation,
+                ok.webhook_pings_per_minute
+            ),
+            (8, 2, 10, 6)
+        );
         assert_eq!(ok.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(ok.jwt.issuer, "nis2hub");
     }

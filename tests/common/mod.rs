@@ -332,6 +332,11 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(fail_first: usize) -> Self {
+        Self::start_with(fail_first, 0.0)
+    }
+
+    /// A receiver that takes `delay_seconds` over every answer.
+    pub fn start_with(fail_first: usize, delay_seconds: f64) -> Self {
         let python = python_with_standardwebhooks();
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -352,6 +357,8 @@ impl Receiver {
                 &port.to_string(),
                 "--fail-first",
                 &fail_first.to_string(),
+                "--delay",
+                &delay_seconds.to_string(),
             ])
             .arg("--secret-file")
             .arg(&secret_file)
