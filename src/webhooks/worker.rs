@@ -20,7 +20,6 @@ use crate::outbox::{self, NewEvent};
 use crate::schema::{webhook_deliveries as d, webhooks as w};
 use diesel::prelude::*;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -445,21 +444,9 @@ pub fn agent(s: &Settings) -> ureq::Agent {
     )
 }
 
-/// A running worker; [`Worker::stop`] ends it after the attempts in flight.
-pub struct Worker {
-    stop: Arc<AtomicBool>,
-}
-
-impl Worker {
-    pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
-    }
-}
-
-/// Runs the worker until the process ends (or [`Worker::stop`]): a dispatcher thread that
-/// claims within the fair shares, and `concurrency` delivery threads.
-pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics) -> Worker {
-    let stop = Arc::new(AtomicBool::new(false));
+/// Runs the worker until the process ends: a dispatcher thread that claims within the fair
+/// shares, and `concurrency` delivery threads.
+pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics) {
     let slots = s.concurrency.max(1);
     let agent = agent(&s);
     let (job_tx, job_rx) = mpsc::channel::<Claimed>();
@@ -473,8 +460,15 @@ pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics
             .spawn(move || loop {
                 let job = job_rx.lock().map(|rx| rx.recv());
                 let Ok(Ok(c)) = job else { return };
-                if let Err(e) = deliver(&pool, &agent, &s, Some(&metrics), &c) {
-                    log::warn!("webhook worker: delivery {}: {e}", c.delivery_id);
+                // The slot is given back whatever happens; an unrecorded attempt is made again
+                // when its claim expires.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    deliver(&pool, &agent, &s, Some(&metrics), &c)
+                }));
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::warn!("webhook worker: delivery {}: {e}", c.delivery_id),
+                    Err(_) => log::error!("webhook worker: delivery {} panicked", c.delivery_id),
                 }
                 if done_tx.send(c.org_id).is_err() {
                     return;
@@ -483,7 +477,6 @@ pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics
             .expect("start a webhook delivery thread");
     }
     drop(done_tx);
-    let stopped = stop.clone();
     std::thread::Builder::new()
         .name("webhook-worker".into())
         .spawn(move || {
@@ -498,7 +491,7 @@ pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics
                 }
                 *n -= 1;
             };
-            while !stopped.load(Ordering::SeqCst) {
+            loop {
                 while let Ok(org) = done_rx.try_recv() {
                     release(org, &mut busy, &mut in_flight);
                 }
@@ -534,5 +527,4 @@ pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics
             }
         })
         .expect("start the webhook worker thread");
-    Worker { stop }
 }
