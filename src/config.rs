@@ -100,6 +100,14 @@ pub struct Config {
     pub webhook_poll: Option<Duration>,
     /// Token requests allowed per client address and minute.
     pub token_rate_per_minute: u32,
+    /// Webhook deliveries one instance makes at once.
+    pub webhook_concurrency: usize,
+    /// Of those, at most this many for one organisation.
+    pub webhook_concurrency_per_organisation: usize,
+    /// Webhook subscriptions an organisation may have.
+    pub webhook_max_per_organisation: i64,
+    /// Pings an organisation may send per minute (per instance).
+    pub webhook_pings_per_minute: u32,
     /// Authentication hardening: caches, proxies, limits, the metrics listener.
     pub security: SecurityConfig,
 }
@@ -160,6 +168,10 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_TOKEN_RATE_PER_CLIENT_PER_MINUTE", "20", "POST /oauth/token requests allowed per client_id and minute, whatever the address"),
     ("NIS2HUB_METRICS_LISTEN", "(unset)", "a separate host:port serving only /metrics, without a token; when unset, /metrics on the main listener needs a token with audit:read"),
     ("NIS2HUB_AUDIT_REFUSALS_PER_MINUTE", "30", "refused authentications written to the audit log one by one per instance and minute; beyond that they are counted in one summary record"),
+    ("NIS2HUB_WEBHOOK_CONCURRENCY", "8", "webhook deliveries one instance makes at once"),
+    ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "2", "of those, at most this many for one organisation, so a slow receiver cannot hold up other organisations"),
+    ("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", "10", "webhook subscriptions one organisation may have"),
+    ("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "6", "POST /api/v1/webhooks/{id}/ping requests one organisation may make per minute (per instance)"),
 ];
 
 impl Config {
@@ -275,12 +287,35 @@ impl Config {
         if !(1..=100_000).contains(&token_rate) {
             return Err("NIS2HUB_TOKEN_RATE_PER_MINUTE must be between 1 and 100000".into());
         }
+        let concurrency = number("NIS2HUB_WEBHOOK_CONCURRENCY", 8)?;
+        if !(1..=256).contains(&concurrency) {
+            return Err("NIS2HUB_WEBHOOK_CONCURRENCY must be between 1 and 256".into());
+        }
+        let per_org = number(
+            "NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION",
+            2.min(concurrency),
+        )?;
+        if !(1..=concurrency).contains(&per_org) {
+            return Err(format!("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION must be between 1 and NIS2HUB_WEBHOOK_CONCURRENCY ({concurrency})"));
+        }
+        let max_webhooks = number("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", 10)?;
+        if !(1..=1000).contains(&max_webhooks) {
+            return Err("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION must be between 1 and 1000".into());
+        }
+        let pings = number("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", 6)?;
+        if !(1..=10_000).contains(&pings) {
+            return Err("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE must be between 1 and 10000".into());
+        }
         let security = security_from(&get, &number)?;
         if security.metrics_listen == Some(listen) {
             return Err("NIS2HUB_METRICS_LISTEN must differ from NIS2HUB_LISTEN".into());
         }
         Ok(Self {
             security,
+            webhook_concurrency: concurrency as usize,
+            webhook_concurrency_per_organisation: per_org as usize,
+            webhook_max_per_organisation: max_webhooks as i64,
+            webhook_pings_per_minute: pings as u32,
             token_rate_per_minute: token_rate as u32,
             webhook_allow_hosts,
             webhook_retry,
@@ -454,7 +489,24 @@ mod tests {
         assert!(Config::from_vars(vars(&[("NIS2HUB_DB_POOL_SIZE", "0")])).is_err());
         let short = vec![("NIS2HUB_JWT_SECRET".to_string(), "short".to_string())];
         assert!(Config::from_vars(short).unwrap_err().contains("32 bytes"));
+        assert!(Config::from_vars(vars(&[
+            ("NIS2HUB_WEBHOOK_CONCURRENCY", "4"),
+            ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "5")
+        ]))
+        .unwrap_err()
+        .contains("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION"));
+        assert!(Config::from_vars(vars(&[("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", "0")])).is_err());
+        assert!(Config::from_vars(vars(&[("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "0")])).is_err());
         let ok = Config::from_vars(vars(&[("PATH", "/bin")])).unwrap();
+        assert_eq!(
+            (
+                ok.webhook_concurrency,
+                ok.webhook_concurrency_per_organisation,
+                ok.webhook_max_per_organisation,
+                ok.webhook_pings_per_minute
+            ),
+            (8, 2, 10, 6)
+        );
         assert_eq!(ok.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(ok.jwt.issuer, "nis2hub");
     }

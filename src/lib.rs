@@ -39,6 +39,8 @@ pub struct AppState {
     pub auth_cache: Arc<auth::cache::AuthCache>,
     /// Rate limit and count of refused authentications written to the audit log.
     pub refusals: Arc<auth::refusals::RefusalLog>,
+    /// Limits `POST /api/v1/webhooks/{id}/ping` per organisation.
+    pub ping_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {
@@ -55,7 +57,13 @@ impl AppState {
         let refusals = Arc::new(auth::refusals::RefusalLog::new(
             security.audit_refusals_per_minute,
         ));
+        let pings = std::num::NonZeroU32::new(config.webhook_pings_per_minute)
+            .unwrap_or(std::num::NonZeroU32::MIN);
+        let ping_limiter = Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
+            pings,
+        )));
         Ok(Self {
+            ping_limiter,
             config: Arc::new(config),
             pool,
             keys: Arc::new(keys),

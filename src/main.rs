@@ -93,15 +93,8 @@ async fn serve(config: Config) -> Result<(), String> {
         nis2hub::incidents::sweep::spawn(pool.clone(), every);
     }
     let state = AppState::new(config, pool)?;
-    if let Some(poll) = state.config.webhook_poll {
-        let settings = nis2hub::webhooks::worker::Settings {
-            retry: state.config.webhook_retry.clone(),
-            allow_hosts: state.config.webhook_allow_hosts.clone(),
-            poll,
-            timeout: std::time::Duration::from_secs(10),
-            disable_after: 5,
-            claim: std::time::Duration::from_secs(30),
-        };
+    if state.config.webhook_poll.is_some() {
+        let settings = nis2hub::webhooks::worker::Settings::new(&state.config);
         nis2hub::webhooks::worker::spawn(state.pool.clone(), settings, state.metrics.clone());
     }
     let metrics_listen = state.config.security.metrics_listen;

@@ -1,6 +1,7 @@
 //! Webhook delivery with the real binary: a SIGKILL in the middle of a stream of reports loses
-//! no acknowledged report and no delivery, and two instances on one database deliver a stream
-//! with no attempt made twice. The receiver verifies every request with the independent
+//! no acknowledged report and no delivery, two instances on one database deliver a stream
+//! with no attempt made twice, and one organisation's slow receivers do not hold up another
+//! organisation's deliveries. The receiver verifies every request with the independent
 //! `standardwebhooks` library.
 
 mod common;
@@ -508,4 +509,73 @@ fn two_instances_deliver_a_stream_with_no_attempt_made_twice() {
         );
         assert_eq!(seqs, expected_seqs, "{who}: in the feed's order");
     }
+}
+
+#[test]
+fn a_slow_organisation_does_not_delay_another_organisations_deliveries() {
+    let db = TestDb::new();
+    import_directory(&db);
+    let national = token(&db, "ncsirt", "national_csirt");
+    let energy = token(&db, "csirt-energy", "sectoral_csirt");
+    let health = token(&db, "csirt-health", "sectoral_csirt");
+    let server = Server::start(&db, free_port(), 50);
+    let port = server.port;
+
+    // The energy CSIRT: ten subscriptions (as many as it may have) to a receiver that takes
+    // four seconds over every answer, and a backlog of sixty deliveries for them.
+    let slow = Receiver::start_with(0, 4.0);
+    let mut secrets = vec![];
+    for i in 0..10 {
+        let sub = call(
+            port,
+            "POST",
+            "/api/v1/webhooks",
+            &energy,
+            Some(&json!({"url": format!("{}/{i}", slow.url())})),
+            201,
+        );
+        secrets.push(sub["secret"].as_str().unwrap().to_string());
+    }
+    std::fs::write(&slow.secret_file, &secrets[0]).unwrap();
+    let entity_id = register_entity(port, &national, "slow-1");
+    let entity = token(&db, &entity_id, "entity");
+    for n in 0..3 {
+        let (status, text) = report(port, &entity, &entity_id, n).unwrap();
+        assert_eq!(status, 201, "{text}");
+    }
+    assert!(
+        wait_for(&slow, Duration::from_secs(10), |got| !got.is_empty()),
+        "the slow receiver is being delivered to"
+    );
+
+    // The health CSIRT's ping arrives within seconds all the same.
+    let fast = Receiver::start(0);
+    let sub = subscribe(port, &health, &fast);
+    let pinged = Instant::now();
+    call(
+        port,
+        "POST",
+        &format!("/api/v1/webhooks/{sub}/ping"),
+        &health,
+        Some(&json!({})),
+        202,
+    );
+    let arrived = wait_for(&fast, Duration::from_secs(20), |got| {
+        got.iter()
+            .any(|r| r["verified"] == true && r["type"] == "webhook.ping")
+    });
+    let took = pinged.elapsed();
+    assert!(arrived, "the other organisation's ping arrives");
+    assert!(
+        took < Duration::from_secs(3),
+        "the other organisation's ping took {:.1} s behind the slow receivers",
+        took.as_secs_f64()
+    );
+    // Meanwhile the slow organisation holds no more than its share of the delivery threads:
+    // two at a time, four seconds each.
+    let slow_so_far = slow.requests().len();
+    assert!(
+        slow_so_far <= 4,
+        "the slow organisation had {slow_so_far} deliveries under way"
+    );
 }

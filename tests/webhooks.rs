@@ -11,12 +11,11 @@ use std::time::Duration;
 
 fn settings(ctx: &Ctx) -> worker::Settings {
     worker::Settings {
-        retry: ctx.state.config.webhook_retry.clone(),
-        allow_hosts: ctx.state.config.webhook_allow_hosts.clone(),
         poll: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
         disable_after: 2,
         claim: Duration::from_secs(60),
+        ..worker::Settings::new(&ctx.state.config)
     }
 }
 
@@ -246,6 +245,29 @@ async fn a_receiver_that_stays_down_fails_the_delivery_and_then_the_subscription
         "the organisation is told"
     );
 
+    // The audit log records that the service disabled it.
+    let audit = send(
+        &app,
+        get(
+            &format!("/api/v1/audit?resource_type=webhook&resource_id={id}"),
+            &ctx.national(),
+        ),
+    )
+    .await;
+    assert_eq!(audit.status, 200, "{}", audit.text);
+    let disabled: Vec<&serde_json::Value> = audit.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["action"] == "webhook.disable")
+        .collect();
+    assert_eq!(disabled.len(), 1, "{}", audit.text);
+    assert_eq!(disabled[0]["actor_org"], "system");
+    assert_eq!(disabled[0]["actor_sub"], "service:webhook-worker");
+    let verify = send(&app, get("/api/v1/audit/verify", &ctx.national())).await;
+    assert_eq!(verify.status, 200, "{}", verify.text);
+    assert_eq!(verify.body["valid"], true, "{}", verify.text);
+
     let national = send(
         &app,
         get("/api/v1/feed?type=webhook.disabled", &ctx.national()),
@@ -373,4 +395,403 @@ async fn subscriptions_belong_to_their_organisation() {
     )
     .await;
     assert_eq!(del.status, 204);
+}
+
+/// A lookup for the delivery client that gives the answers it holds in turn (the last one
+/// again when they run out) and counts how often it was asked: a DNS server that rebinds.
+#[derive(Debug)]
+struct Rebinding {
+    answers: Vec<Vec<std::net::SocketAddr>>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl nis2hub::webhooks::Lookup for Rebinding {
+    fn lookup(&self, _host: &str, _port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        let n = self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(self.answers[n.min(self.answers.len() - 1)].clone())
+    }
+}
+
+/// A bare HTTP server that answers 204 to everything and keeps the `Host` header of each
+/// request it got.
+struct Listener {
+    port: u16,
+    hosts: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Listener {
+    fn start() -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = socket.local_addr().unwrap().port();
+        let hosts = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let seen = hosts.clone();
+        std::thread::spawn(move || {
+            for stream in socket.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let (mut host, mut length) = (String::new(), 0usize);
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    let lower = line.to_ascii_lowercase();
+                    if let Some(v) = lower.strip_prefix("host:") {
+                        host = v.trim().to_string();
+                    }
+                    if let Some(v) = lower.strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = std::io::Read::read_exact(&mut reader, &mut body);
+                seen.lock().unwrap().push(host);
+                let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\ncontent-length: 0\r\n\r\n");
+            }
+        });
+        Listener { port, hosts }
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        ([127, 0, 0, 1], self.port).into()
+    }
+
+    fn hosts(&self) -> Vec<String> {
+        self.hosts.lock().unwrap().clone()
+    }
+}
+
+/// The app with `rebind.test` allowed too, so subscriptions to it can be made.
+async fn subscribe_rebind_test(ctx: &Ctx, url: &str) -> String {
+    let mut cfg = config(ctx.db.url.clone());
+    cfg.webhook_allow_hosts = vec!["127.0.0.1".into(), "rebind.test".into()];
+    let app = actix_web::test::init_service(nis2hub::build_app(
+        nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap(),
+    ))
+    .await;
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let sub = send(&app, post("/api/v1/webhooks", &csirt, &json!({"url": url}))).await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let id = sub.body["id"].as_str().unwrap().to_string();
+    let ping = send(
+        &app,
+        post(&format!("/api/v1/webhooks/{id}/ping"), &csirt, &json!({})),
+    )
+    .await;
+    assert_eq!(ping.status, 202, "{}", ping.text);
+    id
+}
+
+#[actix_web::test]
+async fn a_rebinding_name_cannot_send_a_delivery_to_an_internal_address() {
+    let ctx = Ctx::new();
+    let internal = Listener::start();
+    subscribe_rebind_test(&ctx, "https://rebind.test/hook").await;
+    // The first answer is a public address and passes the guard; a second lookup would get
+    // the internal one.
+    let lookup = std::sync::Arc::new(Rebinding {
+        answers: vec![
+            vec!["93.184.215.14:443".parse().unwrap()],
+            vec![internal.addr()],
+        ],
+        calls: Default::default(),
+    });
+    let s = worker::Settings {
+        allow_hosts: vec![],
+        timeout: Duration::from_secs(2),
+        lookup: lookup.clone(),
+        ..settings(&ctx)
+    };
+    let n = worker::run_once(&ctx.state.pool, &worker::agent(&s), &s, None).unwrap();
+    assert_eq!(n, 1, "the ping was attempted");
+    assert_eq!(
+        lookup.calls.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one lookup per attempt: the address checked is the address connected to"
+    );
+    assert!(
+        internal.hosts().is_empty(),
+        "nothing reached the internal address"
+    );
+
+    // A name that resolves to an internal address (first answer) is refused outright.
+    let lookup = std::sync::Arc::new(Rebinding {
+        answers: vec![vec![internal.addr()]],
+        calls: Default::default(),
+    });
+    let s = worker::Settings {
+        allow_hosts: vec![],
+        lookup: lookup.clone(),
+        ..settings(&ctx)
+    };
+    {
+        use diesel::prelude::*;
+        use nis2hub::schema::webhook_deliveries as d;
+        let mut conn = ctx.state.pool.get().unwrap();
+        diesel::update(d::table)
+            .set(d::next_attempt_at.eq(nis2hub::db::now()))
+            .execute(&mut conn)
+            .unwrap();
+    }
+    assert_eq!(
+        worker::run_once(&ctx.state.pool, &worker::agent(&s), &s, None).unwrap(),
+        1
+    );
+    assert!(internal.hosts().is_empty(), "refused before connecting");
+    let error: Option<String> = {
+        use diesel::prelude::*;
+        use nis2hub::schema::webhook_deliveries as d;
+        let mut conn = ctx.state.pool.get().unwrap();
+        d::table.select(d::last_error).first(&mut conn).unwrap()
+    };
+    let error = error.unwrap_or_default();
+    assert!(
+        error.contains("target refused") && error.contains("127.0.0.1"),
+        "{error}"
+    );
+}
+
+#[actix_web::test]
+async fn a_delivery_connects_to_the_address_looked_up_and_keeps_the_host_name() {
+    let ctx = Ctx::new();
+    let first = Listener::start();
+    let second = Listener::start();
+    subscribe_rebind_test(&ctx, "http://rebind.test/hook").await;
+    let lookup = std::sync::Arc::new(Rebinding {
+        answers: vec![vec![first.addr()], vec![second.addr()]],
+        calls: Default::default(),
+    });
+    let s = worker::Settings {
+        allow_hosts: vec!["rebind.test".into()],
+        lookup: lookup.clone(),
+        ..settings(&ctx)
+    };
+    drain(&ctx, &s);
+    assert_eq!(lookup.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(
+        first.hosts(),
+        vec!["rebind.test".to_string()],
+        "the request went to the looked-up address, with the URL's host name"
+    );
+    assert!(second.hosts().is_empty());
+}
+
+#[actix_web::test]
+async fn an_organisation_may_have_only_so_many_subscriptions() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let energy = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let mut ids = vec![];
+    for i in 0..10 {
+        let r = send(
+            &app,
+            post(
+                "/api/v1/webhooks",
+                &energy,
+                &json!({"url": format!("http://127.0.0.1:9/h{i}")}),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        ids.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let over = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &energy,
+            &json!({"url": "http://127.0.0.1:9/h10"}),
+        ),
+    )
+    .await;
+    over.assert_problem(409, "webhook_limit_reached");
+    assert!(over.body["detail"].as_str().unwrap().contains("10"));
+    assert_eq!(count(&ctx, "webhooks"), 10);
+
+    // The cap is per organisation.
+    let health = ctx.token("csirt-health", Role::SectoralCsirt);
+    let other = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &health,
+            &json!({"url": "http://127.0.0.1:9/h"}),
+        ),
+    )
+    .await;
+    assert_eq!(other.status, 201, "{}", other.text);
+
+    // Deleting one makes room again.
+    let del = send(
+        &app,
+        actix_web::test::TestRequest::delete()
+            .uri(&format!("/api/v1/webhooks/{}", ids[0]))
+            .insert_header(("Authorization", format!("Bearer {energy}"))),
+    )
+    .await;
+    assert_eq!(del.status, 204);
+    let again = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &energy,
+            &json!({"url": "http://127.0.0.1:9/h10"}),
+        ),
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+}
+
+#[actix_web::test]
+async fn pings_are_rate_limited_per_organisation() {
+    let ctx = Ctx::new();
+    let mut cfg = config(ctx.db.url.clone());
+    cfg.webhook_pings_per_minute = 2;
+    let app = actix_web::test::init_service(nis2hub::build_app(
+        nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap(),
+    ))
+    .await;
+    let energy = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let health = ctx.token("csirt-health", Role::SectoralCsirt);
+    let mut subs = vec![];
+    for (token, path) in [(&energy, "a"), (&energy, "b"), (&health, "c")] {
+        let r = send(
+            &app,
+            post(
+                "/api/v1/webhooks",
+                token,
+                &json!({"url": format!("http://127.0.0.1:9/{path}")}),
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        subs.push(r.body["id"].as_str().unwrap().to_string());
+    }
+    let ping = |id: &str| format!("/api/v1/webhooks/{id}/ping");
+    for id in &subs[..2] {
+        let r = send(&app, post(&ping(id), &energy, &json!({}))).await;
+        assert_eq!(r.status, 202, "{}", r.text);
+    }
+    // The limit is the organisation's, whichever of its subscriptions it pings.
+    let limited = send(&app, post(&ping(&subs[0]), &energy, &json!({}))).await;
+    limited.assert_problem(429, "rate_limited");
+    let wait: u64 = limited.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After {wait}");
+    let limited = send(&app, post(&ping(&subs[1]), &energy, &json!({}))).await;
+    limited.assert_problem(429, "rate_limited");
+    assert_eq!(
+        count(&ctx, "webhook_deliveries"),
+        2,
+        "a refused ping queues nothing"
+    );
+    // Another organisation is not held back.
+    let other = send(&app, post(&ping(&subs[2]), &health, &json!({}))).await;
+    assert_eq!(other.status, 202, "{}", other.text);
+}
+
+/// Queues `n` pings for a subscription straight into the outbox (no rate limit in the way).
+fn queue_pings(ctx: &Ctx, webhook_id: &str, org: &str, n: usize) {
+    let mut conn = ctx.state.pool.get().unwrap();
+    for _ in 0..n {
+        nis2hub::db::write_tx(&mut conn, |conn| {
+            nis2hub::outbox::emit_to(
+                conn,
+                nis2hub::outbox::NewEvent {
+                    event_type: "webhook.ping",
+                    subject_type: "webhook",
+                    subject_id: webhook_id,
+                    significant: false,
+                    data: json!({"webhook_id": webhook_id}),
+                    recipients: vec![org.to_string()],
+                },
+                Some(webhook_id),
+            )
+        })
+        .unwrap();
+    }
+}
+
+#[actix_web::test]
+async fn claims_give_every_organisation_its_share_of_the_delivery_slots() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let org_id = |code: &str| {
+        let mut conn = ctx.state.pool.get().unwrap();
+        nis2hub::directory::service::find_by_code_or_id(&mut conn, code)
+            .unwrap()
+            .id
+    };
+    let (energy_org, health_org) = (org_id("csirt-energy"), org_id("csirt-health"));
+    let energy = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let health = ctx.token("csirt-health", Role::SectoralCsirt);
+    // Energy: ten subscriptions with a backlog each, queued first.
+    let mut energy_subs = vec![];
+    for i in 0..10 {
+        let r = send(
+            &app,
+            post(
+                "/api/v1/webhooks",
+                &energy,
+                &json!({"url": format!("http://127.0.0.1:9/e{i}")}),
+            ),
+        )
+        .await;
+        let id = r.body["id"].as_str().unwrap().to_string();
+        queue_pings(&ctx, &id, &energy_org, 3);
+        energy_subs.push(id);
+    }
+    let r = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &health,
+            &json!({"url": "http://127.0.0.1:9/h"}),
+        ),
+    )
+    .await;
+    let health_sub = r.body["id"].as_str().unwrap().to_string();
+    queue_pings(&ctx, &health_sub, &health_org, 1);
+
+    let s = worker::Settings {
+        concurrency: 8,
+        per_organisation: 2,
+        ..settings(&ctx)
+    };
+    let mut conn = ctx.state.pool.get().unwrap();
+    let first = worker::claim(&mut conn, &s, 8, &Default::default()).unwrap();
+    let orgs: Vec<&str> = first.iter().map(|c| c.org_id.as_str()).collect();
+    assert_eq!(
+        orgs.iter().filter(|o| **o == energy_org).count(),
+        2,
+        "energy gets its share and no more: {orgs:?}"
+    );
+    assert_eq!(
+        orgs.iter().filter(|o| **o == health_org).count(),
+        1,
+        "health's delivery is claimed although energy queued first: {orgs:?}"
+    );
+    let webhooks: std::collections::HashSet<&str> =
+        first.iter().map(|c| c.webhook_id.as_str()).collect();
+    assert_eq!(webhooks.len(), first.len(), "one per subscription");
+
+    // With energy's share in flight, a later claim gives energy nothing more.
+    let busy: std::collections::HashMap<String, usize> =
+        [(energy_org.clone(), 2)].into_iter().collect();
+    let more = worker::claim(&mut conn, &s, 8, &busy).unwrap();
+    assert!(more.is_empty(), "{more:?}");
+    // Only the oldest pending delivery of a subscription is ever claimed.
+    for c in &first {
+        let seqs: Vec<i64> = {
+            use diesel::prelude::*;
+            use nis2hub::schema::webhook_deliveries as d;
+            d::table
+                .filter(d::webhook_id.eq(&c.webhook_id))
+                .select(d::event_seq)
+                .order(d::event_seq.asc())
+                .load(&mut conn)
+                .unwrap()
+        };
+        assert_eq!(c.event.seq, seqs[0]);
+    }
 }

@@ -4,7 +4,7 @@
 use crate::audit;
 use crate::auth::{Caller, Scope};
 use crate::db::{self, DbConn};
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::parse_id;
@@ -157,7 +157,10 @@ fn own(conn: &mut DbConn, caller: &Caller, id: &str) -> AppResult<Row> {
     request_body = WebhookInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
     security(("bearer" = ["webhooks:manage"])),
-    responses((status = 201, description = "Subscribed; keep the secret now", body = WebhookWithSecret))
+    responses(
+        (status = 201, description = "Subscribed; keep the secret now", body = WebhookWithSecret),
+        (status = 409, description = "The organisation has as many subscriptions as it may (`webhook_limit_reached`)", body = Problem)
+    )
 )]
 #[post("/webhooks")]
 pub async fn create(
@@ -172,9 +175,22 @@ pub async fn create(
     let checked = input.clone();
     web::block(move || validate(&checked, &allow)).await??;
     let key = idempotency::key(&req, &body.bytes)?;
+    let max = state.config.webhook_max_per_organisation;
     let outcome = state
         .write(move |conn| {
             idempotency::once(conn, &caller, key.as_ref(), |conn| {
+                // Serialise creations, so two at once cannot both pass the count.
+                db::lock_writes(conn)?;
+                let existing: i64 = w::table
+                    .filter(w::org_id.eq(&caller.org))
+                    .count()
+                    .get_result(conn)?;
+                if existing >= max {
+                    return Err(AppError::Conflict(
+                        "webhook_limit_reached",
+                        format!("an organisation may have at most {max} webhook subscriptions; delete one first"),
+                    ));
+                }
                 let now = db::now();
                 let id = db::new_id();
                 let secret = super::new_secret();
@@ -656,7 +672,10 @@ pub struct Ping {
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     security(("bearer" = ["webhooks:manage"])),
-    responses((status = 202, description = "Queued", body = Ping))
+    responses(
+        (status = 202, description = "Queued", body = Ping),
+        (status = 429, description = "Too many pings from this organisation; see Retry-After", body = Problem)
+    )
 )]
 #[post("/webhooks/{id}/ping")]
 pub async fn ping(
@@ -666,6 +685,12 @@ pub async fn ping(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::WebhooksManage)?;
     let id = parse_id(&id)?;
+    if let Err(not_until) = state.ping_limiter.check_key(&caller.org) {
+        let wait = not_until.wait_time_from(governor::clock::Clock::now(
+            &governor::clock::DefaultClock::default(),
+        ));
+        return Err(AppError::TooManyRequests(wait.as_secs().max(1)));
+    }
     let seq = state
         .write(move |conn| {
             own(conn, &caller, &id)?;

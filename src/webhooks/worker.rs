@@ -6,13 +6,21 @@
 //! each subscription receives its events in feed order. A crash mid-delivery leaves the claim
 //! to expire and the attempt to be made again: delivery is at least once, and the event id in
 //! `webhook-id` lets receivers drop duplicates.
+//!
+//! Each instance posts on a bounded pool of delivery threads (`concurrency`), and no
+//! organisation holds more than `per_organisation` of them: claims go round-robin over the
+//! organisations with due work, those with the fewest deliveries in flight first. A slow
+//! receiver therefore ties up only its own organisation's share, never another's deliveries.
 
-use super::{check_target, sign};
+use super::{check_url, sign, GuardedResolver, Lookup, SystemLookup};
+use crate::auth::{Caller, Role, Scope};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::outbox::{self, NewEvent};
 use crate::schema::{webhook_deliveries as d, webhooks as w};
 use diesel::prelude::*;
+use std::collections::HashMap;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How the worker behaves; from the configuration.
@@ -27,6 +35,29 @@ pub struct Settings {
     pub disable_after: i64,
     /// How long a claim holds before another worker may retry the attempt.
     pub claim: Duration,
+    /// Deliveries this instance makes at once.
+    pub concurrency: usize,
+    /// Of those, at most this many for one organisation.
+    pub per_organisation: usize,
+    /// How target hosts are looked up (the system resolver; tests substitute their own).
+    pub lookup: Arc<dyn Lookup>,
+}
+
+impl Settings {
+    /// The settings of the configuration, with the fixed limits of the service.
+    pub fn new(config: &crate::config::Config) -> Self {
+        Self {
+            retry: config.webhook_retry.clone(),
+            allow_hosts: config.webhook_allow_hosts.clone(),
+            poll: config.webhook_poll.unwrap_or(Duration::from_millis(500)),
+            timeout: Duration::from_secs(10),
+            disable_after: 5,
+            claim: Duration::from_secs(30),
+            concurrency: config.webhook_concurrency,
+            per_organisation: config.webhook_concurrency_per_organisation,
+            lookup: Arc::new(SystemLookup),
+        }
+    }
 }
 
 /// A claimed attempt.
@@ -34,18 +65,20 @@ pub struct Settings {
 pub struct Claimed {
     pub delivery_id: String,
     pub webhook_id: String,
+    pub org_id: String,
     pub attempt: i64,
     pub url: String,
     pub secrets: Vec<String>,
     pub event: outbox::Event,
 }
 
-/// Claims up to `limit` due deliveries, at most one per subscription (its oldest).
-pub fn claim(conn: &mut DbConn, s: &Settings, limit: i64) -> AppResult<Vec<Claimed>> {
-    db::write_tx(conn, |conn| {
-        let now = db::now();
+/// Deliveries that may be attempted now: pending, due, not claimed, and the oldest pending
+/// one of their subscription.
+macro_rules! eligible {
+    ($now:expr) => {{
+        let now = $now;
         let earlier = diesel::alias!(crate::schema::webhook_deliveries as earlier);
-        let query = d::table
+        d::table
             .filter(d::status.eq("pending"))
             .filter(d::next_attempt_at.le(now))
             .filter(d::claimed_until.is_null().or(d::claimed_until.lt(now)))
@@ -55,56 +88,118 @@ pub fn claim(conn: &mut DbConn, s: &Settings, limit: i64) -> AppResult<Vec<Claim
                     .filter(earlier.field(d::status).eq("pending"))
                     .filter(earlier.field(d::event_seq).lt(d::event_seq)),
             )))
-            .order(d::next_attempt_at.asc())
-            .limit(limit)
-            .select((d::id, d::webhook_id, d::event_seq, d::attempts));
-        let rows: Vec<(String, String, i64, i64)> = match conn {
-            DbConn::Pg(c) => query.for_update().skip_locked().load(c)?,
-            DbConn::Sqlite(c) => query.load(c)?,
-        };
+    }};
+}
+
+/// Claims up to `slots` due deliveries, at most one per subscription (its oldest), and for no
+/// organisation more than `per_organisation` together with the `busy` ones it has in flight
+/// already: one per organisation per round, the organisations with the fewest in flight (then
+/// the longest waiting) first.
+pub fn claim(
+    conn: &mut DbConn,
+    s: &Settings,
+    slots: usize,
+    busy: &HashMap<String, usize>,
+) -> AppResult<Vec<Claimed>> {
+    if slots == 0 {
+        return Ok(vec![]);
+    }
+    db::write_tx(conn, |conn| {
+        let now = db::now();
         let until =
             now + chrono::Duration::from_std(s.claim).unwrap_or(chrono::Duration::seconds(60));
+        let waiting: Vec<(String, chrono::NaiveDateTime)> = eligible!(now)
+            .inner_join(w::table.on(w::id.eq(d::webhook_id)))
+            .select((w::org_id, d::next_attempt_at))
+            .load(conn)?;
+        let mut oldest: HashMap<String, chrono::NaiveDateTime> = HashMap::new();
+        for (org, due) in waiting {
+            let e = oldest.entry(org).or_insert(due);
+            *e = (*e).min(due);
+        }
+        let held = |org: &str| busy.get(org).copied().unwrap_or(0);
+        let mut active: Vec<String> = oldest.keys().cloned().collect();
+        active.sort_by_key(|org| (held(org), oldest[org], org.clone()));
+        let mut taken: HashMap<String, usize> = HashMap::new();
         let mut out = vec![];
-        for (id, webhook_id, seq, attempts) in rows {
-            diesel::update(d::table.find(&id))
-                .set((
-                    d::attempts.eq(attempts + 1),
-                    d::claimed_until.eq(Some(until)),
-                    d::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            let (url, secret, previous, previous_until): (
-                String,
-                String,
-                Option<String>,
-                Option<chrono::NaiveDateTime>,
-            ) = w::table
-                .find(&webhook_id)
-                .select((
-                    w::url,
-                    w::secret,
-                    w::previous_secret,
-                    w::previous_secret_until,
-                ))
-                .first(conn)?;
-            let mut secrets = vec![secret];
-            if let (Some(p), Some(until)) = (previous, previous_until) {
-                if until > now {
-                    secrets.push(p);
+        while out.len() < slots && !active.is_empty() {
+            let mut next = vec![];
+            for org in active {
+                if out.len() >= slots {
+                    break;
+                }
+                let t = taken.get(&org).copied().unwrap_or(0);
+                if held(&org) + t >= s.per_organisation.max(1) {
+                    continue;
+                }
+                if let Some(c) = claim_one(conn, &org, now, until)? {
+                    out.push(c);
+                    taken.insert(org.clone(), t + 1);
+                    next.push(org);
                 }
             }
-            let event = outbox::by_seq(conn, seq)?;
-            out.push(Claimed {
-                delivery_id: id,
-                webhook_id,
-                attempt: attempts + 1,
-                url,
-                secrets,
-                event,
-            });
+            active = next;
         }
         Ok(out)
     })
+}
+
+/// Claims the longest-due eligible delivery of one organisation, if any.
+fn claim_one(
+    conn: &mut DbConn,
+    org: &str,
+    now: chrono::NaiveDateTime,
+    until: chrono::NaiveDateTime,
+) -> AppResult<Option<Claimed>> {
+    let query = eligible!(now)
+        .filter(d::webhook_id.eq_any(w::table.filter(w::org_id.eq(org.to_string())).select(w::id)))
+        .order((d::next_attempt_at.asc(), d::id.asc()))
+        .limit(1)
+        .select((d::id, d::webhook_id, d::event_seq, d::attempts));
+    let row: Option<(String, String, i64, i64)> = match conn {
+        DbConn::Pg(c) => query.for_update().skip_locked().first(c).optional()?,
+        DbConn::Sqlite(c) => query.first(c).optional()?,
+    };
+    let Some((id, webhook_id, seq, attempts)) = row else {
+        return Ok(None);
+    };
+    diesel::update(d::table.find(&id))
+        .set((
+            d::attempts.eq(attempts + 1),
+            d::claimed_until.eq(Some(until)),
+            d::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let (url, secret, previous, previous_until): (
+        String,
+        String,
+        Option<String>,
+        Option<chrono::NaiveDateTime>,
+    ) = w::table
+        .find(&webhook_id)
+        .select((
+            w::url,
+            w::secret,
+            w::previous_secret,
+            w::previous_secret_until,
+        ))
+        .first(conn)?;
+    let mut secrets = vec![secret];
+    if let (Some(p), Some(until)) = (previous, previous_until) {
+        if until > now {
+            secrets.push(p);
+        }
+    }
+    let event = outbox::by_seq(conn, seq)?;
+    Ok(Some(Claimed {
+        delivery_id: id,
+        webhook_id,
+        org_id: org.to_string(),
+        attempt: attempts + 1,
+        url,
+        secrets,
+        event,
+    }))
 }
 
 /// What one attempt came to.
@@ -121,10 +216,12 @@ impl Outcome {
     }
 }
 
-/// Posts the event, signed; never follows redirects, reads at most 64 KiB of the answer.
+/// Posts the event, signed; never follows redirects, reads at most 64 KiB of the answer. The
+/// agent's resolver (see [`agent`]) looks the host up once and connects only to addresses that
+/// pass the guard.
 pub fn post(agent: &ureq::Agent, s: &Settings, c: &Claimed) -> Outcome {
     let started = Instant::now();
-    if let Err(e) = check_target(&c.url, &s.allow_hosts) {
+    if let Err(e) = check_url(&c.url, &s.allow_hosts) {
         return Outcome {
             status: None,
             error: Some(format!("target refused: {e}")),
@@ -233,9 +330,17 @@ pub fn record(
                 .set((
                     w::enabled.eq(false),
                     w::disabled_reason.eq(Some(&reason)),
+                    w::version.eq(w::version + 1),
                     w::updated_at.eq(now),
                 ))
                 .execute(conn)?;
+            crate::audit::record(
+                conn,
+                &worker_caller(),
+                "webhook.disable",
+                "webhook",
+                &c.webhook_id,
+            )?;
             outbox::emit(
                 conn,
                 NewEvent {
@@ -252,7 +357,46 @@ pub fn record(
     })
 }
 
-/// One pass: claim, deliver, record. Returns how many attempts were made.
+/// The service itself, as the actor of what the worker does (in the audit log).
+fn worker_caller() -> Caller {
+    Caller {
+        sub: "service:webhook-worker".into(),
+        org: "system".into(),
+        role: Role::NationalCsirt,
+        scopes: vec![Scope::WebhooksManage],
+        client_id: None,
+        request_id: uuid::Uuid::now_v7().simple().to_string(),
+    }
+}
+
+/// Makes one claimed attempt and records it.
+fn deliver(
+    pool: &db::Pool,
+    agent: &ureq::Agent,
+    s: &Settings,
+    metrics: Option<&crate::http::metrics::Metrics>,
+    c: &Claimed,
+) -> AppResult<()> {
+    let outcome = post(agent, s, c);
+    let mut conn = pool.get()?;
+    let result = record(&mut conn, s, c, &outcome)?;
+    if let Some(m) = metrics {
+        m.webhook_attempt(result, outcome.latency);
+    }
+    if !outcome.ok() {
+        log::info!(
+            "webhook {} delivery {} attempt {}: {}",
+            c.webhook_id,
+            c.delivery_id,
+            c.attempt,
+            outcome.error.as_deref().unwrap_or("non-2xx answer")
+        );
+    }
+    Ok(())
+}
+
+/// One pass: claim what the fair shares allow, deliver it concurrently, record. Returns how
+/// many attempts were made.
 pub fn run_once(
     pool: &db::Pool,
     agent: &ureq::Agent,
@@ -261,56 +405,124 @@ pub fn run_once(
 ) -> AppResult<usize> {
     let claimed = {
         let mut conn = pool.get()?;
-        claim(&mut conn, s, 20)?
+        claim(&mut conn, s, s.concurrency.max(1), &HashMap::new())?
     };
     let n = claimed.len();
-    for c in claimed {
-        let outcome = post(agent, s, &c);
-        let mut conn = pool.get()?;
-        let result = record(&mut conn, s, &c, &outcome)?;
-        if let Some(m) = metrics {
-            m.webhook_attempt(result, outcome.latency);
-        }
-        if !outcome.ok() {
-            log::info!(
-                "webhook {} delivery {} attempt {}: {}",
-                c.webhook_id,
-                c.delivery_id,
-                c.attempt,
-                outcome.error.as_deref().unwrap_or("non-2xx answer")
-            );
-        }
-    }
+    let results: Vec<AppResult<()>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = claimed
+            .iter()
+            .map(|c| scope.spawn(move || deliver(pool, agent, s, metrics, c)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(AppError::internal("delivery panicked")))
+            })
+            .collect()
+    });
+    results.into_iter().collect::<AppResult<Vec<()>>>()?;
     Ok(n)
 }
 
+/// The HTTP client: a global timeout, no redirects, no proxy (a proxy would resolve the host
+/// itself), and the guarded resolver, so a request connects only to an address that passed.
 pub fn agent(s: &Settings) -> ureq::Agent {
-    ureq::Agent::config_builder()
+    let config = ureq::Agent::config_builder()
         .timeout_global(Some(s.timeout))
         .max_redirects(0)
         .http_status_as_error(false)
-        .build()
-        .into()
+        .proxy(None)
+        .build();
+    ureq::Agent::with_parts(
+        config,
+        ureq::unversioned::transport::DefaultConnector::default(),
+        GuardedResolver {
+            allow: s.allow_hosts.clone(),
+            lookup: s.lookup.clone(),
+        },
+    )
 }
 
-/// Runs the worker on its own thread until the process ends.
+/// Runs the worker until the process ends: a dispatcher thread that claims within the fair
+/// shares, and `concurrency` delivery threads.
 pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics) {
+    let slots = s.concurrency.max(1);
+    let agent = agent(&s);
+    let (job_tx, job_rx) = mpsc::channel::<Claimed>();
+    let job_rx = Arc::new(Mutex::new(job_rx));
+    let (done_tx, done_rx) = mpsc::channel::<String>();
+    for i in 0..slots {
+        let (pool, agent, s, metrics) = (pool.clone(), agent.clone(), s.clone(), metrics.clone());
+        let (job_rx, done_tx) = (job_rx.clone(), done_tx.clone());
+        std::thread::Builder::new()
+            .name(format!("webhook-delivery-{i}"))
+            .spawn(move || loop {
+                let job = job_rx.lock().map(|rx| rx.recv());
+                let Ok(Ok(c)) = job else { return };
+                // The slot is given back whatever happens; an unrecorded attempt is made again
+                // when its claim expires.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    deliver(&pool, &agent, &s, Some(&metrics), &c)
+                }));
+                match result {
+                    Ok(Ok(())) => {}
+                    Ok(Err(e)) => log::warn!("webhook worker: delivery {}: {e}", c.delivery_id),
+                    Err(_) => log::error!("webhook worker: delivery {} panicked", c.delivery_id),
+                }
+                if done_tx.send(c.org_id).is_err() {
+                    return;
+                }
+            })
+            .expect("start a webhook delivery thread");
+    }
+    drop(done_tx);
     std::thread::Builder::new()
         .name("webhook-worker".into())
         .spawn(move || {
-            let agent = agent(&s);
+            let mut busy: HashMap<String, usize> = HashMap::new();
+            let mut in_flight = 0usize;
+            let release = |org: String, busy: &mut HashMap<String, usize>, n: &mut usize| {
+                if let Some(held) = busy.get_mut(&org) {
+                    *held -= 1;
+                    if *held == 0 {
+                        busy.remove(&org);
+                    }
+                }
+                *n -= 1;
+            };
             loop {
-                match run_once(&pool, &agent, &s, Some(&metrics)) {
-                    Ok(0) => std::thread::sleep(s.poll),
-                    Ok(_) => {}
-                    Err(AppError::Unavailable(e)) => {
-                        log::warn!("webhook worker: database unavailable: {e}");
-                        std::thread::sleep(s.poll * 4);
+                while let Ok(org) = done_rx.try_recv() {
+                    release(org, &mut busy, &mut in_flight);
+                }
+                let free = slots - in_flight;
+                let mut wait = s.poll;
+                if free > 0 {
+                    let claimed = pool
+                        .get()
+                        .map_err(AppError::from)
+                        .and_then(|mut conn| claim(&mut conn, &s, free, &busy));
+                    match claimed {
+                        Ok(claimed) => {
+                            for c in claimed {
+                                *busy.entry(c.org_id.clone()).or_default() += 1;
+                                in_flight += 1;
+                                if job_tx.send(c).is_err() {
+                                    return;
+                                }
+                            }
+                        }
+                        Err(AppError::Unavailable(e)) => {
+                            log::warn!("webhook worker: database unavailable: {e}");
+                            wait = s.poll * 4;
+                        }
+                        Err(e) => log::warn!("webhook worker: {e}"),
                     }
-                    Err(e) => {
-                        log::warn!("webhook worker: {e}");
-                        std::thread::sleep(s.poll);
-                    }
+                }
+                match done_rx.recv_timeout(wait) {
+                    Ok(org) => release(org, &mut busy, &mut in_flight),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {}
+                    Err(mpsc::RecvTimeoutError::Disconnected) => return,
                 }
             }
         })

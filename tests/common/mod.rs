@@ -102,6 +102,10 @@ pub fn config(url: DatabaseUrl) -> Config {
         webhook_poll: None,
         token_rate_per_minute: 1000,
         security: Default::default(),
+        webhook_concurrency: 8,
+        webhook_concurrency_per_organisation: 2,
+        webhook_max_per_organisation: 10,
+        webhook_pings_per_minute: 1000,
     }
 }
 
@@ -335,6 +339,11 @@ pub struct Receiver {
 
 impl Receiver {
     pub fn start(fail_first: usize) -> Self {
+        Self::start_with(fail_first, 0.0)
+    }
+
+    /// A receiver that takes `delay_seconds` over every answer.
+    pub fn start_with(fail_first: usize, delay_seconds: f64) -> Self {
         let python = python_with_standardwebhooks();
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -355,6 +364,8 @@ impl Receiver {
                 &port.to_string(),
                 "--fail-first",
                 &fail_first.to_string(),
+                "--delay",
+                &delay_seconds.to_string(),
             ])
             .arg("--secret-file")
             .arg(&secret_file)

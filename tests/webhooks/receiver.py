@@ -3,11 +3,13 @@
 Verifies the signature of every request with the subscription's secret (read from a file, so
 the test can write it after subscribing), fails the first N requests with 500 when asked, and
 appends one JSON line per request to the output file: what it got and whether it verified.
+With --delay it takes that many seconds over every answer (a slow receiver).
 """
 
 import argparse
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
@@ -17,6 +19,7 @@ parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--secret-file", required=True)
 parser.add_argument("--out", required=True)
 parser.add_argument("--fail-first", type=int, default=0)
+parser.add_argument("--delay", type=float, default=0.0)
 args = parser.parse_args()
 
 lock = threading.Lock()
@@ -52,6 +55,8 @@ class Handler(BaseHTTPRequestHandler):
             }
             with open(args.out, "a") as f:
                 f.write(json.dumps(line) + "\n")
+        if args.delay:
+            time.sleep(args.delay)
         status = 401 if not verified else (500 if fail else 204)
         self.send_response(status)
         self.send_header("content-length", "0")
