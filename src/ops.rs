@@ -20,7 +20,8 @@ pub struct Health {
 }
 
 /// Liveness: the process answers.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
+#[utoipa::path(
+    operation_id = "getHealth",tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health {
@@ -39,6 +40,7 @@ pub struct Readiness {
 
 /// Readiness: the database answers and has every migration this binary knows.
 #[utoipa::path(
+    operation_id = "getReadiness",
     tag = "operations",
     responses(
         (status = 200, description = "Ready to serve", body = Readiness),
@@ -76,6 +78,7 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// service runs with `NIS2HUB_METRICS_LISTEN`, they are served on that listener instead,
 /// without a token, and this path answers 404.
 #[utoipa::path(
+    operation_id = "getMetrics",
     tag = "operations",
     security(("bearer" = ["audit:read"])),
     responses((status = 200, description = "Prometheus text format", content_type = "text/plain", body = String))

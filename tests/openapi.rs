@@ -70,3 +70,33 @@ fn every_operation_names_its_scopes_errors_and_examples() {
         }
     }
 }
+
+/// Generated clients name their functions after operation ids: each one is unique and reads
+/// as verb + noun in camelCase (`listEntities`, `createIncident`), as docs/API-DESIGN.md says.
+#[test]
+fn every_operation_has_a_unique_descriptive_id() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let verbs = [
+        "list", "get", "create", "update", "delete", "add", "review", "request", "close",
+        "evaluate", "import", "verify", "revoke", "deregister", "confirm", "reject", "ping",
+        "redeliver", "rotate", "issue",
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let name = format!("{} {path}", method.to_uppercase());
+            let id = op["operationId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{name} has no operationId"));
+            assert!(seen.insert(id.to_string()), "{name}: operationId {id} is taken");
+            let verb = verbs.iter().find(|v| id.starts_with(*v));
+            let noun = verb.map(|v| &id[v.len()..]).unwrap_or_default();
+            assert!(
+                verb.is_some()
+                    && noun.starts_with(|c: char| c.is_ascii_uppercase())
+                    && id.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{name}: operationId {id} is not verb + Noun in camelCase"
+            );
+        }
+    }
+}

@@ -30,6 +30,7 @@ pub struct AuditQuery {
 
 /// The audit log, oldest first.
 #[utoipa::path(
+    operation_id = "listAuditRecords",
     tag = "audit",
     params(AuditQuery),
     security(("bearer" = ["audit:read"])),
@@ -86,6 +87,7 @@ pub async fn list(
 
 /// Recomputes the hash chain and reports the first broken link, if any.
 #[utoipa::path(
+    operation_id = "verifyAuditChain",
     tag = "audit",
     security(("bearer" = ["audit:read"])),
     responses((status = 200, description = "The result of the check", body = Verification))

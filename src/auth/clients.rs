@@ -194,6 +194,7 @@ fn scopes_for(
 
 /// Registers an API client; the response holds the secret, which is never shown again.
 #[utoipa::path(
+    operation_id = "createClient",
     tag = "clients",
     request_body = ClientInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
@@ -285,6 +286,7 @@ pub async fn create(
 
 /// The registered API clients.
 #[utoipa::path(
+    operation_id = "listClients",
     tag = "clients",
     params(PageQuery),
     security(("bearer" = ["clients:manage"])),
@@ -327,6 +329,7 @@ pub async fn list(
 
 /// One API client.
 #[utoipa::path(
+    operation_id = "getClient",
     tag = "clients",
     params(("id" = String, Path, description = "Client record id")),
     security(("bearer" = ["clients:manage"])),
@@ -358,6 +361,7 @@ pub async fn get_one(
 /// The tokens stop at once on the instance that revokes, and within
 /// `NIS2HUB_AUTH_CACHE_SECONDS` (default 5) on every other instance.
 #[utoipa::path(
+    operation_id = "revokeClient",
     tag = "clients",
     params(("id" = String, Path, description = "Client record id")),
     security(("bearer" = ["clients:manage"])),
@@ -451,6 +455,7 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
 /// OAuth 2.0 client-credentials grant: client id and secret (form fields or HTTP Basic) for
 /// a bearer token.
 #[utoipa::path(
+    operation_id = "issueToken",
     tag = "clients",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(

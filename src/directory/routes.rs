@@ -31,6 +31,7 @@ pub struct SectorOut {
 
 /// The NIS2 sector taxonomy (Annexes I and II), in the order of the annexes.
 #[utoipa::path(
+    operation_id = "listSectors",
     tag = "directory",
     security(("bearer" = ["directory:read"])),
     responses((status = 200, description = "Every sector and subsector", body = Page<SectorOut>))
@@ -71,6 +72,7 @@ pub struct OrganisationQuery {
 
 /// The directory of CSIRTs and supervisory authorities.
 #[utoipa::path(
+    operation_id = "listOrganisations",
     tag = "directory",
     params(OrganisationQuery),
     security(("bearer" = ["directory:read"])),
@@ -107,6 +109,7 @@ pub async fn list(
 
 /// One organisation.
 #[utoipa::path(
+    operation_id = "getOrganisation",
     tag = "directory",
     params(("id" = String, Path, description = "Organisation id")),
     security(("bearer" = ["directory:read"])),
@@ -128,6 +131,7 @@ pub async fn get_one(
 
 /// Adds an organisation to the directory.
 #[utoipa::path(
+    operation_id = "createOrganisation",
     tag = "directory",
     request_body = OrganisationInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
@@ -161,6 +165,7 @@ pub async fn create(
 
 /// Changes an organisation with a JSON merge patch (RFC 7396).
 #[utoipa::path(
+    operation_id = "updateOrganisation",
     tag = "directory",
     params(
         ("id" = String, Path, description = "Organisation id"),
@@ -203,6 +208,7 @@ pub async fn update(
 
 /// Creates or updates organisations by `code` in one transaction (the directory file format).
 #[utoipa::path(
+    operation_id = "importOrganisations",
     tag = "directory",
     request_body = DirectoryImport,
     security(("bearer" = ["directory:write"])),

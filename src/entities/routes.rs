@@ -42,6 +42,7 @@ fn etagged(status: StatusCode, entity: &Entity) -> HttpResponse {
 
 /// The register: the entities the caller may see.
 #[utoipa::path(
+    operation_id = "listEntities",
     tag = "entities",
     params(EntityQuery),
     security(("bearer" = ["entities:read"])),
@@ -81,6 +82,7 @@ pub async fn list(
 
 /// Registers an entity (national CSIRT). Derives its category, CSIRT and authority.
 #[utoipa::path(
+    operation_id = "createEntity",
     tag = "entities",
     request_body = EntityInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
@@ -113,6 +115,7 @@ pub async fn create(
 
 /// One entity, with its version in `ETag`.
 #[utoipa::path(
+    operation_id = "getEntity",
     tag = "entities",
     params(("id" = String, Path, description = "Entity id")),
     security(("bearer" = ["entities:read"])),
@@ -134,6 +137,7 @@ pub async fn get_one(
 
 /// Changes a registration with a JSON merge patch (RFC 7396); the result is validated whole.
 #[utoipa::path(
+    operation_id = "updateEntity",
     tag = "entities",
     params(
         ("id" = String, Path, description = "Entity id"),
@@ -177,6 +181,7 @@ pub async fn update(
 /// entity itself only asks: it gets status `deregistration_pending`, keeps its obligations and
 /// stays visible to its CSIRT and authority until one of them confirms or rejects.
 #[utoipa::path(
+    operation_id = "deregisterEntity",
     tag = "entities",
     params(
         ("id" = String, Path, description = "Entity id"),
@@ -238,6 +243,7 @@ async fn decide(
 /// Confirms an entity's own request to be deregistered (the supervisory authority covering
 /// it, or the national CSIRT): the entity leaves the register.
 #[utoipa::path(
+    operation_id = "confirmEntityDeregistration",
     tag = "entities",
     params(
         ("id" = String, Path, description = "Entity id"),
@@ -265,6 +271,7 @@ pub async fn confirm_deregistration(
 /// Rejects an entity's own request to be deregistered (the supervisory authority covering
 /// it, or the national CSIRT): the entity stays registered.
 #[utoipa::path(
+    operation_id = "rejectEntityDeregistration",
     tag = "entities",
     params(
         ("id" = String, Path, description = "Entity id"),
@@ -291,6 +298,7 @@ pub async fn reject_deregistration(
 
 /// Every version of an entity, oldest first.
 #[utoipa::path(
+    operation_id = "listEntityHistory",
     tag = "entities",
     params(("id" = String, Path, description = "Entity id"), PageQuery),
     security(("bearer" = ["entities:read"])),

@@ -45,6 +45,7 @@ async fn submit(
 /// Reports a new incident (its first report, of any stage). The response holds the routing
 /// decision: who is told, why, and what the reporter owes next.
 #[utoipa::path(
+    operation_id = "createIncident",
     tag = "incidents",
     request_body = ReportInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
@@ -67,6 +68,7 @@ pub async fn create(
 /// Adds the next report to an incident (reports are immutable). The rules run again: when the
 /// incident becomes significant, cross-border or cross-sectoral, the new recipients are told.
 #[utoipa::path(
+    operation_id = "addIncidentReport",
     tag = "incidents",
     request_body = ReportInput,
     params(
@@ -115,6 +117,7 @@ pub struct IncidentQuery {
 /// The incidents the caller may see: all for the national CSIRT, its own for an entity, those
 /// routed to it for a CSIRT or authority.
 #[utoipa::path(
+    operation_id = "listIncidents",
     tag = "incidents",
     params(IncidentQuery),
     security(("bearer" = ["incidents:read"])),
@@ -152,6 +155,7 @@ pub async fn list(
 /// One incident with its reports, deadlines (late and overdue flags as of now) and current
 /// decision. Every read is recorded in the audit log.
 #[utoipa::path(
+    operation_id = "getIncident",
     tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
     security(("bearer" = ["incidents:read"])),
@@ -176,6 +180,7 @@ pub async fn get_one(
 
 /// Every routing decision made over the incident's life, newest first.
 #[utoipa::path(
+    operation_id = "listIncidentRouting",
     tag = "incidents",
     params(("id" = String, Path, description = "Incident id"), PageQuery),
     security(("bearer" = ["incidents:read"])),
@@ -203,6 +208,7 @@ pub async fn routing(
 
 /// A supervisory authority marks a report `under_review`, `passed` or `revision_required`.
 #[utoipa::path(
+    operation_id = "reviewIncidentReport",
     tag = "incidents",
     params(("id" = String, Path, description = "Incident id"), ("report_id" = String, Path, description = "Report id")),
     request_body = ReviewInput,
@@ -230,6 +236,7 @@ pub async fn review(
 /// (Art. 23(4)(c)) by a time it names: at least the rule set's minimum lead time from now
 /// (24 hours by default), with at most its maximum of open requests per incident (3).
 #[utoipa::path(
+    operation_id = "requestIntermediateReport",
     tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
     request_body = RequestInput,
@@ -258,6 +265,7 @@ pub async fn request(
 
 /// Closes an incident (national CSIRT): no more reports, no more deadlines.
 #[utoipa::path(
+    operation_id = "closeIncident",
     tag = "incidents",
     params(("id" = String, Path, description = "Incident id")),
     security(("bearer" = ["incidents:review"])),
@@ -288,6 +296,7 @@ pub async fn close(
 
 /// The decision the rules would make for these facts; nothing is stored.
 #[utoipa::path(
+    operation_id = "evaluateRouting",
     tag = "incidents",
     request_body = EvaluateInput,
     security(("bearer" = ["routing:evaluate"])),

@@ -36,6 +36,7 @@ pub struct FeedPage {
 /// The caller's events, oldest first. A reader that pages with `after` sees every event
 /// addressed to it exactly once, in order, however many writers commit concurrently.
 #[utoipa::path(
+    operation_id = "listFeedEvents",
     tag = "feed",
     params(FeedQuery),
     security(("bearer" = ["feeds:read"])),

@@ -153,6 +153,7 @@ fn own(conn: &mut DbConn, caller: &Caller, id: &str) -> AppResult<Row> {
 
 /// Subscribes the caller's organisation to events. The response shows the signing secret once.
 #[utoipa::path(
+    operation_id = "createWebhook",
     tag = "webhooks",
     request_body = WebhookInput,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")),
@@ -227,6 +228,7 @@ pub async fn create(
 
 /// The caller's subscriptions.
 #[utoipa::path(
+    operation_id = "listWebhooks",
     tag = "webhooks",
     params(PageQuery),
     security(("bearer" = ["webhooks:manage"])),
@@ -266,6 +268,7 @@ pub async fn list(
 
 /// One subscription.
 #[utoipa::path(
+    operation_id = "getWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     security(("bearer" = ["webhooks:manage"])),
@@ -287,6 +290,7 @@ pub async fn get_one(
 
 /// Changes a subscription with a JSON merge patch; enabling it again clears its failure count.
 #[utoipa::path(
+    operation_id = "updateWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     request_body(content = serde_json::Value, description = "Fields to change", example = json!({"enabled": true})),
@@ -343,6 +347,7 @@ pub async fn update(
 
 /// Deletes a subscription and its delivery log.
 #[utoipa::path(
+    operation_id = "deleteWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     security(("bearer" = ["webhooks:manage"])),
@@ -378,6 +383,7 @@ pub struct Rotation {
 
 /// Replaces the signing secret; during the overlap both secrets sign each delivery.
 #[utoipa::path(
+    operation_id = "rotateWebhookSecret",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     request_body = Rotation,
@@ -488,6 +494,7 @@ pub struct DeliveryQuery {
 
 /// The delivery log of a subscription, oldest first.
 #[utoipa::path(
+    operation_id = "listWebhookDeliveries",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id"), DeliveryQuery),
     security(("bearer" = ["webhooks:manage"])),
@@ -584,6 +591,7 @@ fn requeue(
 
 /// Queues one delivery again, whatever its state.
 #[utoipa::path(
+    operation_id = "redeliverWebhookDelivery",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id"), ("delivery_id" = String, Path, description = "Delivery id")),
     security(("bearer" = ["webhooks:manage"])),
@@ -634,6 +642,7 @@ pub struct Requeued {
 
 /// Queues every failed delivery since a time again.
 #[utoipa::path(
+    operation_id = "redeliverFailedWebhookDeliveries",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     request_body = RedeliverFailed,
@@ -669,6 +678,7 @@ pub struct Ping {
 
 /// Sends a `webhook.ping` event to this subscription only.
 #[utoipa::path(
+    operation_id = "pingWebhook",
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     security(("bearer" = ["webhooks:manage"])),
