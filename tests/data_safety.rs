@@ -36,10 +36,8 @@ where
 {
     let mut ids = vec![];
     for i in 0..n {
-        let body = entity_body(&format!("{prefix}{i:04}"), "energy.electricity");
-        let res = send(app, post("/api/v1/entities", &ctx.national(), &body)).await;
-        assert_eq!(res.status, 201, "{}", res.text);
-        ids.push(res.body["id"].as_str().unwrap().to_string());
+        let identifier = format!("{prefix}{i:04}");
+        ids.push(register_entity(app, &ctx.national(), &identifier, "energy.electricity").await);
     }
     ids
 }
@@ -138,16 +136,7 @@ async fn an_error_that_leaves_a_transaction_open_closes_the_connection() {
 async fn the_reported_overflowing_dates_are_refused_and_nothing_is_lost() {
     let ctx = single_connection();
     let app = app!(ctx);
-    let entity = send(
-        &app,
-        post(
-            "/api/v1/entities",
-            &ctx.national(),
-            &entity_body("10000001", "energy.electricity"),
-        ),
-    )
-    .await;
-    let entity_id = entity.body["id"].as_str().unwrap().to_string();
+    let entity_id = register_entity(&app, &ctx.national(), "10000001", "energy.electricity").await;
     let token = ctx.token(&entity_id, Role::Entity);
     let incidents_before = count(&ctx, "incidents");
     for aware_at in [

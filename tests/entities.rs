@@ -396,24 +396,6 @@ where
     r.body["items"].as_array().unwrap().clone()
 }
 
-async fn register_entity<S, B>(app: &S, t: &str, ident: &str, sector: &str) -> String
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = send(
-        app,
-        post("/api/v1/entities", t, &entity_body(ident, sector)),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
 #[actix_web::test]
 async fn a_self_downgrade_or_move_is_told_to_the_csirt_and_authority_that_covered_it() {
     let ctx = Ctx::new();

@@ -7,24 +7,6 @@ use common::*;
 use nis2hub::auth::Role;
 use serde_json::{json, Value};
 
-async fn register<S, B>(app: &S, t: &str, ident: &str, sector: &str) -> String
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let r = send(
-        app,
-        post("/api/v1/entities", t, &entity_body(ident, sector)),
-    )
-    .await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    r.body["id"].as_str().unwrap().to_string()
-}
-
 fn codes(decision: &Value) -> Vec<(String, String)> {
     decision["recipients"]
         .as_array()
@@ -62,7 +44,7 @@ async fn the_life_of_a_significant_cross_border_incident() {
     let ctx = Ctx::new();
     let app = app!(ctx);
     let national = ctx.national();
-    let entity_id = register(&app, &national, "grid-1", "energy.electricity").await;
+    let entity_id = register_entity(&app, &national, "grid-1", "energy.electricity").await;
     let entity = ctx.token(&entity_id, Role::Entity);
     let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
     let authority = ctx.token("authority-infrastructure", Role::SupervisoryAuthority);
@@ -343,7 +325,7 @@ async fn late_reports_are_flagged_and_the_sweep_reports_missed_deadlines_once() 
     let ctx = Ctx::new();
     let app = app!(ctx);
     let national = ctx.national();
-    let entity_id = register(&app, &national, "late-1", "health").await;
+    let entity_id = register_entity(&app, &national, "late-1", "health").await;
     let entity = ctx.token(&entity_id, Role::Entity);
     // Aware 30 hours ago: the early warning is 6 hours late when it arrives.
     let aware = Utc::now() - Duration::hours(30);
@@ -423,7 +405,7 @@ async fn an_incident_that_becomes_significant_later_reaches_the_authority_then()
     let ctx = Ctx::new();
     let app = app!(ctx);
     let national = ctx.national();
-    let entity_id = register(&app, &national, "dns-1", "digital_infrastructure.dns").await;
+    let entity_id = register_entity(&app, &national, "dns-1", "digital_infrastructure.dns").await;
     let entity = ctx.token(&entity_id, Role::Entity);
     let authority = ctx.token("authority-digital", Role::SupervisoryAuthority);
     let aware = Utc::now() - Duration::hours(1);
@@ -516,7 +498,7 @@ async fn a_replacement_rule_set_decides_and_is_named_in_every_decision() {
     let state = nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap();
     let app = actix_web::test::init_service(nis2hub::build_app(state)).await;
     let national = ctx.national();
-    let entity_id = register(&app, &national, "strict-1", "health").await;
+    let entity_id = register_entity(&app, &national, "strict-1", "health").await;
     let aware = Utc::now() - Duration::hours(13);
     let r = send(
         &app,
@@ -540,8 +522,8 @@ async fn who_may_report_and_close() {
     let ctx = Ctx::new();
     let app = app!(ctx);
     let national = ctx.national();
-    let a = register(&app, &national, "a-1", "health").await;
-    let b = register(&app, &national, "b-1", "health").await;
+    let a = register_entity(&app, &national, "a-1", "health").await;
+    let b = register_entity(&app, &national, "b-1", "health").await;
     let body = |id: &str| json!({"entity_id": id, "stage": "early_warning", "aware_at": Utc::now(), "summary": "x"});
     // An entity reports for itself only; the body names no entity it may report for.
     let other = send(
@@ -610,7 +592,7 @@ async fn intermediate_requests_need_their_own_scope_a_lead_time_and_a_cap() {
     let ctx = Ctx::new();
     let app = app!(ctx);
     let national = ctx.national();
-    let entity_id = register(&app, &national, "rq-1", "energy.electricity").await;
+    let entity_id = register_entity(&app, &national, "rq-1", "energy.electricity").await;
     let entity = ctx.token(&entity_id, Role::Entity);
     let r = send(
         &app,
@@ -719,7 +701,7 @@ async fn a_rule_set_sets_the_request_lead_time_and_cap() {
     let state = nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap();
     let app = actix_web::test::init_service(nis2hub::build_app(state)).await;
     let national = ctx.national();
-    let entity_id = register(&app, &national, "rq-2", "health").await;
+    let entity_id = register_entity(&app, &national, "rq-2", "health").await;
     let r = send(
         &app,
         post("/api/v1/incidents", &national, &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": Utc::now(), "significant": true, "summary": "x"})),

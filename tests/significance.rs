@@ -63,16 +63,13 @@ async fn a_loss_over_five_percent_of_the_registered_turnover_is_significant() {
     }
 
     // An entity with no registered turnover: the fixed EUR 500 000 alone.
-    let other = send(
+    let other_id = register_entity(
         &app,
-        post(
-            "/api/v1/entities",
-            &ctx.national(),
-            &entity_body("30000002", "digital_infrastructure.cloud"),
-        ),
+        &ctx.national(),
+        "30000002",
+        "digital_infrastructure.cloud",
     )
     .await;
-    let other_id = other.body["id"].as_str().unwrap().to_string();
     let report = json!({"entity_id": other_id, "stage": "early_warning", "aware_at": now,
         "summary": "storage cluster lost", "impact": {"financial_loss_eur": 400_000}});
     let res = send(

@@ -210,6 +210,19 @@ pub fn list(
     rows.into_iter().map(|r| r.into_api(&dir)).collect()
 }
 
+/// What every change of a registration checks first: the caller read the current version
+/// (`If-Match`, 412 when stale), and the entity is still in the register (409 when not).
+fn still_registered(current: &EntityRow, if_match: Option<&str>) -> AppResult<()> {
+    crate::http::conditional::check(if_match, current.version)?;
+    if current.status == "deregistered" {
+        return Err(AppError::Conflict(
+            "entity_deregistered",
+            "the entity is deregistered; a deregistered entity cannot be changed".into(),
+        ));
+    }
+    Ok(())
+}
+
 fn load_visible(
     conn: &mut DbConn,
     caller: &Caller,
@@ -507,13 +520,7 @@ pub fn update(
     let dir = load_directory(conn)?;
     let current = load_visible(conn, caller, id, &dir)?;
     may_write(caller, id)?;
-    crate::http::conditional::check(if_match, current.version)?;
-    if current.status == "deregistered" {
-        return Err(AppError::Conflict(
-            "entity_deregistered",
-            "a deregistered entity cannot be changed".into(),
-        ));
-    }
+    still_registered(&current, if_match)?;
     if current.deregistration_request.is_some() && caller.role == Role::Entity {
         return Err(pending_conflict());
     }
@@ -592,13 +599,7 @@ pub fn deregister(
             ))
         }
     }
-    crate::http::conditional::check(if_match, current.version)?;
-    if current.status == "deregistered" {
-        return Err(AppError::Conflict(
-            "entity_deregistered",
-            "the entity is deregistered already".into(),
-        ));
-    }
+    still_registered(&current, if_match)?;
     let before = current.clone().into_api(&dir)?;
     let by = format!("{}/{}", caller.org, caller.sub);
     let input = before.input.clone();
@@ -695,13 +696,7 @@ pub fn decide_deregistration(
             ))
         }
     }
-    crate::http::conditional::check(if_match, current.version)?;
-    if current.status == "deregistered" {
-        return Err(AppError::Conflict(
-            "entity_deregistered",
-            "the entity is deregistered already".into(),
-        ));
-    }
+    still_registered(&current, if_match)?;
     let before = current.clone().into_api(&dir)?;
     let Some(request) = before.deregistration_request.clone() else {
         return Err(AppError::Conflict(

@@ -270,6 +270,21 @@ pub fn entity_body(identifier: &str, sector: &str) -> Value {
     })
 }
 
+/// Registers an entity through the API (asserting 201) and returns its id.
+pub async fn register_entity<S, B>(app: &S, token: &str, identifier: &str, sector: &str) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = send(
+        app,
+        post("/api/v1/entities", token, &entity_body(identifier, sector)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    r.body["id"].as_str().unwrap().to_string()
+}
+
 /// Number of rows in a table, to prove that a refused request wrote nothing.
 pub fn count(ctx: &Ctx, table: &str) -> i64 {
     use diesel::prelude::*;
