@@ -19,6 +19,7 @@ pub mod outbox;
 pub mod rules;
 pub mod schema;
 pub mod time;
+pub mod tlp;
 pub mod webhooks;
 
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};

@@ -199,6 +199,7 @@ diesel::table! {
         subject_id -> Text,
         significant -> Bool,
         data -> Text,
+        copy_of -> Nullable<BigInt>,
     }
 }
 

@@ -1251,6 +1251,128 @@ async fn another_organisations_incident_is_not_found() {
     );
 }
 
+/// Every event of the caller's feed (paged with `after`).
+async fn whole_feed<S, B>(app: &S, token: &str) -> Vec<Value>
+where
+    S: actix_web::dev::Service<
+        actix_http::Request,
+        Response = actix_web::dev::ServiceResponse<B>,
+        Error = actix_web::Error,
+    >,
+    B: actix_web::body::MessageBody,
+{
+    let (mut after, mut out) = (0, vec![]);
+    loop {
+        let r = send(
+            app,
+            get(&format!("/api/v1/feed?after={after}&limit=100"), token),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let items = r.body["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            return out;
+        }
+        after = r.body["next_after"].as_i64().unwrap();
+        out.extend(items);
+    }
+}
+
+/// The TLP cells for incident reports: caller × label → what it reads of an incident that
+/// is significant, cross-border and affects a second sector (health). The recipients the law
+/// requires always read the content; the health CSIRT, told only because its sector is
+/// affected, reads it under CLEAR, GREEN and AMBER and only the facts of routing under
+/// AMBER+STRICT and RED — in the incident, its feed and the review events; everyone else
+/// gets 404.
+#[actix_web::test]
+async fn incident_content_follows_the_reporters_tlp_in_every_cell() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let entity = register_entity(&app, &national, "authz-tlp", "energy.electricity").await;
+    let entity_token = ctx.token(&entity, Role::Entity);
+    let authority = ctx.token("authority-infrastructure", Role::SupervisoryAuthority);
+    let labels = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"];
+    let mut incidents = vec![];
+    for tlp in labels {
+        let body = json!({"entity_id": entity, "stage": "early_warning",
+            "aware_at": chrono::Utc::now() - chrono::Duration::hours(1), "significant": true,
+            "affected_member_states": ["NL", "BE"], "affected_sectors": ["health"],
+            "summary": format!("secret summary {tlp}"), "tlp": tlp});
+        let r = send(&app, post("/api/v1/incidents", &entity_token, &body)).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let report = r.body["reports"][0]["id"].as_str().unwrap().to_string();
+        let review =
+            json!({"status": "revision_required", "comment": format!("secret comment {tlp}")});
+        let path = format!("/api/v1/incidents/{id}/reports/{report}/review");
+        let r = send(&app, post(&path, &authority, &review)).await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        incidents.push((tlp, id));
+    }
+
+    #[rustfmt::skip]
+    let table: Vec<(&str, String, Option<[bool; 5]>)> = vec![
+        //                                                                   CLEAR GREEN AMBER A+S   RED
+        ("the national CSIRT",         national.clone(),                     Some([true, true, true, true, true])),
+        ("the entity itself",          entity_token.clone(),                 Some([true, true, true, true, true])),
+        ("its sectoral CSIRT",         ctx.token("csirt-energy", Role::SectoralCsirt), Some([true, true, true, true, true])),
+        ("its supervisory authority",  authority.clone(),                    Some([true, true, true, true, true])),
+        ("the affected sector's CSIRT", ctx.token("csirt-health", Role::SectoralCsirt), Some([true, true, true, false, false])),
+        ("an unrelated CSIRT",         ctx.token("csirt-finance", Role::SectoralCsirt), None),
+        ("an unrelated authority",     ctx.token("authority-health", Role::SupervisoryAuthority), None),
+    ];
+    for (who, token, cells) in table {
+        let feed = whole_feed(&app, &token).await;
+        for (i, (tlp, id)) in incidents.iter().enumerate() {
+            let cell = format!("{who} × TLP:{tlp}");
+            let r = send(&app, get(&format!("/api/v1/incidents/{id}"), &token)).await;
+            let events: Vec<&Value> = feed.iter().filter(|e| mentions(e, id)).collect();
+            let Some(cells) = cells else {
+                assert_eq!(r.status, 404, "{cell}: {}", r.text);
+                assert!(events.is_empty(), "{cell}: {events:?}");
+                continue;
+            };
+            let reads = cells[i];
+            assert_eq!(r.status, 200, "{cell}: {}", r.text);
+            assert_eq!(r.body["reports"][0]["content"].is_object(), reads, "{cell}");
+            assert_eq!(
+                r.body["content_withheld"].is_string(),
+                !reads,
+                "{cell}: {}",
+                r.text
+            );
+            assert_eq!(r.text.contains("secret"), reads, "{cell}: {}", r.text);
+            // Why it was told stays visible.
+            assert!(r.body["decision"]["recipients"].is_array(), "{cell}");
+
+            let reported: Vec<&&Value> = events
+                .iter()
+                .filter(|e| e["type"] == "incident.reported")
+                .collect();
+            assert_eq!(reported.len(), 1, "{cell}: one incident.reported each");
+            let reviewed: Vec<&&Value> = events
+                .iter()
+                .filter(|e| e["type"] == "incident.review_changed")
+                .collect();
+            assert_eq!(
+                reviewed.len(),
+                1,
+                "{cell}: one incident.review_changed each"
+            );
+            for e in reported.iter().chain(&reviewed) {
+                let text = e.to_string();
+                assert_eq!(text.contains("secret"), reads, "{cell}: {text}");
+                assert_eq!(
+                    e["data"]["content_withheld"] == true,
+                    !reads,
+                    "{cell}: {text}"
+                );
+            }
+        }
+    }
+}
+
 /// The subscription ids in a page of `GET /api/v1/webhooks`, each checked to be of `org`.
 fn subscriptions(r: &Res, org: &str) -> Vec<String> {
     r.body["items"]

@@ -11,32 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-/// Traffic Light Protocol 2.0 label.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub enum Tlp {
-    #[serde(rename = "CLEAR")]
-    Clear,
-    #[serde(rename = "GREEN")]
-    Green,
-    #[serde(rename = "AMBER")]
-    Amber,
-    #[serde(rename = "AMBER+STRICT")]
-    AmberStrict,
-    #[serde(rename = "RED")]
-    Red,
-}
-
-impl Tlp {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Tlp::Clear => "CLEAR",
-            Tlp::Green => "GREEN",
-            Tlp::Amber => "AMBER",
-            Tlp::AmberStrict => "AMBER+STRICT",
-            Tlp::Red => "RED",
-        }
-    }
-}
+pub use crate::tlp::Tlp;
 
 /// A report of one stage. The first report (`POST /api/v1/incidents`) names the entity and
 /// when it became aware; later ones (`POST /api/v1/incidents/{id}/reports`) add to the incident.
@@ -242,8 +217,9 @@ pub struct Report {
     pub submitted_at: DateTime<Utc>,
     /// `org/subject` of the submitter.
     pub submitted_by: String,
-    /// The report as submitted.
-    pub content: ReportInput,
+    /// The report as submitted; absent when the report's TLP keeps its content from the
+    /// caller (see `content_withheld` on the incident).
+    pub content: Option<ReportInput>,
     pub review: Option<Review>,
 }
 
@@ -301,6 +277,11 @@ pub struct Incident {
     pub late: bool,
     pub next_obligation: Option<Obligation>,
     pub decision: Decision,
+    /// Set when some reports' content is withheld from the caller: their TLP (`RED`,
+    /// `AMBER+STRICT`) keeps it to the recipients the law requires, and the caller was told
+    /// only because its sector is affected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_withheld: Option<String>,
     pub reports: Vec<Report>,
     pub requests: Vec<IntermediateRequest>,
     pub version: i64,

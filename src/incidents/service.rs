@@ -21,6 +21,7 @@ use crate::schema::{
     counters, incident_deadlines, incident_decisions, incident_recipients, incident_reports,
     incident_requests, incidents,
 };
+use crate::tlp;
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -113,7 +114,7 @@ impl ReportRow {
             number: self.number,
             submitted_at: self.submitted_at.and_utc(),
             submitted_by: self.submitted_by,
-            content: serde_json::from_str(&self.body)?,
+            content: Some(serde_json::from_str(&self.body)?),
             review,
         })
     }
@@ -616,8 +617,10 @@ pub fn report(
             },
         )?;
     }
-    outbox::emit(
+    emit_sharing(
         conn,
+        tlp,
+        &decision,
         NewEvent {
             event_type: if first {
                 "incident.reported"
@@ -627,13 +630,10 @@ pub fn report(
             subject_type: "incident",
             subject_id: &id,
             significant: cl.significant,
-            data: event_data(
-                &row,
-                &decision,
-                serde_json::json!({"report_id": report_id, "summary": input.summary}),
-            ),
+            data: event_data(&row, &decision, serde_json::json!({"report_id": report_id})),
             recipients: audience,
         },
+        serde_json::json!({"summary": input.summary}),
     )?;
     audit::record(
         conn,
@@ -646,7 +646,7 @@ pub fn report(
         "incident",
         &id,
     )?;
-    detail(conn, rs, row, now)
+    Ok(for_caller(detail(conn, rs, row, now)?, caller))
 }
 
 /// The full incident as of `now`: stages are recomputed so overdue flags are current.
@@ -701,6 +701,7 @@ fn detail(
         stages,
         next_obligation,
         decision,
+        content_withheld: None,
         reports: reports
             .into_iter()
             .map(ReportRow::into_api)
@@ -713,11 +714,101 @@ fn detail(
     })
 }
 
+/// What `caller` may see of an incident it may see at all: the content of reports whose TLP
+/// keeps it to the recipients the law requires is removed for the others (`crate::tlp`).
+fn for_caller(mut incident: Incident, caller: &Caller) -> Incident {
+    if matches!(caller.role, Role::NationalCsirt)
+        || (caller.role == Role::Entity && incident.entity_id == caller.org)
+    {
+        return incident;
+    }
+    let mut withheld = vec![];
+    for report in &mut incident.reports {
+        let tlp = report
+            .content
+            .as_ref()
+            .and_then(|c| c.tlp)
+            .unwrap_or(incident.tlp);
+        if !tlp::recipient_reads_content(tlp, &incident.decision, &caller.org) {
+            report.content = None;
+            // The review's comment discusses the content and shares its label.
+            if let Some(review) = &mut report.review {
+                review.comment = None;
+            }
+            withheld.push(tlp.as_str());
+        }
+    }
+    if !withheld.is_empty() {
+        withheld.sort();
+        withheld.dedup();
+        incident.content_withheld = Some(format!(
+            "TLP:{} keeps the content of {} report(s) to the recipients the law requires; \
+             you were told because your sector is affected ({})",
+            withheld.join(", TLP:"),
+            incident
+                .reports
+                .iter()
+                .filter(|r| r.content.is_none())
+                .count(),
+            tlp::BEYOND_THE_LAW
+        ));
+    }
+    incident
+}
+
+/// Emits `event` with `content` merged into its data for the recipients that may read it;
+/// those whom `tlp` keeps it from get the same event without it, marked `content_withheld`.
+fn emit_sharing(
+    conn: &mut DbConn,
+    tlp: Tlp,
+    decision: &Decision,
+    event: NewEvent,
+    content: serde_json::Value,
+) -> AppResult<()> {
+    let withheld = tlp::withheld_from(tlp, decision);
+    let (kept_out, told): (Vec<String>, Vec<String>) = event
+        .recipients
+        .iter()
+        .cloned()
+        .partition(|org| withheld.contains(org));
+    let mut full = event.data.clone();
+    if let (Some(d), Some(c)) = (full.as_object_mut(), content.as_object()) {
+        d.extend(c.clone());
+    }
+    let full_seq = outbox::emit(
+        conn,
+        NewEvent {
+            data: full,
+            recipients: told,
+            ..event
+        },
+    )?;
+    if !kept_out.is_empty() {
+        let mut redacted = event.data.clone();
+        if let Some(d) = redacted.as_object_mut() {
+            d.insert("content_withheld".into(), serde_json::json!(true));
+        }
+        outbox::emit_copy(
+            conn,
+            NewEvent {
+                data: redacted,
+                recipients: kept_out,
+                ..event
+            },
+            full_seq,
+        )?;
+    }
+    Ok(())
+}
+
 /// Reads an incident and records the read in the audit log.
 pub fn get(conn: &mut DbConn, caller: &Caller, rs: &RuleSet, id: &str) -> AppResult<Incident> {
     let row = visible(conn, caller, id)?;
     audit::record(conn, caller, "incident.read", "incident", id)?;
-    detail(conn, rs, row, db::now().and_utc())
+    Ok(for_caller(
+        detail(conn, rs, row, db::now().and_utc())?,
+        caller,
+    ))
 }
 
 /// The routing history, newest first.
@@ -952,8 +1043,21 @@ pub fn review(
     }
     let decision: Decision = serde_json::from_str(&row.decision)?;
     let audience = audience(conn, id, &row.entity_id)?;
-    outbox::emit(
+    let report = incident_reports::table
+        .find(report_id)
+        .select(ReportRow::as_select())
+        .first(conn)?
+        .into_api()?;
+    // The review's comment is about the report's content and shares its label.
+    let tlp = report
+        .content
+        .as_ref()
+        .and_then(|c| c.tlp)
+        .unwrap_or(tlp_of(&row.tlp));
+    emit_sharing(
         conn,
+        tlp,
+        &decision,
         NewEvent {
             event_type: "incident.review_changed",
             subject_type: "incident",
@@ -962,10 +1066,11 @@ pub fn review(
             data: event_data(
                 &row,
                 &decision,
-                serde_json::json!({"report_id": report_id, "review": {"status": input.status, "comment": input.comment}}),
+                serde_json::json!({"report_id": report_id, "review": {"status": input.status}}),
             ),
             recipients: audience,
         },
+        serde_json::json!({"review": {"status": input.status, "comment": input.comment}}),
     )?;
     audit::record(
         conn,
@@ -975,11 +1080,7 @@ pub fn review(
         report_id,
     )?;
     let _ = rs;
-    incident_reports::table
-        .find(report_id)
-        .select(ReportRow::as_select())
-        .first(conn)?
-        .into_api()
+    Ok(report)
 }
 
 /// A CSIRT or authority the incident was routed to asks for an intermediate report.
@@ -1109,7 +1210,7 @@ pub fn close(conn: &mut DbConn, caller: &Caller, rs: &RuleSet, id: &str) -> AppR
         },
     )?;
     audit::record(conn, caller, "incident.close", "incident", id)?;
-    detail(conn, rs, closed, now.and_utc())
+    Ok(for_caller(detail(conn, rs, closed, now.and_utc())?, caller))
 }
 
 /// A dry run of the rules: nothing is stored.

@@ -94,8 +94,23 @@ pub fn emit(conn: &mut DbConn, ev: NewEvent) -> AppResult<i64> {
     emit_to(conn, ev, None)
 }
 
+/// Writes the copy of event `full` (a `seq`) without the content that its TLP keeps from the
+/// copy's recipients. The national view, which shows every event, leaves such copies out.
+pub fn emit_copy(conn: &mut DbConn, ev: NewEvent, full: i64) -> AppResult<i64> {
+    write(conn, ev, None, Some(full))
+}
+
 /// Like [`emit`]; with `only`, the event goes to that one webhook subscription (a test ping).
 pub fn emit_to(conn: &mut DbConn, ev: NewEvent, only: Option<&str>) -> AppResult<i64> {
+    write(conn, ev, only, None)
+}
+
+fn write(
+    conn: &mut DbConn,
+    ev: NewEvent,
+    only: Option<&str>,
+    copy_of: Option<i64>,
+) -> AppResult<i64> {
     db::lock_writes(conn)?;
     let last: Option<i64> = events::table
         .select(diesel::dsl::max(events::seq))
@@ -111,6 +126,7 @@ pub fn emit_to(conn: &mut DbConn, ev: NewEvent, only: Option<&str>) -> AppResult
             events::subject_id.eq(ev.subject_id),
             events::significant.eq(ev.significant),
             events::data.eq(serde_json::to_string(&ev.data)?),
+            events::copy_of.eq(copy_of),
         ))
         .execute(conn)?;
     let mut recipients = ev.recipients;
@@ -155,9 +171,12 @@ pub fn feed(conn: &mut DbConn, org: Option<&str>, f: &FeedFilter) -> AppResult<V
                     .and(event_recipients::seq.gt(f.after)),
             )
             .select(event_recipients::seq);
+        // Everything but other organisations' webhook events and the content-less copies
+        // of events it sees in full.
         q = q.filter(
             events::subject_type
                 .ne("webhook")
+                .and(events::copy_of.is_null())
                 .or(events::seq.eq_any(own)),
         );
     }
