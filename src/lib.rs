@@ -14,6 +14,7 @@ pub mod http;
 pub mod idempotency;
 pub mod incidents;
 pub mod openapi;
+pub mod openpgp;
 pub mod ops;
 pub mod outbox;
 pub mod rules;
