@@ -56,13 +56,14 @@ fn parse_ttl(s: &str) -> Result<i64, String> {
     let n: i64 = number
         .parse()
         .map_err(|_| format!("--ttl `{s}`: use a number with s, m, h or d, such as 12h"))?;
-    let seconds = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
+    let unit_seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
         _ => return Err(format!("--ttl `{s}`: the unit must be s, m, h or d")),
     };
+    let seconds = n.checked_mul(unit_seconds).unwrap_or(i64::MAX);
     if !(60..=90 * 86_400).contains(&seconds) {
         return Err("--ttl must be between 1 minute and 90 days".into());
     }

@@ -226,3 +226,28 @@ fn sigterm_stops_the_service_cleanly() {
         "nothing listens any more"
     );
 }
+
+#[test]
+fn a_token_lifetime_too_large_to_compute_is_refused_not_wrapped() {
+    for ttl in [
+        "106751991167300d",
+        "9223372036854775807s",
+        "153722867280912930m",
+    ] {
+        let (ok, stderr) = run_with(
+            &[],
+            &[
+                "token",
+                "--org",
+                "ncsirt",
+                "--role",
+                "national_csirt",
+                "--ttl",
+                ttl,
+            ],
+        );
+        assert!(!ok, "--ttl {ttl} was accepted");
+        assert!(stderr.contains("--ttl"), "{ttl}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{ttl}: {stderr}");
+    }
+}
