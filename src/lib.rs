@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod awareness;
 pub mod config;
 pub mod db;
 pub mod directory;
