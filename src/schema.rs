@@ -128,6 +128,10 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        kind -> Text,
+        category -> Nullable<Text>,
+        threat_type -> Nullable<Text>,
+        root_cause_category -> Nullable<Text>,
     }
 }
 

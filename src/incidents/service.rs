@@ -50,6 +50,12 @@ struct IncidentRow {
     created_at: chrono::NaiveDateTime,
     updated_at: chrono::NaiveDateTime,
     closed_at: Option<chrono::NaiveDateTime>,
+    /// `incident`, `near_miss` or `cyber_threat`.
+    kind: String,
+    /// The entity's category when it reported.
+    category: Option<String>,
+    threat_type: Option<String>,
+    root_cause_category: Option<String>,
 }
 
 /// What the incident's reports established so far.
@@ -524,6 +530,13 @@ pub fn report(
         created_at: existing.as_ref().map(|r| r.created_at).unwrap_or(now_naive),
         updated_at: now_naive,
         closed_at: None,
+        kind: existing
+            .as_ref()
+            .map(|r| r.kind.clone())
+            .unwrap_or_else(|| "incident".into()),
+        category: Some(entity.category.as_str().into()),
+        threat_type: facts.threat_type.clone(),
+        root_cause_category: existing.as_ref().and_then(|r| r.root_cause_category.clone()),
     };
     match &existing {
         None => {
