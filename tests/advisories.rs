@@ -1020,3 +1020,55 @@ async fn csaf_documents_pass_the_reference_validator() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[actix_web::test]
+async fn entities_registered_before_the_index_are_matched_after_migrating() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let entity = register(
+        &ctx,
+        &app,
+        "old-1",
+        "banking",
+        &["198.51.100.0/24"],
+        &["old.example"],
+    )
+    .await;
+    // As before the index existed: no rows, no mark.
+    {
+        use diesel::prelude::*;
+        let mut conn = ctx.state.pool.get().unwrap();
+        diesel::sql_query("DELETE FROM entity_networks")
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::sql_query("DELETE FROM entity_domains")
+            .execute(&mut *conn)
+            .unwrap();
+        diesel::sql_query("DELETE FROM counters WHERE name = 'entity_networks_indexed'")
+            .execute(&mut *conn)
+            .unwrap();
+    }
+    let target = |m: Value| advisory(json!({"audience": "targeted", "tlp": "AMBER", "match": m}));
+    let reader = ctx.token(&entity, Role::Entity);
+    let unindexed = published(&app, &t, &target(json!({"ip_ranges": ["198.51.100.1/32"]}))).await;
+    send(
+        &app,
+        get(&format!("/api/v1/advisories/{unindexed}"), &reader),
+    )
+    .await
+    .assert_problem(404, "not_found");
+    {
+        let mut conn = ctx.state.pool.get().unwrap();
+        nis2hub::db::migrate(&mut conn).unwrap();
+    }
+    assert_eq!(count(&ctx, "entity_networks"), 1);
+    for m in [
+        json!({"ip_ranges": ["198.51.100.1/32"]}),
+        json!({"domains": ["www.old.example"]}),
+    ] {
+        let id = published(&app, &t, &target(m.clone())).await;
+        let r = send(&app, get(&format!("/api/v1/advisories/{id}"), &reader)).await;
+        assert_eq!(r.status, 200, "{m}: {}", r.text);
+    }
+}
