@@ -1072,3 +1072,66 @@ async fn entities_registered_before_the_index_are_matched_after_migrating() {
         assert_eq!(r.status, 200, "{m}: {}", r.text);
     }
 }
+
+#[actix_web::test]
+async fn creating_is_idempotent_and_events_reach_webhooks() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let entity = register(&ctx, &app, "hook-1", "health", &[], &[]).await;
+    let own = ctx.token(&entity, Role::Entity);
+    let hook = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &own,
+            &json!({"url": "http://127.0.0.1:9/hook", "description": "advisories"}),
+        ),
+    )
+    .await;
+    assert_eq!(hook.status, 201, "{}", hook.text);
+    let hook = hook.body["id"].as_str().unwrap().to_string();
+
+    let body = advisory(json!({"audience": "sectoral", "sectors": ["health"], "tlp": "AMBER"}));
+    let first = send(
+        &app,
+        post("/api/v1/advisories", &t, &body).insert_header(("Idempotency-Key", "adv-1")),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = send(
+        &app,
+        post("/api/v1/advisories", &t, &body).insert_header(("Idempotency-Key", "adv-1")),
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(count(&ctx, "advisories"), 1);
+    let other = advisory(json!({"title": "different"}));
+    let r = send(
+        &app,
+        post("/api/v1/advisories", &t, &other).insert_header(("Idempotency-Key", "adv-1")),
+    )
+    .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(count(&ctx, "advisories"), 1);
+
+    let id = first.body["id"].as_str().unwrap();
+    assert_eq!(publish(&app, &t, id, json!({})).await.status, 200);
+    let log = send(
+        &app,
+        get(
+            &format!("/api/v1/webhooks/{hook}/deliveries?limit=200"),
+            &own,
+        ),
+    )
+    .await;
+    assert_eq!(log.status, 200, "{}", log.text);
+    let types: Vec<&str> = log.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["advisory.published"], "{}", log.text);
+}
