@@ -3,6 +3,7 @@
 //! [`build_app`] is the one application builder: `main`, the integration tests and the
 //! OpenAPI dump all use it, so what is tested and documented is what runs.
 
+pub mod advisories;
 pub mod audit;
 pub mod auth;
 pub mod awareness;

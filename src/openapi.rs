@@ -6,7 +6,9 @@
 
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
-use crate::{audit, directory, entities, http, incidents, ops, outbox, webhooks, AppState};
+use crate::{
+    advisories, audit, directory, entities, http, incidents, ops, outbox, webhooks, AppState,
+};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App};
@@ -33,6 +35,7 @@ Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Ide
         (name = "directory", description = "Sectors, CSIRTs and supervisory authorities"),
         (name = "entities", description = "The register of NIS2 entities"),
         (name = "incidents", description = "Incident notification in NIS2 stages, routing decisions, reviews"),
+        (name = "advisories", description = "Advisories under TLP 2.0, with numbered revisions and CSAF 2.0 export"),
         (name = "feed", description = "Events addressed to the caller, in order"),
         (name = "webhooks", description = "Signed push delivery of events (Standard Webhooks), with retries and a delivery log"),
         (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
@@ -78,6 +81,14 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(incidents::routes::request)
                 .service(incidents::routes::close)
                 .service(incidents::routes::evaluate)
+                .service(advisories::routes::list)
+                .service(advisories::routes::create)
+                .service(advisories::routes::get_one)
+                .service(advisories::routes::update)
+                .service(advisories::routes::publish)
+                .service(advisories::routes::withdraw)
+                .service(advisories::routes::revision)
+                .service(advisories::routes::csaf)
                 .service(outbox::routes::feed)
                 .service(webhooks::routes::list)
                 .service(webhooks::routes::create)

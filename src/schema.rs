@@ -264,3 +264,83 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(webhooks, webhook_deliveries, events, organisations);
+
+diesel::table! {
+    advisories (id) {
+        id -> Text,
+        reference -> Text,
+        issuer_id -> Text,
+        status -> Text,
+        tlp -> Text,
+        audience -> Text,
+        severity -> Text,
+        body -> Text,
+        published_body -> Nullable<Text>,
+        pending_changes -> Bool,
+        revision -> BigInt,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        published_at -> Nullable<Timestamp>,
+        withdrawn_at -> Nullable<Timestamp>,
+        withdrawn_reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    advisory_revisions (advisory_id, number) {
+        advisory_id -> Text,
+        number -> BigInt,
+        date -> Timestamp,
+        summary -> Text,
+        published_by -> Text,
+        snapshot -> Text,
+    }
+}
+
+diesel::table! {
+    advisory_readers (advisory_id, org_id) {
+        advisory_id -> Text,
+        org_id -> Text,
+    }
+}
+
+diesel::table! {
+    advisory_cves (advisory_id, cve) {
+        advisory_id -> Text,
+        cve -> Text,
+    }
+}
+
+diesel::table! {
+    advisory_sectors (advisory_id, sector) {
+        advisory_id -> Text,
+        sector -> Text,
+    }
+}
+
+diesel::table! {
+    entity_networks (entity_id, range_start, range_end) {
+        entity_id -> Text,
+        range_start -> Text,
+        range_end -> Text,
+    }
+}
+
+diesel::table! {
+    entity_domains (entity_id, reversed) {
+        entity_id -> Text,
+        reversed -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    advisories,
+    advisory_revisions,
+    advisory_readers,
+    advisory_cves,
+    advisory_sectors,
+    entities,
+    entity_networks,
+    entity_domains
+);

@@ -40,6 +40,23 @@ impl Tlp {
 }
 
 impl Tlp {
+    pub fn parse(s: &str) -> Option<Tlp> {
+        [
+            Tlp::Clear,
+            Tlp::Green,
+            Tlp::Amber,
+            Tlp::AmberStrict,
+            Tlp::Red,
+        ]
+        .into_iter()
+        .find(|t| t.as_str() == s)
+    }
+
+    /// Whether only (part of) an advisory's audience may read it.
+    pub fn restricted(self) -> bool {
+        matches!(self, Tlp::Amber | Tlp::AmberStrict | Tlp::Red)
+    }
+
     /// `RED` and `AMBER+STRICT` keep content to the recipients the law requires.
     pub fn keeps_content_to_required_recipients(self) -> bool {
         matches!(self, Tlp::Red | Tlp::AmberStrict)

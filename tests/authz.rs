@@ -82,6 +82,26 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ),
     ("POST", "/api/v1/webhooks/{id}/redeliver", "webhooks:manage"),
     ("POST", "/api/v1/webhooks/{id}/ping", "webhooks:manage"),
+    ("GET", "/api/v1/advisories", "advisories:read"),
+    ("POST", "/api/v1/advisories", "advisories:write"),
+    ("GET", "/api/v1/advisories/{id}", "advisories:read"),
+    ("PATCH", "/api/v1/advisories/{id}", "advisories:write"),
+    (
+        "POST",
+        "/api/v1/advisories/{id}/publish",
+        "advisories:write",
+    ),
+    (
+        "POST",
+        "/api/v1/advisories/{id}/withdraw",
+        "advisories:write",
+    ),
+    (
+        "GET",
+        "/api/v1/advisories/{id}/revisions/{number}",
+        "advisories:read",
+    ),
+    ("GET", "/api/v1/advisories/{id}/csaf", "advisories:read"),
 ];
 
 /// The entity operations that only show rows the caller may see.
@@ -191,6 +211,43 @@ struct Ids {
     doomed: String,
     /// A delivery to `webhook`, for `/deliveries/{delivery_id}/redeliver`.
     delivery: String,
+    /// A published TLP:GREEN advisory of the national CSIRT, for the reads and `PATCH`.
+    advisory: String,
+    /// A draft, for `/publish`.
+    drafting: String,
+    /// A published one, for `/withdraw`.
+    withdrawing: String,
+}
+
+/// A complete advisory (national, TLP:GREEN).
+fn advisory_body(title: &str) -> Value {
+    json!({
+        "title": title, "summary": "Written by the authz test.", "audience": "national",
+        "tlp": "GREEN", "severity": "high", "cves": ["CVE-2026-0001"],
+        "affected_products": [{"vendor": "V", "product": "P", "versions": ["1.0"], "fixed_in": ["1.1"]}],
+        "references": [{"url": "https://vendor.example/a", "summary": "Vendor"}]
+    })
+}
+
+/// Creates an advisory as the national CSIRT, published or a draft; returns its id.
+async fn make_advisory<S, B>(app: &S, token: &str, title: &str, publish: bool) -> String
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let r = send(
+        app,
+        post("/api/v1/advisories", token, &advisory_body(title)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    if publish {
+        let uri = format!("/api/v1/advisories/{id}/publish");
+        let p = send(app, post(&uri, token, &json!({}))).await;
+        assert_eq!(p.status, 200, "{}", p.text);
+    }
+    id
 }
 
 /// The target of every subscription made here: a host the test configuration allows.
@@ -342,7 +399,13 @@ where
     let (incident, report) = report_incident(ctx, app, &reporter, "authz: read and reviewed").await;
     let (reported, _) = report_incident(ctx, app, &reporter, "authz: takes a report").await;
     let (closing, _) = report_incident(ctx, app, &reporter, "authz: closed").await;
+    let advisory = make_advisory(app, &t, "authz: read and changed", true).await;
+    let drafting = make_advisory(app, &t, "authz: published", false).await;
+    let withdrawing = make_advisory(app, &t, "authz: withdrawn", true).await;
     Ids {
+        advisory,
+        drafting,
+        withdrawing,
         organisation,
         national: ctx.org_id("ncsirt"),
         entity: e.body["id"].as_str().unwrap().to_string(),
@@ -376,6 +439,13 @@ fn concrete(path: &str, ids: &Ids) -> String {
         return path
             .replace("{id}", &ids.webhook)
             .replace("{delivery_id}", &ids.delivery);
+    } else if path.starts_with("/api/v1/advisories/") {
+        let advisory = match path {
+            "/api/v1/advisories/{id}/publish" => &ids.drafting,
+            "/api/v1/advisories/{id}/withdraw" => &ids.withdrawing,
+            _ => &ids.advisory,
+        };
+        return path.replace("{id}", advisory).replace("{number}", "1");
     } else if path.starts_with("/api/v1/incidents/") {
         let incident = match path {
             "/api/v1/incidents/{id}/reports" => &ids.reported,
@@ -449,6 +519,10 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
             Some(json!({"since": "2000-01-01T00:00:00Z"}))
         }
         ("POST", "/api/v1/webhooks/{id}/ping") => None,
+        ("POST", "/api/v1/advisories") => Some(advisory_body("Created by the authz test")),
+        ("PATCH", "/api/v1/advisories/{id}") => Some(json!({"title": "Changed by the authz test"})),
+        ("POST", "/api/v1/advisories/{id}/publish") => Some(json!({})),
+        ("POST", "/api/v1/advisories/{id}/withdraw") => Some(json!({"reason": "authz test"})),
         ("POST", "/api/v1/routing/evaluate") => Some(json!({
             "entity": {"country": "NL", "sector": "energy.electricity", "category": "essential"},
             "stage": "early_warning", "affected_member_states": ["NL", "BE"]
@@ -529,6 +603,9 @@ where
         "event_recipients",
         "webhooks",
         "webhook_deliveries",
+        "advisories",
+        "advisory_revisions",
+        "advisory_readers",
     ] {
         out.insert(table.into(), json!(count(ctx, table)));
     }

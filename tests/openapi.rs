@@ -97,6 +97,8 @@ fn every_operation_has_a_unique_descriptive_id() {
         "redeliver",
         "rotate",
         "issue",
+        "publish",
+        "withdraw",
     ];
     let mut seen = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {

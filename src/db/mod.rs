@@ -132,6 +132,36 @@ fn describe(url: &DatabaseUrl, e: diesel::r2d2::Error) -> String {
 /// Runs the pending migrations; on PostgreSQL under an advisory lock so that several instances
 /// starting at once migrate one after the other.
 pub fn migrate(conn: &mut DbConn) -> Result<usize, String> {
+    let applied = run_migrations(conn)?;
+    index_entity_networks(conn)
+        .map_err(|e| format!("indexing the registered networks failed: {e}"))?;
+    Ok(applied)
+}
+
+/// Fills the index of registered ranges and domains from the entities registered before it
+/// existed; once, marked in `counters`.
+fn index_entity_networks(conn: &mut DbConn) -> AppResult<()> {
+    use crate::schema::counters;
+    use diesel::prelude::*;
+    const MARK: &str = "entity_networks_indexed";
+    write_tx(conn, |conn| {
+        lock_writes(conn)?;
+        let done: Option<i64> = counters::table
+            .find(MARK)
+            .select(counters::value)
+            .first(conn)
+            .optional()?;
+        if done.is_none() {
+            crate::entities::repo::backfill(conn)?;
+            diesel::insert_into(counters::table)
+                .values((counters::name.eq(MARK), counters::value.eq(1)))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
+}
+
+fn run_migrations(conn: &mut DbConn) -> Result<usize, String> {
     let err = |e: Box<dyn std::error::Error + Send + Sync>| format!("migration failed: {e}");
     match conn {
         DbConn::Pg(c) => {

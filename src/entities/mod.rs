@@ -2,5 +2,6 @@
 //! versioned history, and row-level visibility.
 
 pub mod model;
+pub mod repo;
 pub mod routes;
 pub mod service;

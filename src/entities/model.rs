@@ -73,7 +73,7 @@ pub struct EntityInput {
     pub domains: Vec<String>,
 }
 
-fn is_domain(d: &str) -> bool {
+pub(crate) fn is_domain(d: &str) -> bool {
     let d = d.strip_suffix('.').unwrap_or(d);
     d.len() <= 253
         && d.contains('.')

@@ -341,6 +341,7 @@ pub fn create(conn: &mut DbConn, caller: &Caller, input: EntityInput) -> AppResu
         Err(e) if db::is_unique_violation(&e) => return Err(duplicate(&input)),
         Err(e) => return Err(e.into()),
     }
+    super::repo::index_networks(conn, &row.id, &input.ip_ranges, &input.domains)?;
     let entity = row.into_api(&dir)?;
     write_version(conn, caller, &entity, "registered", &[])?;
     audit::record(conn, caller, "entity.register", "entity", &entity.id)?;
@@ -401,6 +402,7 @@ fn save(
         Err(e) if db::is_unique_violation(&e) => return Err(duplicate(&c.input)),
         Err(e) => return Err(e.into()),
     }
+    super::repo::index_networks(conn, &row.id, &c.input.ip_ranges, &c.input.domains)?;
     let entity = row.into_api(dir)?;
     write_version(conn, caller, &entity, c.change, c.flags)?;
     Ok(entity)

@@ -157,7 +157,7 @@ impl RequestRow {
 }
 
 fn tlp_of(s: &str) -> Tlp {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).unwrap_or(Tlp::Amber)
+    Tlp::parse(s).unwrap_or(Tlp::Amber)
 }
 
 fn by(caller: &Caller) -> String {
@@ -536,7 +536,9 @@ pub fn report(
             .unwrap_or_else(|| "incident".into()),
         category: Some(entity.category.as_str().into()),
         threat_type: facts.threat_type.clone(),
-        root_cause_category: existing.as_ref().and_then(|r| r.root_cause_category.clone()),
+        root_cause_category: existing
+            .as_ref()
+            .and_then(|r| r.root_cause_category.clone()),
     };
     match &existing {
         None => {
