@@ -13,6 +13,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod incidents;
+pub mod maturity;
 pub mod openapi;
 pub mod ops;
 pub mod outbox;

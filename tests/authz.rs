@@ -82,6 +82,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ),
     ("POST", "/api/v1/webhooks/{id}/redeliver", "webhooks:manage"),
     ("POST", "/api/v1/webhooks/{id}/ping", "webhooks:manage"),
+    ("GET", "/api/v1/maturity/model", "maturity:read"),
+    ("POST", "/api/v1/maturity/assessments", "maturity:write"),
+    ("GET", "/api/v1/maturity/assessments", "maturity:read"),
+    ("GET", "/api/v1/maturity/assessments/{id}", "maturity:read"),
+    ("GET", "/api/v1/maturity/compliance", "maturity:read"),
 ];
 
 /// The entity operations that only show rows the caller may see.
@@ -191,6 +196,24 @@ struct Ids {
     doomed: String,
     /// A delivery to `webhook`, for `/deliveries/{delivery_id}/redeliver`.
     delivery: String,
+    /// A self-assessment of csirt-energy, for `/maturity/assessments/{id}`.
+    assessment: String,
+}
+
+/// A self-assessment of csirt-energy that the service accepts: every SIM3 parameter at 2.
+fn assessment_body(organisation: &str) -> Value {
+    let model = nis2hub::maturity::model::Model::built_in();
+    let scores: serde_json::Map<String, Value> = model
+        .catalogue
+        .parameters
+        .iter()
+        .map(|p| (p.id.clone(), json!(2)))
+        .collect();
+    json!({
+        "organisation_id": organisation, "type": "self", "assessors": [],
+        "assessed_at": chrono::Utc::now() - chrono::Duration::days(1),
+        "model": "sim3-v1", "scores": scores
+    })
 }
 
 /// The target of every subscription made here: a host the test configuration allows.
@@ -342,7 +365,18 @@ where
     let (incident, report) = report_incident(ctx, app, &reporter, "authz: read and reviewed").await;
     let (reported, _) = report_incident(ctx, app, &reporter, "authz: takes a report").await;
     let (closing, _) = report_incident(ctx, app, &reporter, "authz: closed").await;
+    let m = send(
+        app,
+        post(
+            "/api/v1/maturity/assessments",
+            &t,
+            &assessment_body(&organisation),
+        ),
+    )
+    .await;
+    assert_eq!(m.status, 201, "{}", m.text);
     Ids {
+        assessment: m.body["id"].as_str().unwrap().to_string(),
         organisation,
         national: ctx.org_id("ncsirt"),
         entity: e.body["id"].as_str().unwrap().to_string(),
@@ -372,6 +406,8 @@ fn concrete(path: &str, ids: &Ids) -> String {
         &ids.entity
     } else if path.starts_with("/api/v1/clients/") {
         &ids.client
+    } else if path.starts_with("/api/v1/maturity/assessments/") {
+        &ids.assessment
     } else if path.starts_with("/api/v1/webhooks/") {
         return path
             .replace("{id}", &ids.webhook)
@@ -449,6 +485,7 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
             Some(json!({"since": "2000-01-01T00:00:00Z"}))
         }
         ("POST", "/api/v1/webhooks/{id}/ping") => None,
+        ("POST", "/api/v1/maturity/assessments") => Some(assessment_body(&ids.organisation)),
         ("POST", "/api/v1/routing/evaluate") => Some(json!({
             "entity": {"country": "NL", "sector": "energy.electricity", "category": "essential"},
             "stage": "early_warning", "affected_member_states": ["NL", "BE"]
@@ -529,6 +566,8 @@ where
         "event_recipients",
         "webhooks",
         "webhook_deliveries",
+        "maturity_assessments",
+        "maturity_compliance",
     ] {
         out.insert(table.into(), json!(count(ctx, table)));
     }
@@ -542,6 +581,7 @@ where
         "/api/v1/webhooks?limit=200",
         "/api/v1/webhooks/{id}",
         "/api/v1/webhooks/{id}/deliveries?limit=200",
+        "/api/v1/maturity/assessments?limit=200",
     ] {
         let uri = concrete(path, ids);
         let r = send(app, get(&uri, &t)).await;

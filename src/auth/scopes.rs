@@ -152,6 +152,8 @@ impl Role {
                 CvdCoordinate,
                 AwarenessRead,
                 MaturityRead,
+                // Only for its own self-assessments (maturity::service checks).
+                MaturityWrite,
                 WebhooksManage,
             ],
             Role::SupervisoryAuthority => &[

@@ -93,7 +93,9 @@ pub fn sweep(conn: &mut DbConn, now: chrono::NaiveDateTime, limit: i64) -> AppRe
 }
 
 /// Runs the sweep every `every` until the process ends (on its own thread, off the HTTP workers).
-pub fn spawn(pool: db::Pool, every: std::time::Duration) {
+/// The same pass reports expired maturity assessments and CSIRTs falling out of compliance
+/// (`crate::maturity::service::sweep`), in its own transaction.
+pub fn spawn(pool: db::Pool, every: std::time::Duration, maturity: crate::maturity::model::Model) {
     std::thread::Builder::new()
         .name("deadline-sweep".into())
         .spawn(move || loop {
@@ -111,6 +113,19 @@ pub fn spawn(pool: db::Pool, every: std::time::Duration) {
                 Ok(0) => {}
                 Ok(n) => log::info!("deadline sweep: {n} missed deadline(s) reported"),
                 Err(e) => log::warn!("deadline sweep failed: {e}"),
+            }
+            let result = pool
+                .get()
+                .map_err(crate::error::AppError::from)
+                .and_then(|mut conn| {
+                    db::write_tx(&mut conn, |conn| {
+                        crate::maturity::service::sweep(conn, &maturity, db::now(), 500)
+                    })
+                });
+            match result {
+                Ok(0) => {}
+                Ok(n) => log::info!("maturity sweep: {n} expiry or compliance event(s)"),
+                Err(e) => log::warn!("maturity sweep failed: {e}"),
             }
         })
         .expect("start the deadline sweep thread");
