@@ -25,6 +25,7 @@ pub const MAX_LEVEL: u8 = 4;
 /// One step of the scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityLevel)]
 pub struct Level {
     #[schema(example = 3)]
     pub level: u8,
@@ -36,6 +37,7 @@ pub struct Level {
 /// A group (quadrant) of parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityGroup)]
 pub struct Group {
     #[schema(example = "O")]
     pub id: String,
@@ -46,6 +48,7 @@ pub struct Group {
 /// One parameter of the catalogue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityParameter)]
 pub struct Parameter {
     #[schema(example = "O-1")]
     pub id: String,
@@ -60,6 +63,7 @@ pub struct Parameter {
 /// A parameter catalogue: the parameters a CSIRT is scored on, and the scale.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityCatalogue)]
 pub struct Catalogue {
     /// What assessments name in `model`.
     #[schema(example = "sim3-v1")]
@@ -82,6 +86,7 @@ pub struct Catalogue {
     Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, ToSchema,
 )]
 #[serde(rename_all = "snake_case")]
+#[schema(as = MaturityTier)]
 pub enum Tier {
     None,
     Basic,
@@ -122,6 +127,7 @@ impl Tier {
 /// Who carried out an assessment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = MaturityAssessmentType)]
 pub enum AssessmentType {
     /// By the CSIRT itself.
     #[serde(rename = "self")]
@@ -151,6 +157,7 @@ impl AssessmentType {
 /// How many months an assessment of each type stays valid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityValidity)]
 pub struct Validity {
     #[serde(rename = "self")]
     #[schema(example = 12)]
@@ -174,6 +181,7 @@ impl Validity {
 /// The minimum level of every parameter, per tier.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityProfiles)]
 pub struct Profiles {
     pub basic: BTreeMap<String, u8>,
     pub intermediate: BTreeMap<String, u8>,
@@ -194,6 +202,7 @@ impl Profiles {
 /// The tier profiles of one catalogue, and the validity of assessments.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityTierProfiles)]
 pub struct TierProfiles {
     #[schema(example = "sim3-v1-tiers-example")]
     pub id: String,
@@ -212,6 +221,7 @@ pub struct TierProfiles {
 
 /// The model in force: a catalogue and its tier profiles.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = MaturityModel)]
 pub struct Model {
     #[serde(flatten)]
     pub catalogue: Catalogue,
@@ -220,6 +230,7 @@ pub struct Model {
 
 /// A parameter below the level the next tier wants.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MaturityGap)]
 pub struct Gap {
     #[schema(example = "O-7")]
     pub parameter: String,

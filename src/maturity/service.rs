@@ -5,7 +5,7 @@ use super::model::{self, AssessmentFacts, AssessmentType, Gap, Model, Standing, 
 use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::db::{self, DbConn};
-use crate::entities::model::MEMBER_STATES;
+use crate::entities::model::{OrgRef, MEMBER_STATES};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::pagination::PageParams;
 use crate::outbox::{self, NewEvent};
@@ -23,6 +23,7 @@ const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 /// Someone who carried out an assessment.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = MaturityAssessor)]
 pub struct Assessor {
     /// The person, if named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,6 +53,7 @@ pub struct Assessor {
     "scores": {"O-1": 3, "O-2": 3, "H-1": 2, "T-4": 3, "P-11": 2},
     "evidence": {"O-1": "Mandate in the national cyber security act, art. 4"}
 }))]
+#[schema(as = MaturityAssessmentInput)]
 pub struct AssessmentInput {
     /// The CSIRT assessed.
     pub organisation_id: String,
@@ -73,29 +75,17 @@ pub struct AssessmentInput {
     pub evidence: BTreeMap<String, String>,
 }
 
-/// An organisation, by reference.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
-pub struct OrgRef {
-    pub id: String,
-    #[schema(example = "csirt-energy")]
-    pub code: String,
-    pub name: String,
-    pub kind: OrgKind,
-}
-
-impl From<&DirectoryOrg> for OrgRef {
-    fn from(o: &DirectoryOrg) -> Self {
-        OrgRef {
-            id: o.id.clone(),
-            code: o.code.clone(),
-            name: o.name.clone(),
-            kind: o.kind,
-        }
+fn org_ref(o: &DirectoryOrg) -> OrgRef {
+    OrgRef {
+        id: o.id.clone(),
+        code: o.code.clone(),
+        name: o.name.clone(),
     }
 }
 
 /// The tier profiles a tier was computed with.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[schema(as = MaturityProfilesRef)]
 pub struct ProfilesRef {
     #[schema(example = "sim3-v1-tiers-example")]
     pub id: String,
@@ -105,6 +95,7 @@ pub struct ProfilesRef {
 
 /// An assessment with what the service derives from it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MaturityAssessment)]
 pub struct Assessment {
     pub id: String,
     pub organisation_id: String,
@@ -136,6 +127,7 @@ pub struct Assessment {
 
 /// One CSIRT's compliance.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = MaturityComplianceRow)]
 pub struct ComplianceRow {
     pub organisation: OrgRef,
     /// `intermediate` for a sectoral CSIRT, `advanced` for the national CSIRT.
@@ -217,7 +209,7 @@ impl Row {
         let (tier, next_tier, gaps, profiles) = self.evaluate(&body, m)?;
         Ok(Assessment {
             assessment_type: self.kind()?,
-            organisation: org.into(),
+            organisation: org_ref(org),
             organisation_id: self.organisation_id,
             assessors: body.assessors,
             assessed_at: self.assessed_at.and_utc(),
@@ -636,7 +628,7 @@ pub fn compliance(conn: &mut DbConn, caller: &Caller, m: &Model) -> AppResult<Ve
     let mut rows: Vec<ComplianceRow> = standings(conn, m, &visible, db::now().and_utc())?
         .into_iter()
         .map(|(o, s)| ComplianceRow {
-            organisation: (&o).into(),
+            organisation: org_ref(&o),
             required_tier: s.required,
             tier: s.tier,
             compliant: s.compliant,
@@ -646,15 +638,10 @@ pub fn compliance(conn: &mut DbConn, caller: &Caller, m: &Model) -> AppResult<Ve
             next_due_at: s.next_due_at,
         })
         .collect();
+    // The national CSIRT (required: advanced) first, then by code.
     rows.sort_by(|x, y| {
-        (
-            x.organisation.kind != OrgKind::NationalCsirt,
-            &x.organisation.code,
-        )
-            .cmp(&(
-                y.organisation.kind != OrgKind::NationalCsirt,
-                &y.organisation.code,
-            ))
+        (std::cmp::Reverse(x.required_tier), &x.organisation.code)
+            .cmp(&(std::cmp::Reverse(y.required_tier), &y.organisation.code))
     });
     Ok(rows)
 }
