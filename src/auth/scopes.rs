@@ -223,6 +223,19 @@ mod tests {
     }
 
     #[test]
+    fn csirts_write_maturity_assessments_authorities_and_entities_never() {
+        for role in [Role::NationalCsirt, Role::SectoralCsirt] {
+            assert!(role.ceiling().contains(&Scope::MaturityWrite), "{role:?}");
+        }
+        for role in [Role::SupervisoryAuthority, Role::Entity] {
+            assert!(!role.ceiling().contains(&Scope::MaturityWrite), "{role:?}");
+        }
+        assert!(Role::SupervisoryAuthority
+            .ceiling()
+            .contains(&Scope::MaturityRead));
+    }
+
+    #[test]
     fn csirts_and_authorities_request_intermediate_reports_entities_never() {
         for role in [
             Role::NationalCsirt,
