@@ -698,3 +698,38 @@ async fn the_sweep_reports_an_expired_assessment_and_the_loss_of_compliance_once
         feed.text
     );
 }
+
+#[actix_web::test]
+async fn the_sweep_thread_runs_the_maturity_sweep_after_the_deadlines() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let energy_id = ctx.org_id("csirt-energy");
+    // A self-assessment made a year and a day ago: recorded, and expired already.
+    let r = send(
+        &app,
+        post(
+            "/api/v1/maturity/assessments",
+            &national,
+            &assessment(&energy_id, "self", flat(4), days_ago(367)),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["expired"], true, "{}", r.text);
+    let (deadlines, maturity) =
+        nis2hub::incidents::sweep::pass(&ctx.state.pool, &ctx.state.config.maturity);
+    assert_eq!(deadlines.unwrap(), 0);
+    assert_eq!(maturity.unwrap(), 1, "one expiry");
+    let (_, maturity) =
+        nis2hub::incidents::sweep::pass(&ctx.state.pool, &ctx.state.config.maturity);
+    assert_eq!(maturity.unwrap(), 0, "reported once");
+    let feed = send(&app, get("/api/v1/feed?limit=500", &national)).await;
+    assert_eq!(
+        feed_types(&feed)
+            .iter()
+            .filter(|t| *t == "maturity.assessment_expired")
+            .count(),
+        1
+    );
+}
