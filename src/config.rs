@@ -90,6 +90,8 @@ pub struct Config {
     pub jwt: JwtConfig,
     /// The rules the engine decides by.
     pub rules: crate::rules::ruleset::RuleSet,
+    /// The maturity model in force: the parameter catalogue and its tier profiles.
+    pub maturity: crate::maturity::model::Model,
     /// How often the deadline sweep runs; `None` turns it off.
     pub sweep_every: Option<Duration>,
     /// Hosts webhooks may reach over plain http or on internal addresses.
@@ -158,7 +160,9 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_TOKEN_TTL", "3600", "lifetime in seconds of tokens issued by POST /oauth/token"),
     ("NIS2HUB_WEBHOOK_ALLOW_HOSTS", "(empty)", "hosts that webhooks may reach over http:// or on private addresses"),
     ("NIS2HUB_RULESET", "(built in)", "a rule-set JSON file replacing the built-in NIS2 rules (see rules/nis2-default.json)"),
-    ("NIS2HUB_SWEEP_SECONDS", "60", "how often the deadline sweep looks for missed deadlines; 0 turns it off"),
+    ("NIS2HUB_MATURITY_MODEL", "(built in)", "a maturity parameter catalogue JSON file replacing the built-in SIM3 v1 (see maturity/sim3-v1.json)"),
+    ("NIS2HUB_MATURITY_TIERS", "(built-in example)", "a tier-profile JSON file (minimum level per parameter for basic, intermediate, advanced; validity per assessment type) replacing the built-in example profiles (see maturity/tiers-example.json); use the official tables in production"),
+    ("NIS2HUB_SWEEP_SECONDS", "60", "how often the deadline sweep looks for missed deadlines, expired maturity assessments and CSIRTs out of compliance; 0 turns it off"),
     ("NIS2HUB_WEBHOOK_RETRY_SECONDS", "5,300,1800,7200,18000,36000,36000", "waits between webhook delivery attempts (about a day in all, ±20 % jitter); after the last the delivery fails"),
     ("NIS2HUB_TOKEN_RATE_PER_MINUTE", "60", "POST /oauth/token requests allowed per client address and minute (argon2 checks are costly)"),
     ("NIS2HUB_WEBHOOK_POLL_MS", "500", "how often an idle webhook worker looks for due deliveries; 0 turns the worker off"),
@@ -262,6 +266,19 @@ impl Config {
             Some(path) => crate::rules::ruleset::RuleSet::load(std::path::Path::new(&path))
                 .map_err(|e| format!("NIS2HUB_RULESET: {e}"))?,
         };
+        let maturity = {
+            let model_file = get("NIS2HUB_MATURITY_MODEL").map(PathBuf::from);
+            let tiers_file = get("NIS2HUB_MATURITY_TIERS").map(PathBuf::from);
+            crate::maturity::model::Model::load(model_file.as_deref(), tiers_file.as_deref())
+                .map_err(|e| {
+                    let which = match (&model_file, &tiers_file) {
+                        (Some(_), None) => "NIS2HUB_MATURITY_MODEL",
+                        (None, Some(_)) => "NIS2HUB_MATURITY_TIERS",
+                        _ => "NIS2HUB_MATURITY_MODEL / NIS2HUB_MATURITY_TIERS",
+                    };
+                    format!("{which}: {e}")
+                })?
+        };
         let sweep = number("NIS2HUB_SWEEP_SECONDS", 60)?;
         if sweep > 86_400 {
             return Err("NIS2HUB_SWEEP_SECONDS must be at most 86400".into());
@@ -321,6 +338,7 @@ impl Config {
             webhook_retry,
             webhook_poll: (poll > 0).then(|| Duration::from_millis(poll)),
             rules,
+            maturity,
             sweep_every: (sweep > 0).then(|| Duration::from_secs(sweep)),
             listen,
             database_url,
@@ -543,6 +561,42 @@ mod tests {
                 "{k}"
             );
         }
+    }
+
+    #[test]
+    fn maturity_files_are_loaded_and_checked_at_start() {
+        let ok = Config::from_vars(vars(&[])).unwrap();
+        assert_eq!(ok.maturity.id(), "sim3-v1");
+        assert!(!ok.maturity.tiers.official);
+        let dir = tempfile::tempdir().unwrap();
+        let tiers = dir.path().join("official.json");
+        let mut v: serde_json::Value =
+            serde_json::from_str(include_str!("../maturity/tiers-example.json")).unwrap();
+        v["id"] = "official".into();
+        v["official"] = true.into();
+        std::fs::write(&tiers, v.to_string()).unwrap();
+        let path = tiers.to_string_lossy().to_string();
+        let replaced = Config::from_vars(vars(&[("NIS2HUB_MATURITY_TIERS", &path)])).unwrap();
+        assert_eq!(
+            (
+                replaced.maturity.tiers.id.as_str(),
+                replaced.maturity.tiers.official
+            ),
+            ("official", true)
+        );
+        v["profiles"]["basic"]["Z-9"] = 1.into();
+        std::fs::write(&tiers, v.to_string()).unwrap();
+        let err = Config::from_vars(vars(&[("NIS2HUB_MATURITY_TIERS", &path)])).unwrap_err();
+        assert!(
+            err.contains("NIS2HUB_MATURITY_TIERS") && err.contains("Z-9"),
+            "{err}"
+        );
+        let err = Config::from_vars(vars(&[("NIS2HUB_MATURITY_MODEL", "/no/such/sim3.json")]))
+            .unwrap_err();
+        assert!(
+            err.contains("NIS2HUB_MATURITY_MODEL") && err.contains("cannot read"),
+            "{err}"
+        );
     }
 
     #[test]

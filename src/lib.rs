@@ -15,6 +15,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod incidents;
+pub mod maturity;
 pub mod openapi;
 pub mod openpgp;
 pub mod ops;

@@ -7,7 +7,8 @@
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
 use crate::{
-    advisories, audit, directory, entities, http, incidents, ops, outbox, webhooks, AppState,
+    advisories, audit, directory, entities, http, incidents, maturity, ops, outbox, webhooks,
+    AppState,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -40,6 +41,7 @@ Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Ide
         (name = "webhooks", description = "Signed push delivery of events (Standard Webhooks), with retries and a delivery log"),
         (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
         (name = "audit", description = "The hash-chained audit log"),
+        (name = "maturity", description = "SIM3 maturity of CSIRTs: the model in force, assessments (self, peer, audit), compliance with the required tier"),
         (name = "operations", description = "Health, readiness and metrics")
     ),
     components(schemas(Problem, FieldError))
@@ -101,7 +103,12 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(webhooks::routes::redeliver_failed)
                 .service(webhooks::routes::ping)
                 .service(audit::routes::list)
-                .service(audit::routes::verify),
+                .service(audit::routes::verify)
+                .service(maturity::routes::model)
+                .service(maturity::routes::create)
+                .service(maturity::routes::list)
+                .service(maturity::routes::get_one)
+                .service(maturity::routes::compliance),
         );
 }
 

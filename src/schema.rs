@@ -344,3 +344,34 @@ diesel::allow_tables_to_appear_in_same_query!(
     entity_networks,
     entity_domains
 );
+
+diesel::table! {
+    maturity_assessments (id) {
+        id -> Text,
+        organisation_id -> Text,
+        assessment_type -> Text,
+        model -> Text,
+        assessed_at -> Timestamp,
+        valid_until -> Timestamp,
+        tier -> Text,
+        body -> Text,
+        recorded_by -> Text,
+        created_at -> Timestamp,
+        expired_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    maturity_compliance (organisation_id) {
+        organisation_id -> Text,
+        compliant -> Bool,
+        tier -> Text,
+        checked_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(
+    maturity_assessments,
+    maturity_compliance,
+    organisations
+);

@@ -102,6 +102,11 @@ const MATRIX: &[(&str, &str, &str)] = &[
         "advisories:read",
     ),
     ("GET", "/api/v1/advisories/{id}/csaf", "advisories:read"),
+    ("GET", "/api/v1/maturity/model", "maturity:read"),
+    ("POST", "/api/v1/maturity/assessments", "maturity:write"),
+    ("GET", "/api/v1/maturity/assessments", "maturity:read"),
+    ("GET", "/api/v1/maturity/assessments/{id}", "maturity:read"),
+    ("GET", "/api/v1/maturity/compliance", "maturity:read"),
 ];
 
 /// The entity operations that only show rows the caller may see.
@@ -217,6 +222,8 @@ struct Ids {
     drafting: String,
     /// A published one, for `/withdraw`.
     withdrawing: String,
+    /// A self-assessment of csirt-energy, for `/maturity/assessments/{id}`.
+    assessment: String,
 }
 
 /// A complete advisory (national, TLP:GREEN).
@@ -248,6 +255,22 @@ where
         assert_eq!(p.status, 200, "{}", p.text);
     }
     id
+}
+
+/// A self-assessment of csirt-energy that the service accepts: every SIM3 parameter at 2.
+fn assessment_body(organisation: &str) -> Value {
+    let model = nis2hub::maturity::model::Model::built_in();
+    let scores: serde_json::Map<String, Value> = model
+        .catalogue
+        .parameters
+        .iter()
+        .map(|p| (p.id.clone(), json!(2)))
+        .collect();
+    json!({
+        "organisation_id": organisation, "type": "self", "assessors": [],
+        "assessed_at": chrono::Utc::now() - chrono::Duration::days(1),
+        "model": "sim3-v1", "scores": scores
+    })
 }
 
 /// The target of every subscription made here: a host the test configuration allows.
@@ -402,10 +425,21 @@ where
     let advisory = make_advisory(app, &t, "authz: read and changed", true).await;
     let drafting = make_advisory(app, &t, "authz: published", false).await;
     let withdrawing = make_advisory(app, &t, "authz: withdrawn", true).await;
+    let m = send(
+        app,
+        post(
+            "/api/v1/maturity/assessments",
+            &t,
+            &assessment_body(&organisation),
+        ),
+    )
+    .await;
+    assert_eq!(m.status, 201, "{}", m.text);
     Ids {
         advisory,
         drafting,
         withdrawing,
+        assessment: m.body["id"].as_str().unwrap().to_string(),
         organisation,
         national: ctx.org_id("ncsirt"),
         entity: e.body["id"].as_str().unwrap().to_string(),
@@ -435,6 +469,8 @@ fn concrete(path: &str, ids: &Ids) -> String {
         &ids.entity
     } else if path.starts_with("/api/v1/clients/") {
         &ids.client
+    } else if path.starts_with("/api/v1/maturity/assessments/") {
+        &ids.assessment
     } else if path.starts_with("/api/v1/webhooks/") {
         return path
             .replace("{id}", &ids.webhook)
@@ -523,6 +559,7 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         ("PATCH", "/api/v1/advisories/{id}") => Some(json!({"title": "Changed by the authz test"})),
         ("POST", "/api/v1/advisories/{id}/publish") => Some(json!({})),
         ("POST", "/api/v1/advisories/{id}/withdraw") => Some(json!({"reason": "authz test"})),
+        ("POST", "/api/v1/maturity/assessments") => Some(assessment_body(&ids.organisation)),
         ("POST", "/api/v1/routing/evaluate") => Some(json!({
             "entity": {"country": "NL", "sector": "energy.electricity", "category": "essential"},
             "stage": "early_warning", "affected_member_states": ["NL", "BE"]
@@ -606,6 +643,8 @@ where
         "advisories",
         "advisory_revisions",
         "advisory_readers",
+        "maturity_assessments",
+        "maturity_compliance",
     ] {
         out.insert(table.into(), json!(count(ctx, table)));
     }
@@ -619,6 +658,7 @@ where
         "/api/v1/webhooks?limit=200",
         "/api/v1/webhooks/{id}",
         "/api/v1/webhooks/{id}/deliveries?limit=200",
+        "/api/v1/maturity/assessments?limit=200",
     ] {
         let uri = concrete(path, ids);
         let r = send(app, get(&uri, &t)).await;

@@ -152,6 +152,8 @@ impl Role {
                 CvdCoordinate,
                 AwarenessRead,
                 MaturityRead,
+                // Only for its own self-assessments (maturity::service checks).
+                MaturityWrite,
                 WebhooksManage,
             ],
             Role::SupervisoryAuthority => &[
@@ -218,6 +220,19 @@ mod tests {
             .ceiling()
             .contains(&Scope::EntitiesWrite));
         assert!(Role::Entity.ceiling().contains(&Scope::EntitiesWrite));
+    }
+
+    #[test]
+    fn csirts_write_maturity_assessments_authorities_and_entities_never() {
+        for role in [Role::NationalCsirt, Role::SectoralCsirt] {
+            assert!(role.ceiling().contains(&Scope::MaturityWrite), "{role:?}");
+        }
+        for role in [Role::SupervisoryAuthority, Role::Entity] {
+            assert!(!role.ceiling().contains(&Scope::MaturityWrite), "{role:?}");
+        }
+        assert!(Role::SupervisoryAuthority
+            .ceiling()
+            .contains(&Scope::MaturityRead));
     }
 
     #[test]

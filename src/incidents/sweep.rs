@@ -92,25 +92,50 @@ pub fn sweep(conn: &mut DbConn, now: chrono::NaiveDateTime, limit: i64) -> AppRe
     Ok(marked)
 }
 
-/// Runs the sweep every `every` until the process ends (on its own thread, off the HTTP workers).
-pub fn spawn(pool: db::Pool, every: std::time::Duration) {
+/// One pass of the sweep thread: missed incident deadlines (and stale idempotency keys), then
+/// expired maturity assessments and CSIRTs falling out of compliance
+/// (`crate::maturity::service::sweep`), each in a transaction of its own so that a failure of
+/// one does not hold up the other. Returns what each reported.
+pub fn pass(
+    pool: &db::Pool,
+    maturity: &crate::maturity::model::Model,
+) -> (AppResult<usize>, AppResult<usize>) {
+    let deadlines = pool
+        .get()
+        .map_err(crate::error::AppError::from)
+        .and_then(|mut conn| {
+            db::write_tx(&mut conn, |conn| {
+                crate::idempotency::purge(conn, db::now())?;
+                sweep(conn, db::now(), 500)
+            })
+        });
+    let maturity = pool
+        .get()
+        .map_err(crate::error::AppError::from)
+        .and_then(|mut conn| {
+            db::write_tx(&mut conn, |conn| {
+                crate::maturity::service::sweep(conn, maturity, db::now(), 500)
+            })
+        });
+    (deadlines, maturity)
+}
+
+/// Runs [`pass`] every `every` until the process ends (on its own thread, off the HTTP workers).
+pub fn spawn(pool: db::Pool, every: std::time::Duration, maturity: crate::maturity::model::Model) {
     std::thread::Builder::new()
         .name("deadline-sweep".into())
         .spawn(move || loop {
             std::thread::sleep(every);
-            let result = pool
-                .get()
-                .map_err(crate::error::AppError::from)
-                .and_then(|mut conn| {
-                    db::write_tx(&mut conn, |conn| {
-                        crate::idempotency::purge(conn, db::now())?;
-                        sweep(conn, db::now(), 500)
-                    })
-                });
-            match result {
+            let (deadlines, assessments) = pass(&pool, &maturity);
+            match deadlines {
                 Ok(0) => {}
                 Ok(n) => log::info!("deadline sweep: {n} missed deadline(s) reported"),
                 Err(e) => log::warn!("deadline sweep failed: {e}"),
+            }
+            match assessments {
+                Ok(0) => {}
+                Ok(n) => log::info!("maturity sweep: {n} expiry or compliance event(s)"),
+                Err(e) => log::warn!("maturity sweep failed: {e}"),
             }
         })
         .expect("start the deadline sweep thread");

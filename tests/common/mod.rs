@@ -96,6 +96,7 @@ pub fn config(url: DatabaseUrl) -> Config {
             token_ttl: Duration::from_secs(600),
         },
         rules: nis2hub::rules::ruleset::RuleSet::nis2_default(),
+        maturity: nis2hub::maturity::model::Model::built_in(),
         sweep_every: None,
         webhook_allow_hosts: vec!["127.0.0.1".into()],
         webhook_retry: vec![Duration::from_millis(10); 3],

@@ -1,0 +1,2 @@
+DROP TABLE maturity_compliance;
+DROP TABLE maturity_assessments;
