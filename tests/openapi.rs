@@ -77,9 +77,26 @@ fn every_operation_names_its_scopes_errors_and_examples() {
 fn every_operation_has_a_unique_descriptive_id() {
     let doc: Value = serde_json::from_str(COMMITTED).unwrap();
     let verbs = [
-        "list", "get", "create", "update", "delete", "add", "review", "request", "close",
-        "evaluate", "import", "verify", "revoke", "deregister", "confirm", "reject", "ping",
-        "redeliver", "rotate", "issue",
+        "list",
+        "get",
+        "create",
+        "update",
+        "delete",
+        "add",
+        "review",
+        "request",
+        "close",
+        "evaluate",
+        "import",
+        "verify",
+        "revoke",
+        "deregister",
+        "confirm",
+        "reject",
+        "ping",
+        "redeliver",
+        "rotate",
+        "issue",
     ];
     let mut seen = std::collections::BTreeSet::new();
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -88,7 +105,10 @@ fn every_operation_has_a_unique_descriptive_id() {
             let id = op["operationId"]
                 .as_str()
                 .unwrap_or_else(|| panic!("{name} has no operationId"));
-            assert!(seen.insert(id.to_string()), "{name}: operationId {id} is taken");
+            assert!(
+                seen.insert(id.to_string()),
+                "{name}: operationId {id} is taken"
+            );
             let verb = verbs.iter().find(|v| id.starts_with(*v));
             let noun = verb.map(|v| &id[v.len()..]).unwrap_or_default();
             assert!(
