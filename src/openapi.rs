@@ -4,6 +4,8 @@
 //! same calls, so a route cannot exist undocumented. [`finish`] then adds what every operation
 //! shares: the bearer scheme and the problem responses each one can return.
 
+mod contract;
+
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
 use crate::{
@@ -124,6 +126,7 @@ pub fn document() -> serde_json::Value {
     problem_media_type(&mut doc);
     open_flattened_inputs(&mut doc);
     page_items_by_ref(&mut doc);
+    contract::apply(&mut doc);
     doc
 }
 
@@ -371,5 +374,6 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(http::path_error))
         .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document()))
         .default_service(web::to(http::not_found))
+        .wrap(actix_web::middleware::from_fn(http::refuse_nul_in_query))
         .wrap(actix_web::middleware::from_fn(http::request_id::middleware))
 }

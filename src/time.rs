@@ -3,8 +3,8 @@
 //! chrono accepts instants from about 262 000 years before to 262 000 years after the common
 //! era, and its `+`/`-` operators panic when a result leaves that range. A panic inside a write
 //! transaction is the worst failure this service can have, so every timestamp a client sends is
-//! refused outside [`EARLIEST`]..=[`LATEST`] (years 1970 to 9999) when it is parsed, with a 422
-//! pointing at the field, and date arithmetic goes through [`add_hours`] and friends, which
+//! refused unless it is written with a year from 1970 to 9998 ([`parse_client`]), with a 422
+//! pointing at the field (400 in a query), and date arithmetic goes through [`add_hours`] and friends, which
 //! return `None` instead of panicking. With both in place no client value can reach an
 //! overflowing operation.
 
@@ -25,7 +25,7 @@ pub fn latest() -> DateTime<Utc> {
 }
 
 /// Range of accepted client timestamps, in the words of error messages.
-pub const RANGE_TEXT: &str = "must lie between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59Z";
+pub const RANGE_TEXT: &str = "are written with a year from 1970 to 9998";
 
 /// Checks that a client's instant lies in the accepted range.
 pub fn check(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
@@ -33,6 +33,28 @@ pub fn check(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
         Err(format!("{t} is out of range: timestamps {RANGE_TEXT}"))
     } else {
         Ok(t)
+    }
+}
+
+/// Parses a timestamp a client sent: RFC 3339 with a `T` between date and time, written with
+/// a year from 1970 to 9998 — exactly what [`crate::http::formats::TIMESTAMP_PATTERN`] and
+/// `format: date-time` describe. Whatever the offset, the instant then has a four-digit year
+/// in UTC, so it is stored and returned as RFC 3339 too.
+pub fn parse_client(text: &str) -> Result<DateTime<Utc>, String> {
+    let year: Option<u32> = text.get(..4).and_then(|y| y.parse().ok());
+    let has_t = matches!(text.as_bytes().get(10), Some(b'T' | b't'));
+    let parsed = DateTime::parse_from_rfc3339(text)
+        .ok()
+        .filter(|_| has_t && text.as_bytes()[..4].iter().all(u8::is_ascii_digit));
+    match (parsed, year) {
+        (Some(t), Some(y)) if (1970..=9998).contains(&y) => Ok(t.with_timezone(&Utc)),
+        (Some(_), _) => Err(format!("`{text}` is out of range: timestamps {RANGE_TEXT}")),
+        (None, _) if text.parse::<DateTime<chrono::FixedOffset>>().is_ok() => Err(format!(
+            "`{text}` is out of range: timestamps {RANGE_TEXT}, in RFC 3339"
+        )),
+        (None, _) => Err(format!(
+            "`{text}` is not an RFC 3339 timestamp such as 2026-11-23T08:00:00Z"
+        )),
     }
 }
 
@@ -65,8 +87,8 @@ pub mod bounded {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
-        let t = DateTime::<Utc>::deserialize(d)?;
-        check(t).map_err(serde::de::Error::custom)
+        let text = String::deserialize(d)?;
+        parse_client(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -80,8 +102,8 @@ pub mod bounded_opt {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
-        Option::<DateTime<Utc>>::deserialize(d)?
-            .map(check)
+        Option::<String>::deserialize(d)?
+            .map(|t| parse_client(&t))
             .transpose()
             .map_err(serde::de::Error::custom)
     }
@@ -104,32 +126,51 @@ mod tests {
     }
 
     #[test]
-    fn client_timestamps_outside_1970_to_9999_are_refused() {
+    fn client_timestamps_outside_1970_to_9998_are_refused() {
         for bad in [
             "-262143-01-01T00:00:00Z",
             "+262142-12-31T23:59:59Z",
             "1969-12-31T23:59:59Z",
+            "9999-12-31T23:59:59.999999Z",
             "+10000-01-01T00:00:00Z",
+            "0279-09-25T22:48:37.5Z",
         ] {
-            let err = parse(&format!(r#"{{"at": "{bad}"}}"#))
-                .err()
-                .unwrap_or_default();
-            assert!(err.contains("out of range"), "{bad}: {err}");
-            let err = parse(&format!(
-                r#"{{"at": "2026-01-01T00:00:00Z", "until": "{bad}"}}"#
-            ))
-            .err()
-            .unwrap_or_default();
-            assert!(err.contains("out of range"), "{bad}: {err}");
+            assert!(parse(&format!(r#"{{"at": "{bad}"}}"#)).is_err(), "{bad}");
+            assert!(
+                parse(&format!(
+                    r#"{{"at": "2026-01-01T00:00:00Z", "until": "{bad}"}}"#
+                ))
+                .is_err(),
+                "{bad}"
+            );
         }
         for good in [
             "1970-01-01T00:00:00Z",
-            "9999-12-31T23:59:59.999999Z",
+            "1970-01-01T00:30:00+01:00",
+            "9998-12-31T23:59:59.999999-10:00",
             "2026-12-01T10:00:00+02:00",
+            "2026-12-01t10:00:00z",
         ] {
             let p = parse(&format!(r#"{{"at": "{good}", "until": null}}"#)).unwrap();
             assert!(p.until.is_none());
             assert_eq!(p.at, DateTime::parse_from_rfc3339(good).unwrap());
+        }
+    }
+
+    /// The pattern the document shows for client timestamps accepts what the parser accepts.
+    #[test]
+    fn the_timestamp_pattern_is_the_rule() {
+        let re = regex::Regex::new(crate::http::formats::TIMESTAMP_PATTERN).unwrap();
+        for t in [
+            "1969-12-31T23:59:59Z",
+            "1970-01-01T00:00:00Z",
+            "2026-11-23T08:00:00+02:00",
+            "9998-12-31T23:59:59Z",
+            "9999-01-01T00:00:00Z",
+            "2026-11-23 08:00:00Z",
+            "0135-03-30T03:58:11-10:31",
+        ] {
+            assert_eq!(re.is_match(t), parse_client(t).is_ok(), "{t}");
         }
     }
 

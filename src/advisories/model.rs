@@ -316,7 +316,7 @@ impl AdvisoryInput {
             }
         }
         for (i, d) in self.r#match.domains.iter().enumerate() {
-            if !crate::entities::model::is_domain(d) {
+            if !crate::http::formats::is_domain(d) {
                 err(
                     format!("/match/domains/{i}"),
                     format!("`{d}` is not a domain name such as example.nl"),

@@ -3,7 +3,7 @@
 use super::{AuditRecord, Verification};
 use crate::auth::{Caller, Scope};
 use crate::error::AppError;
-use crate::http::pagination::{self, Page, PageQuery};
+use crate::http::pagination::{self, Order, Page};
 use crate::schema::audit_log;
 use crate::AppState;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -14,8 +14,11 @@ use utoipa::IntoParams;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{10}[AEIMQUYcgkosw048]$")]
     pub cursor: Option<String>,
     /// Only records about this kind of resource (`entity`, `organisation`, `client`, …).
     pub resource_type: Option<String>,
@@ -25,6 +28,7 @@ pub struct AuditQuery {
     pub actor_org: Option<String>,
     /// Only records made at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -45,7 +49,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AuditRead)?;
     let q = q.into_inner();
-    let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
+    let page = pagination::page_params(Order::Seq, q.limit, q.cursor.as_deref())?;
     let after: i64 = match &page.after {
         None => 0,
         Some(c) => c.parse().map_err(|_| {

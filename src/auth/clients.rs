@@ -31,17 +31,21 @@ use validator::Validate;
 #[schema(example = json!({"name": "Energy CSIRT ticketing", "organisation_id": "0193a0b2-7c1e-7d3a-9f00-2b8e4c1d5e6f", "scope": "incidents:read feeds:read"}))]
 pub struct ClientInput {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     /// The organisation or registered entity the client acts for; its kind decides the role.
+    #[schema(format = Uuid)]
     pub organisation_id: String,
     /// Space-separated scopes, each within the role's ceiling and held by the caller's own
     /// token; defaults to every scope that is both.
+    #[schema(value_type = Option<crate::http::formats::ScopeList>)]
     pub scope: Option<String>,
 }
 
 /// A registered API client (never with its secret).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ApiClient {
+    #[schema(format = Uuid)]
     pub id: String,
     /// The `client_id` for `POST /oauth/token`.
     #[schema(example = "n2h_0193a0b27c1e7d3a9f002b8e4c1d5e6f")]
@@ -210,6 +214,14 @@ pub async fn create(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::ClientsManage)?;
     let input: ClientInput = json::parse_valid(&body.bytes)?;
+    if let Some(scope) = &input.scope {
+        if !crate::http::formats::is_scope_list(scope) {
+            return Err(AppError::invalid(
+                "/scope",
+                "name known scopes separated by single spaces, such as `incidents:read feeds:read`",
+            ));
+        }
+    }
     let key = idempotency::key(&req, &body.bytes)?;
     let secret = format!("n2hs_{}", random_token(32));
     let hash = {
@@ -399,14 +411,24 @@ pub async fn revoke(
     Ok(HttpResponse::Ok().json(client))
 }
 
-/// The token request (RFC 6749 §4.4.2), form-encoded.
+/// The one grant type `POST /oauth/token` supports.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    ClientCredentials,
+}
+
+/// The token request (RFC 6749 §4.4.2), form-encoded. `client_id` and `client_secret` may come
+/// as HTTP Basic credentials instead.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    #[schema(example = "client_credentials")]
+    #[schema(value_type = GrantType, required = true, example = "client_credentials")]
     pub grant_type: Option<String>,
+    #[schema(example = "n2h_0193a0b27c1e7d3a9f002b8e4c1d5e6f")]
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     /// Space-separated subset of the client's scopes; all of them when absent.
+    #[schema(value_type = Option<crate::http::formats::ScopeList>)]
     pub scope: Option<String>,
 }
 
@@ -498,6 +520,22 @@ pub async fn token(
             ))
         }
     };
+    let has_nul = |f: &Option<String>| f.as_deref().is_some_and(|s| s.contains('\0'));
+    if [
+        &form.grant_type,
+        &form.client_id,
+        &form.client_secret,
+        &form.scope,
+    ]
+    .into_iter()
+    .any(has_nul)
+    {
+        return Ok(oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "no field may contain the NUL character",
+        ));
+    }
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         None => {

@@ -21,30 +21,36 @@ use validator::Validate;
 pub struct Contact {
     /// What the organisation does, in a sentence or two.
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub description: Option<String>,
     /// Who it serves (RFC 2350 §3.1).
     #[validate(length(max = 2000))]
-    #[schema(example = "Operators of essential services in the energy sector")]
+    #[schema(
+        max_length = 2000,
+        example = "Operators of essential services in the energy sector"
+    )]
     pub constituency: Option<String>,
     #[validate(email)]
-    #[schema(example = "cert@energy-csirt.example")]
+    #[schema(format = Email, example = "cert@energy-csirt.example")]
     pub email: Option<String>,
     #[validate(length(max = 40))]
-    #[schema(example = "+31 70 000 0000")]
+    #[schema(max_length = 40, example = "+31 70 000 0000")]
     pub phone: Option<String>,
     #[validate(length(max = 40))]
+    #[schema(max_length = 40)]
     pub emergency_phone: Option<String>,
     #[validate(url)]
-    #[schema(example = "https://energy-csirt.example")]
+    #[schema(format = "uri", example = "https://energy-csirt.example")]
     pub website: Option<String>,
     #[validate(length(max = 200))]
-    #[schema(example = "24/7")]
+    #[schema(max_length = 200, example = "24/7")]
     pub service_hours: Option<String>,
     #[serde(default)]
     #[schema(example = json!(["en", "nl"]))]
     pub languages: Vec<String>,
     /// Fingerprint of the PGP key for encrypted reports.
     #[validate(length(max = 100))]
+    #[schema(max_length = 100)]
     pub pgp_fingerprint: Option<String>,
 }
 
@@ -56,14 +62,17 @@ pub struct Contact {
     "coverage": ["energy"], "contact": {"email": "cert@energy-csirt.example", "service_hours": "24/7"}
 }))]
 pub struct OrganisationInput {
-    /// Unique short slug: lower-case letters, digits and dashes.
+    /// Unique short slug: lower-case letters, digits and dashes, not starting with a dash.
     #[validate(length(min = 2, max = 40))]
+    #[schema(min_length = 2, max_length = 40, pattern = "^[a-z0-9][a-z0-9-]*$")]
     pub code: String,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: String,
     pub kind: OrgKind,
-    /// Sector or subsector codes from `GET /api/v1/sectors`.
+    /// Sector or subsector codes from `GET /api/v1/sectors`, each once.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::http::formats::SectorCode>)]
     pub coverage: Vec<String>,
     #[serde(default)]
     #[validate(nested)]
@@ -73,7 +82,7 @@ pub struct OrganisationInput {
 /// An organisation of the directory.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Organisation {
-    #[schema(example = "0193a0b2-7c1e-7d3a-9f00-2b8e4c1d5e6f")]
+    #[schema(format = Uuid, example = "0193a0b2-7c1e-7d3a-9f00-2b8e4c1d5e6f")]
     pub id: String,
     #[schema(example = "energy-csirt")]
     pub code: String,
@@ -417,6 +426,7 @@ pub struct ImportReport {
 #[serde(deny_unknown_fields)]
 pub struct DirectoryImport {
     #[validate(length(min = 1, max = 1000), nested)]
+    #[schema(min_items = 1, max_items = 1000)]
     pub organisations: Vec<OrganisationInput>,
 }
 

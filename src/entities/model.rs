@@ -2,7 +2,7 @@
 
 use crate::directory::sectors;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::json;
+use crate::http::{formats, json};
 use crate::rules::category::{Category, SizeClass};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,13 +18,13 @@ pub const MEMBER_STATES: &[&str] = &[
 #[serde(deny_unknown_fields)]
 pub struct ContactPerson {
     #[validate(length(min = 1, max = 200))]
-    #[schema(example = "Security desk")]
+    #[schema(min_length = 1, max_length = 200, example = "Security desk")]
     pub name: String,
     #[validate(email)]
-    #[schema(example = "security@grid.example")]
+    #[schema(format = Email, example = "security@grid.example")]
     pub email: String,
     #[validate(length(max = 40))]
-    #[schema(example = "+31 20 000 0000")]
+    #[schema(max_length = 40, example = "+31 20 000 0000")]
     pub phone: Option<String>,
 }
 
@@ -40,73 +40,71 @@ pub struct ContactPerson {
 }))]
 pub struct EntityInput {
     #[validate(length(min = 1, max = 300))]
+    #[schema(min_length = 1, max_length = 300)]
     pub name: String,
     /// Legal identifier, e.g. the chamber of commerce number.
     #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
     pub identifier: String,
     /// Home member state (ISO 3166-1 alpha-2).
+    #[schema(value_type = crate::http::formats::MemberState)]
     pub country: String,
     /// The most specific taxonomy code, e.g. `energy.electricity` or `health`.
+    #[schema(value_type = crate::http::formats::RegistrableSectorCode)]
     pub sector: String,
+    /// Further sectors the entity is active in, each once and other than `sector`.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::http::formats::RegistrableSectorCode>)]
     pub additional_sectors: Vec<String>,
     /// Size class; derived from the figures below when absent.
     pub size: Option<SizeClass>,
     #[validate(range(max = 10_000_000))]
+    #[schema(maximum = 10_000_000)]
     pub employees: Option<u32>,
+    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub annual_turnover_eur: Option<u64>,
+    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub balance_sheet_eur: Option<u64>,
     #[serde(default)]
     pub qualified_trust_service_provider: bool,
     /// Member states where the entity provides services.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::http::formats::MemberState>)]
     pub service_member_states: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 50), nested)]
+    #[schema(max_items = 50)]
     pub contacts: Vec<ContactPerson>,
     /// Public IP ranges in CIDR notation.
     #[serde(default)]
     #[validate(length(max = 1000))]
+    #[schema(max_items = 1000, value_type = Vec<crate::http::formats::Cidr>)]
     pub ip_ranges: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 1000))]
+    #[schema(max_items = 1000, value_type = Vec<crate::http::formats::DomainName>)]
     pub domains: Vec<String>,
 }
 
-pub(crate) fn is_domain(d: &str) -> bool {
-    let d = d.strip_suffix('.').unwrap_or(d);
-    d.len() <= 253
-        && d.contains('.')
-        && d.split('.').all(|label| {
-            !label.is_empty()
-                && label.len() <= 63
-                && !label.starts_with('-')
-                && !label.ends_with('-')
-                && label
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
-}
-
 impl EntityInput {
-    /// Parses and fully validates a document: field rules, then codes and formats.
+    /// Parses and fully validates a document: field rules, then codes and formats (exactly as
+    /// the OpenAPI document describes them), then stores domains in lower case.
     pub fn from_json(bytes: &[u8]) -> AppResult<Self> {
         let mut input: EntityInput = json::parse_valid(bytes)?;
-        input.normalise();
         input.check()?;
+        input.normalise();
         Ok(input)
     }
 
     fn normalise(&mut self) {
-        self.country = self.country.trim().to_ascii_uppercase();
-        for s in &mut self.service_member_states {
-            *s = s.trim().to_ascii_uppercase();
-        }
-        for d in &mut self.domains {
-            *d = d.trim().trim_end_matches('.').to_ascii_lowercase();
-        }
         self.name = self.name.trim().to_string();
         self.identifier = self.identifier.trim().to_string();
+        for d in &mut self.domains {
+            let lower = d.to_ascii_lowercase();
+            *d = lower.strip_suffix('.').unwrap_or(&lower).to_string();
+        }
     }
 
     /// The sectors the entity is active in: the primary one first.
@@ -180,7 +178,7 @@ impl EntityInput {
             }
         }
         for (i, r) in self.ip_ranges.iter().enumerate() {
-            if r.parse::<ipnet::IpNet>().is_err() {
+            if !formats::is_cidr(r) {
                 err(
                     format!("/ip_ranges/{i}"),
                     format!("`{r}` is not a CIDR range such as 192.0.2.0/24 or 2001:db8::/32"),
@@ -188,7 +186,7 @@ impl EntityInput {
             }
         }
         for (i, d) in self.domains.iter().enumerate() {
-            if !is_domain(d) {
+            if !formats::is_domain(d) {
                 err(
                     format!("/domains/{i}"),
                     format!("`{d}` is not a domain name such as example.nl"),
@@ -254,6 +252,7 @@ pub enum ChangeFlag {
 /// An organisation named by reference.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct OrgRef {
+    #[schema(format = Uuid)]
     pub id: String,
     #[schema(example = "energy-csirt")]
     pub code: String,
@@ -264,6 +263,7 @@ pub struct OrgRef {
 /// A registered entity with what the service derived from it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Entity {
+    #[schema(format = Uuid)]
     pub id: String,
     #[serde(flatten)]
     pub input: EntityInput,
@@ -291,7 +291,7 @@ pub struct Entity {
 pub struct Deregistration {
     /// Why the entity leaves the register (kept in its history).
     #[validate(length(min = 1, max = 2000))]
-    #[schema(example = "ceased operations")]
+    #[schema(min_length = 1, max_length = 2000, example = "ceased operations")]
     pub reason: String,
 }
 
@@ -302,6 +302,7 @@ pub struct Deregistration {
 pub struct DeregistrationDecision {
     /// Why (kept in the entity's history).
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub comment: String,
 }
 

@@ -7,7 +7,7 @@ use super::service::{self, Filters};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
 use crate::http::json::{self, JsonBody, ValidJson};
-use crate::http::pagination::{self, Page, PageQuery};
+use crate::http::pagination::{self, Page, PageQuery, SeqPageQuery};
 use crate::http::{conditional, parse_id};
 use crate::rules::category::Category;
 use crate::{idempotency, AppState};
@@ -19,10 +19,14 @@ use utoipa::IntoParams;
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EntityQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
     /// Sector or subsector code; a sector includes its subsectors.
+    #[param(value_type = Option<crate::http::formats::SectorCode>)]
     pub sector: Option<String>,
     pub category: Option<Category>,
     pub status: Option<EntityStatus>,
@@ -31,6 +35,7 @@ pub struct EntityQuery {
     pub q: Option<String>,
     /// Only entities changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -58,6 +63,7 @@ pub async fn list(
     caller.require(Scope::EntitiesRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
+    crate::http::check_sector_filter(q.sector.as_deref())?;
     if q.q.as_ref().is_some_and(|t| t.len() > 200) {
         return Err(AppError::bad_request(
             "invalid_query",
@@ -300,7 +306,7 @@ pub async fn reject_deregistration(
 #[utoipa::path(
     operation_id = "listEntityHistory",
     tag = "entities",
-    params(("id" = String, Path, description = "Entity id"), PageQuery),
+    params(("id" = String, Path, description = "Entity id"), SeqPageQuery),
     security(("bearer" = ["entities:read"])),
     responses((status = 200, description = "One page of versions", body = Page<EntityVersion>))
 )]
@@ -309,7 +315,7 @@ pub async fn history(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    q: web::Query<PageQuery>,
+    q: web::Query<SeqPageQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::EntitiesRead)?;

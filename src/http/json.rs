@@ -88,7 +88,83 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
 }
 
 /// Parses JSON, turning serde's error into a problem that points at the bad value.
+///
+/// JSON Schema calls `5.0` an integer, so wherever the document says `integer` a number with
+/// a zero fraction is taken as that integer (`"employees": 250.0` is 250).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    refuse_nul(bytes)?;
+    match parse_exact(bytes) {
+        Err(AppError::Validation(errors))
+            if errors
+                .iter()
+                .any(|e| e.message.starts_with("invalid type: floating point")) =>
+        {
+            let mut value: serde_json::Value = parse_exact(bytes)?;
+            integral_floats_as_integers(&mut value);
+            let bytes = serde_json::to_vec(&value)?;
+            parse_exact(&bytes)
+        }
+        other => other,
+    }
+}
+
+/// No string (nor key) may hold the NUL character `\u0000`: no text field holds it (PostgreSQL
+/// cannot store it), and the document's string patterns exclude it.
+fn refuse_nul(bytes: &[u8]) -> Result<(), AppError> {
+    if !bytes.windows(6).any(|w| w == b"\\u0000") {
+        return Ok(());
+    }
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Ok(());
+    };
+    fn find(v: &serde_json::Value, at: &str) -> Option<String> {
+        use serde_json::Value;
+        match v {
+            Value::String(s) if s.contains('\0') => Some(at.to_string()),
+            Value::Array(a) => a
+                .iter()
+                .enumerate()
+                .find_map(|(i, x)| find(x, &format!("{at}/{i}"))),
+            Value::Object(o) => o.iter().find_map(|(k, x)| {
+                let here = format!("{at}/{}", k.replace('~', "~0").replace('/', "~1"));
+                if k.contains('\0') {
+                    Some(here)
+                } else {
+                    find(x, &here)
+                }
+            }),
+            _ => None,
+        }
+    }
+    match find(&value, "") {
+        Some(pointer) => Err(AppError::Validation(vec![FieldError::new(
+            pointer,
+            "may not contain the NUL character (\\u0000)",
+        )])),
+        None => Ok(()),
+    }
+}
+
+fn integral_floats_as_integers(v: &mut serde_json::Value) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let f = n.as_f64().unwrap_or(f64::NAN);
+            if f.fract() == 0.0 {
+                if (0.0..18_446_744_073_709_551_616.0).contains(&f) {
+                    *v = Value::from(f as u64);
+                } else if (-9_223_372_036_854_775_808.0..0.0).contains(&f) {
+                    *v = Value::from(f as i64);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(o) => o.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
+}
+
+fn parse_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         // Anything after the document (a second document, stray text) is malformed too.

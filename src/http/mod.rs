@@ -2,6 +2,7 @@
 //! errors, pagination, conditional requests and the problem+json fallbacks.
 
 pub mod conditional;
+pub mod formats;
 pub mod json;
 pub mod metrics;
 pub mod pagination;
@@ -26,12 +27,41 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
     )))
 }
 
-/// Parses a record id from the path. A malformed id names no record, so it is a 404 like any
-/// other id the caller cannot see.
+/// Parses a record id (a hyphenated UUID, `format: uuid`) from the path. A malformed id names
+/// no record, so it is a 404 like any other id the caller cannot see.
 pub fn parse_id(raw: &str) -> Result<String, AppError> {
-    uuid::Uuid::parse_str(raw)
-        .map(|u| u.hyphenated().to_string())
-        .map_err(|_| AppError::NotFound)
+    formats::uuid(raw).ok_or(AppError::NotFound)
+}
+
+/// Middleware: a query string may not carry the NUL character (`%00`), which no text field
+/// holds (PostgreSQL cannot store it); it is a 400 before any handler runs.
+pub async fn refuse_nul_in_query(
+    req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody + 'static>,
+) -> Result<
+    actix_web::dev::ServiceResponse<actix_web::body::EitherBody<impl actix_web::body::MessageBody>>,
+    actix_web::Error,
+> {
+    if req.query_string().contains("%00") {
+        let err = AppError::bad_request(
+            "invalid_query",
+            "query parameters may not contain the NUL character (%00)",
+        );
+        return Ok(req.error_response(err).map_into_right_body());
+    }
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// A `sector` filter names a code of the taxonomy (an unknown one is a 400, as the document's
+/// enum says).
+pub fn check_sector_filter(sector: Option<&str>) -> Result<(), AppError> {
+    match sector {
+        Some(s) if crate::directory::sectors::find(s).is_none() => Err(AppError::bad_request(
+            "invalid_query",
+            format!("`{s}` is not a sector code; see GET /api/v1/sectors"),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Query-string errors become a 400 problem naming the parameter.

@@ -33,13 +33,16 @@ pub use crate::tlp::Tlp;
 }))]
 pub struct ReportInput {
     /// The entity the incident belongs to (first report only).
+    #[schema(format = Uuid)]
     pub entity_id: Option<String>,
     pub stage: Stage,
     /// When the entity became aware (first report; deadlines run from here).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub aware_at: Option<DateTime<Utc>>,
     /// When the incident began (first report; defaults to `aware_at`).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// The reporter's own assessment that the incident is significant.
     #[serde(default)]
@@ -50,30 +53,38 @@ pub struct ReportInput {
     /// Member states affected, the home state included or not.
     #[serde(default)]
     #[validate(length(max = 40))]
+    #[schema(max_items = 40, value_type = Vec<crate::http::formats::MemberState>)]
     pub affected_member_states: Vec<String>,
     /// Sectors affected besides the entity's own.
     #[serde(default)]
     #[validate(length(max = 60))]
+    #[schema(max_items = 60, value_type = Vec<crate::http::formats::SectorCode>)]
     pub affected_sectors: Vec<String>,
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub summary: String,
     #[serde(default)]
     #[validate(nested)]
     pub impact: Impact,
     #[validate(length(max = 200))]
+    #[schema(max_length = 200)]
     pub threat_type: Option<String>,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub root_cause: Option<String>,
     #[validate(length(max = 20000))]
+    #[schema(max_length = 20000)]
     pub mitigation: Option<String>,
     /// Indicators of compromise.
     #[serde(default)]
     #[validate(length(max = 1000))]
+    #[schema(max_items = 1000)]
     pub indicators: Vec<String>,
     /// Sharing label of this report (default AMBER).
     pub tlp: Option<Tlp>,
     /// For a progress report: when handling ended, if it has (the final report is due a month later).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub handling_ended_at: Option<DateTime<Utc>>,
 }
 
@@ -84,9 +95,6 @@ impl ReportInput {
         r.aware_at = r.aware_at.map(crate::db::micros);
         r.occurred_at = r.occurred_at.map(crate::db::micros);
         r.handling_ended_at = r.handling_ended_at.map(crate::db::micros);
-        for s in &mut r.affected_member_states {
-            *s = s.trim().to_ascii_uppercase();
-        }
         let mut e = Vec::new();
         if first {
             if r.entity_id.is_none() {
@@ -148,15 +156,6 @@ impl ReportInput {
                 "belongs to a progress report",
             ));
         }
-        if r.impact
-            .financial_loss_eur
-            .is_some_and(|l| l > 1_000_000_000_000)
-        {
-            e.push(FieldError::new(
-                "/impact/financial_loss_eur",
-                "is implausibly large",
-            ));
-        }
         if e.is_empty() {
             Ok(r)
         } else {
@@ -204,6 +203,7 @@ pub struct Review {
 pub struct ReviewInput {
     pub status: ReviewStatus,
     #[validate(length(max = 5000))]
+    #[schema(max_length = 5000)]
     pub comment: Option<String>,
 }
 
@@ -241,8 +241,10 @@ pub struct RequestInput {
     /// When the report is due: at least the rule set's `requests.min_lead_hours` (24 by
     /// default) from now.
     #[serde(with = "crate::time::bounded")]
+    #[schema(value_type = crate::http::formats::Timestamp)]
     pub due_at: DateTime<Utc>,
     #[validate(length(max = 5000))]
+    #[schema(max_length = 5000)]
     #[serde(default)]
     pub note: String,
 }
@@ -332,23 +334,28 @@ pub struct RoutingRecord {
 }))]
 pub struct EvaluateInput {
     /// A registered entity the caller may see…
+    #[schema(format = Uuid)]
     pub entity_id: Option<String>,
     /// …or an entity described here.
     #[validate(nested)]
     pub entity: Option<HypotheticalEntity>,
     pub stage: Stage,
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub aware_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub significant: bool,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::http::formats::MemberState>)]
     pub affected_member_states: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::http::formats::SectorCode>)]
     pub affected_sectors: Vec<String>,
     #[serde(default)]
     #[validate(nested)]
     pub impact: Impact,
     #[validate(length(max = 2000))]
+    #[schema(max_length = 2000)]
     pub root_cause: Option<String>,
 }
 
@@ -356,11 +363,16 @@ pub struct EvaluateInput {
 #[serde(deny_unknown_fields)]
 pub struct HypotheticalEntity {
     /// Home member state.
+    #[schema(value_type = crate::http::formats::MemberState)]
     pub country: String,
+    #[schema(value_type = crate::http::formats::SectorCode)]
     pub sector: String,
     #[serde(default)]
+    #[schema(value_type = Vec<crate::http::formats::SectorCode>)]
     pub additional_sectors: Vec<String>,
     pub category: crate::rules::category::Category,
     /// Annual turnover, for the financial-loss threshold when the impact gives none.
+    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub annual_turnover_eur: Option<u64>,
 }

@@ -5,7 +5,7 @@ use super::service::{self, Filters};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
 use crate::http::json::{self, JsonBody, ValidJson};
-use crate::http::pagination::{self, Page, PageQuery};
+use crate::http::pagination::{self, Page, PageQuery, SeqPageQuery};
 use crate::http::parse_id;
 use crate::rules::deadlines::Stage;
 use crate::rules::routing::Decision;
@@ -96,11 +96,17 @@ pub async fn add_report(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct IncidentQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
+    /// Only incidents of this entity.
+    #[param(format = Uuid)]
     pub entity_id: Option<String>,
     /// Sector or subsector code; a sector includes its subsectors.
+    #[param(value_type = Option<crate::http::formats::SectorCode>)]
     pub sector: Option<String>,
     /// Stage of the latest report.
     pub stage: Option<Stage>,
@@ -111,6 +117,7 @@ pub struct IncidentQuery {
     pub status: Option<IncidentStatus>,
     /// Only incidents changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -133,8 +140,15 @@ pub async fn list(
     caller.require(Scope::IncidentsRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
+    crate::http::check_sector_filter(q.sector.as_deref())?;
+    let entity_id = match q.entity_id.as_deref() {
+        None => None,
+        Some(raw) => Some(crate::http::formats::uuid(raw).ok_or_else(|| {
+            AppError::bad_request("invalid_query", "entity_id is not an id (a UUID)")
+        })?),
+    };
     let filters = Filters {
-        entity_id: q.entity_id,
+        entity_id,
         sector: q.sector,
         stage: q.stage,
         significant: q.significant,
@@ -182,7 +196,7 @@ pub async fn get_one(
 #[utoipa::path(
     operation_id = "listIncidentRouting",
     tag = "incidents",
-    params(("id" = String, Path, description = "Incident id"), PageQuery),
+    params(("id" = String, Path, description = "Incident id"), SeqPageQuery),
     security(("bearer" = ["incidents:read"])),
     responses((status = 200, description = "One page of decisions", body = Page<RoutingRecord>))
 )]
@@ -191,7 +205,7 @@ pub async fn routing(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    q: web::Query<PageQuery>,
+    q: web::Query<SeqPageQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::IncidentsRead)?;
@@ -309,10 +323,7 @@ pub async fn evaluate(
     body: JsonBody,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::RoutingEvaluate)?;
-    let mut input: EvaluateInput = json::parse_valid(&body.bytes)?;
-    for m in &mut input.affected_member_states {
-        *m = m.trim().to_ascii_uppercase();
-    }
+    let input: EvaluateInput = json::parse_valid(&body.bytes)?;
     let cfg = state.config.clone();
     let decision = state
         .db(move |conn| service::evaluate(conn, &caller, &cfg.rules, input))

@@ -13,12 +13,17 @@ use validator::Validate;
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Impact {
-    /// Direct financial loss caused or likely, in euro.
+    /// Direct financial loss caused or likely, in euro (at most 10^12).
+    #[validate(range(max = 1_000_000_000_000_u64))]
+    #[schema(maximum = 1_000_000_000_000_u64)]
     pub financial_loss_eur: Option<u64>,
     /// The entity's total annual turnover of the last financial year, in euro.
+    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub annual_turnover_eur: Option<u64>,
     /// Deaths caused or likely.
     #[validate(range(max = 1_000_000))]
+    #[schema(maximum = 1_000_000)]
     pub deaths: Option<u32>,
     /// Considerable damage to a person's health caused or likely.
     #[serde(default)]
@@ -37,25 +42,34 @@ pub struct Impact {
     pub considerable_damage_to_others: bool,
     /// Minutes the service was completely unavailable.
     #[validate(range(max = 5_256_000))]
+    #[schema(maximum = 5_256_000)]
     pub unavailability_minutes: Option<u32>,
     /// Minutes the service's availability was limited (or its responses slow).
     #[validate(range(max = 5_256_000))]
+    #[schema(maximum = 5_256_000)]
     pub degraded_minutes: Option<u32>,
     /// Average response time while degraded, in seconds (DNS and TLD).
     #[validate(range(min = 0.0, max = 86400.0))]
+    #[schema(minimum = 0.0, maximum = 86400.0)]
     pub response_time_seconds: Option<f64>,
     /// Users (or relying parties) affected.
+    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub users_affected: Option<u64>,
     /// Share of the service's users in the Union affected, in percent.
     #[validate(range(min = 0.0, max = 100.0))]
+    #[schema(minimum = 0.0, maximum = 100.0)]
     pub users_affected_percent: Option<f64>,
     /// Integrity, confidentiality or authenticity of stored, transmitted or processed data compromised.
     #[serde(default)]
     pub data_compromised: bool,
     /// Users whose data was compromised.
+    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub data_compromised_users: Option<u64>,
     /// Share of users whose data was compromised, in percent.
     #[validate(range(min = 0.0, max = 100.0))]
+    #[schema(minimum = 0.0, maximum = 100.0)]
     pub data_compromised_users_percent: Option<f64>,
     /// Physical access to restricted areas compromised.
     #[serde(default)]

@@ -35,13 +35,17 @@ pub const EVENT_TYPES: &[&str] = &[
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"url": "https://tickets.csirt-energy.example/hooks/nis2hub", "event_types": ["incident.routed", "incident.report_added"], "description": "RTIR"}))]
 pub struct WebhookInput {
-    /// Where to post events: `https://`, not on an internal address.
+    /// Where to post events: `https://` on a host that resolves to public addresses only
+    /// (plain `http://` and internal addresses only for hosts the operator allows).
+    #[schema(format = "uri", max_length = 2000)]
     pub url: String,
     /// Event types to receive; empty for all.
     #[serde(default)]
+    #[schema(value_type = Vec<crate::http::formats::EventType>)]
     pub event_types: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 500))]
+    #[schema(max_length = 500)]
     pub description: String,
     #[serde(default = "yes")]
     pub enabled: bool,
@@ -54,6 +58,7 @@ fn yes() -> bool {
 /// A subscription (never with its secret).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Webhook {
+    #[schema(format = Uuid)]
     pub id: String,
     pub organisation_id: String,
     pub url: String,
@@ -378,6 +383,7 @@ pub async fn remove(
 pub struct Rotation {
     /// How long the old secret keeps signing too (default one day, at most a week).
     #[validate(range(min = 0, max = 604800))]
+    #[schema(minimum = 0, maximum = 604800)]
     pub overlap_seconds: Option<i64>,
 }
 
@@ -435,8 +441,7 @@ pub struct Delivery {
     pub event_id: String,
     #[schema(example = "incident.routed")]
     pub event_type: String,
-    /// `pending`, `succeeded` or `failed` (after the last retry).
-    #[schema(example = "succeeded")]
+    #[schema(value_type = DeliveryStatus)]
     pub status: String,
     pub attempts: i64,
     pub last_status_code: Option<i32>,
@@ -485,11 +490,34 @@ fn delivery((row, (event_id, event_type)): DeliveryTuple) -> Delivery {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveryQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: Option<String>,
+    pub status: Option<DeliveryStatus>,
+}
+
+/// Where a delivery stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Waiting for its next attempt.
+    Pending,
+    Succeeded,
+    /// Failed after the last retry.
+    Failed,
+}
+
+impl DeliveryStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Pending => "pending",
+            DeliveryStatus::Succeeded => "succeeded",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
 }
 
 /// The delivery log of a subscription, oldest first.
@@ -512,14 +540,6 @@ pub async fn deliveries(
     let id = parse_id(&id)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
-    if let Some(s) = &q.status {
-        if !["pending", "succeeded", "failed"].contains(&s.as_str()) {
-            return Err(AppError::bad_request(
-                "invalid_query",
-                "status is pending, succeeded or failed",
-            ));
-        }
-    }
     pagination::load(
         &req,
         page,
@@ -549,7 +569,7 @@ pub async fn deliveries(
                     query = query.filter(d::id.gt(after));
                 }
                 if let Some(s) = q.status {
-                    query = query.filter(d::status.eq(s));
+                    query = query.filter(d::status.eq(s.as_str()));
                 }
                 let rows: Vec<DeliveryTuple> =
                     query.order(d::id.asc()).limit(p.limit + 1).load(conn)?;
@@ -632,6 +652,7 @@ pub async fn redeliver_one(
 pub struct RedeliverFailed {
     /// Failed deliveries queued at or after this time.
     #[serde(with = "crate::time::bounded")]
+    #[schema(value_type = crate::http::formats::Timestamp)]
     pub since: chrono::DateTime<chrono::Utc>,
 }
 

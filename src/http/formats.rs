@@ -1,0 +1,337 @@
+//! The shapes of strings clients send, each defined once: the check the service runs and the
+//! schema the OpenAPI document shows come from the same list or the same pattern, so the
+//! document says exactly what the service accepts.
+//!
+//! Each type here is a named component of the document (`SectorCode`, `MemberState`, …);
+//! fields refer to it with `#[schema(value_type = …)]`.
+
+use crate::auth::scopes::Scope;
+use crate::directory::sectors;
+use crate::entities::model::MEMBER_STATES;
+use regex::Regex;
+use std::borrow::Cow;
+use std::sync::OnceLock;
+use utoipa::openapi::schema::{Object, SchemaFormat, SchemaType, Type};
+use utoipa::openapi::{KnownFormat, RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
+
+/// A CIDR range: an IPv4 or IPv6 address (standard notation, no leading zeros in IPv4
+/// octets), `/` and a prefix length (0–32, 0–128). Host bits may be set.
+pub const CIDR_PATTERN: &str = concat!(
+    "^(?:",
+    "(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    "/(?:3[0-2]|[12]?[0-9])",
+    "|",
+    "(?:",
+    "(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}",
+    "|(?:[0-9a-fA-F]{1,4}:){1,7}:",
+    "|(?:[0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}",
+    "|(?:[0-9a-fA-F]{1,4}:){1,5}(?::[0-9a-fA-F]{1,4}){1,2}",
+    "|(?:[0-9a-fA-F]{1,4}:){1,4}(?::[0-9a-fA-F]{1,4}){1,3}",
+    "|(?:[0-9a-fA-F]{1,4}:){1,3}(?::[0-9a-fA-F]{1,4}){1,4}",
+    "|(?:[0-9a-fA-F]{1,4}:){1,2}(?::[0-9a-fA-F]{1,4}){1,5}",
+    "|[0-9a-fA-F]{1,4}:(?::[0-9a-fA-F]{1,4}){1,6}",
+    "|:(?:(?::[0-9a-fA-F]{1,4}){1,7}|:)",
+    "|(?:[0-9a-fA-F]{1,4}:){6}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    "|::(?:[0-9a-fA-F]{1,4}:){0,5}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    "|(?:[0-9a-fA-F]{1,4}:){1}:(?:[0-9a-fA-F]{1,4}:){0,4}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    "|(?:[0-9a-fA-F]{1,4}:){2}:(?:[0-9a-fA-F]{1,4}:){0,3}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    "|(?:[0-9a-fA-F]{1,4}:){3}:(?:[0-9a-fA-F]{1,4}:){0,2}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    "|(?:[0-9a-fA-F]{1,4}:){4}:(?:[0-9a-fA-F]{1,4}:){0,1}(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    "|(?:[0-9a-fA-F]{1,4}:){5}:(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])",
+    ")",
+    "/(?:12[0-8]|1[01][0-9]|[1-9]?[0-9])",
+    ")$"
+);
+
+/// A domain name: two or more labels of letters, digits and inner hyphens (1–63 characters
+/// each), optionally with one trailing dot; at most 253 characters in all.
+pub const DOMAIN_PATTERN: &str =
+    "^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.?$";
+pub const DOMAIN_MAX_LENGTH: usize = 253;
+
+/// A timestamp a client sends: RFC 3339 with a `T`, written with a year from 1970 to 9998
+/// (so that in UTC it stays a four-digit year whatever the offset).
+pub const TIMESTAMP_PATTERN: &str =
+    "^(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}[Tt]";
+
+/// `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
+
+fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
+    cell.get_or_init(|| Regex::new(pattern).expect("the pattern compiles"))
+}
+
+/// True for exactly the strings [`CIDR_PATTERN`] matches.
+pub fn is_cidr(s: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    regex(&RE, CIDR_PATTERN).is_match(s) && s.parse::<ipnet::IpNet>().is_ok()
+}
+
+/// True for exactly the strings [`DOMAIN_PATTERN`] and [`DOMAIN_MAX_LENGTH`] allow.
+pub fn is_domain(s: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    s.len() <= DOMAIN_MAX_LENGTH && regex(&RE, DOMAIN_PATTERN).is_match(s)
+}
+
+/// A hyphenated UUID (either case), as `format: uuid` describes; returned lower-case.
+pub fn uuid(s: &str) -> Option<String> {
+    let hyphens_at = [8, 13, 18, 23];
+    let shaped = s.len() == 36
+        && s.bytes().enumerate().all(|(i, b)| {
+            if hyphens_at.contains(&i) {
+                b == b'-'
+            } else {
+                b.is_ascii_hexdigit()
+            }
+        });
+    shaped.then(|| s.to_ascii_lowercase())
+}
+
+/// The scope-list pattern: scope names separated by single spaces.
+pub fn scope_list_pattern() -> String {
+    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let one = format!("(?:{})", names.join("|"));
+    format!("^{one}(?: {one})*$")
+}
+
+/// True for exactly the strings [`scope_list_pattern`] matches.
+pub fn is_scope_list(s: &str) -> bool {
+    !s.is_empty() && s.split(' ').all(|w| Scope::parse(w).is_some())
+}
+
+fn string_enum(description: &str, values: impl IntoIterator<Item = &'static str>) -> Schema {
+    let mut o = Object::with_type(SchemaType::Type(Type::String));
+    o.description = Some(description.into());
+    o.enum_values = Some(values.into_iter().map(Into::into).collect());
+    Schema::Object(o)
+}
+
+fn string_pattern(description: &str, pattern: &str, format: Option<KnownFormat>) -> Schema {
+    let mut o = Object::with_type(SchemaType::Type(Type::String));
+    o.description = Some(description.into());
+    o.pattern = Some(pattern.into());
+    o.format = format.map(SchemaFormat::KnownFormat);
+    Schema::Object(o)
+}
+
+macro_rules! named_schema {
+    ($ty:ident, $name:literal, $doc:literal, $schema:expr) => {
+        #[doc = $doc]
+        pub struct $ty;
+        impl PartialSchema for $ty {
+            fn schema() -> RefOr<Schema> {
+                RefOr::T($schema)
+            }
+        }
+        impl ToSchema for $ty {
+            fn name() -> Cow<'static, str> {
+                Cow::Borrowed($name)
+            }
+        }
+    };
+}
+
+named_schema!(
+    SectorCode,
+    "SectorCode",
+    "A sector or subsector code of the NIS2 taxonomy (`GET /api/v1/sectors`).",
+    string_enum(
+        "A sector or subsector code of the NIS2 taxonomy (`GET /api/v1/sectors`).",
+        sectors::SECTORS.iter().map(|s| s.code)
+    )
+);
+
+named_schema!(
+    RegistrableSectorCode,
+    "RegistrableSectorCode",
+    "A code an entity registers under: a subsector, or a sector without subsectors.",
+    string_enum(
+        "A code an entity registers under: a subsector, or a sector without subsectors.",
+        sectors::SECTORS
+            .iter()
+            .map(|s| s.code)
+            .filter(|c| sectors::is_leaf(c))
+    )
+);
+
+named_schema!(
+    MemberState,
+    "MemberState",
+    "An EU member state, ISO 3166-1 alpha-2 in capitals (Greece is `GR`).",
+    string_enum(
+        "An EU member state, ISO 3166-1 alpha-2 in capitals (Greece is `GR`).",
+        MEMBER_STATES.iter().copied()
+    )
+);
+
+named_schema!(
+    Cidr,
+    "Cidr",
+    "A public IP range in CIDR notation, such as `192.0.2.0/24` or `2001:db8::/32`.",
+    string_pattern(
+        "A public IP range in CIDR notation, such as `192.0.2.0/24` or `2001:db8::/32`.",
+        CIDR_PATTERN,
+        None
+    )
+);
+
+named_schema!(
+    DomainName,
+    "DomainName",
+    "A domain name such as `example.nl` (stored in lower case, without a trailing dot).",
+    {
+        let mut s = string_pattern(
+            "A domain name such as `example.nl` (stored in lower case, without a trailing dot).",
+            DOMAIN_PATTERN,
+            None,
+        );
+        if let Schema::Object(o) = &mut s {
+            o.max_length = Some(DOMAIN_MAX_LENGTH);
+        }
+        s
+    }
+);
+
+named_schema!(
+    Timestamp,
+    "Timestamp",
+    "An RFC 3339 timestamp written with a year from 1970 to 9998, such as `2026-11-23T08:00:00Z`.",
+    string_pattern(
+        "An RFC 3339 timestamp written with a year from 1970 to 9998, such as `2026-11-23T08:00:00Z`.",
+        TIMESTAMP_PATTERN,
+        Some(KnownFormat::DateTime)
+    )
+);
+
+named_schema!(
+    ScopeList,
+    "ScopeList",
+    "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
+    string_pattern(
+        "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
+        &scope_list_pattern(),
+        None
+    )
+);
+
+named_schema!(
+    EventType,
+    "EventType",
+    "An event type a webhook subscription may ask for.",
+    string_enum(
+        "An event type a webhook subscription may ask for.",
+        crate::webhooks::routes::EVENT_TYPES.iter().copied()
+    )
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_pattern_accepts_exactly_what_the_service_parses() {
+        for good in [
+            "192.0.2.0/24",
+            "10.0.0.1/8",
+            "0.0.0.0/0",
+            "255.255.255.255/32",
+            "2001:db8::/32",
+            "::/0",
+            "::1/128",
+            "fe80::1:2/64",
+            "1:2:3:4:5:6:7:8/128",
+            "1:2:3:4:5:6:7::/112",
+            "::ffff:192.0.2.1/128",
+            "1:2:3:4:5:6:192.0.2.1/96",
+            "1::192.0.2.1/96",
+            "1:2:3:4:5::192.0.2.1/96",
+            "::1:2:3:4:5:192.0.2.1/96",
+            "::192.0.2.1/96",
+        ] {
+            assert!(is_cidr(good), "{good}");
+            assert!(good.parse::<ipnet::IpNet>().is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "192.0.2.0",
+            "192.0.2.0/33",
+            "010.0.0.0/8",
+            "10.0.0.0/08",
+            "1.2.3/8",
+            " 10.0.0.0/8",
+            "2001:db8::/129",
+            "2001:db8:::/32",
+            "1:2:3:4:5:6:7:8:9/64",
+            "example.nl/24",
+        ] {
+            assert!(!is_cidr(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn domain_pattern_and_length_are_the_rule() {
+        for good in [
+            "example.nl",
+            "Grid.Example.",
+            "a-b.c0",
+            "xn--bcher-kva.example",
+        ] {
+            assert!(is_domain(good), "{good}");
+        }
+        let long = format!("{}.nl", "a.".repeat(126));
+        assert!(long.len() > DOMAIN_MAX_LENGTH && !is_domain(&long));
+        for bad in [
+            "example", "-a.nl", "a-.nl", "a..nl", "a.nl..", " a.nl", "a_b.nl", "",
+        ] {
+            assert!(!is_domain(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn scope_lists_are_single_spaced_known_names() {
+        let re = Regex::new(&scope_list_pattern()).unwrap();
+        for s in [
+            "incidents:read",
+            "incidents:read feeds:read",
+            "feeds:read feeds:read",
+        ] {
+            assert!(is_scope_list(s) && re.is_match(s), "{s}");
+        }
+        for s in [
+            "",
+            " incidents:read",
+            "incidents:read  feeds:read",
+            "nope",
+            "feeds:read\t",
+        ] {
+            assert!(!is_scope_list(s) && !re.is_match(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn uuids_are_hyphenated() {
+        assert_eq!(
+            uuid("01A232EB-7312-706F-A749-CA7AFC0C998A").as_deref(),
+            Some("01a232eb-7312-706f-a749-ca7afc0c998a")
+        );
+        for bad in [
+            "01a232eb7312706fa749ca7afc0c998a",
+            "{01a232eb-7312-706f-a749-ca7afc0c998a}",
+            "",
+        ] {
+            assert!(uuid(bad).is_none(), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        /// Every string the document's CIDR pattern allows is a range the service parses, so
+        /// the pattern alone decides (the service checks both).
+        #[test]
+        fn every_cidr_the_pattern_allows_parses(
+            s in proptest::string::string_regex(&CIDR_PATTERN[1..CIDR_PATTERN.len() - 1]).unwrap()
+        ) {
+            proptest::prop_assert!(s.parse::<ipnet::IpNet>().is_ok(), "{}", s);
+        }
+    }
+}
