@@ -6,7 +6,7 @@
 
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
-use crate::{audit, directory, entities, http, incidents, ops, outbox, webhooks, AppState};
+use crate::{audit, cvd, directory, entities, http, incidents, ops, outbox, webhooks, AppState};
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App};
@@ -33,6 +33,7 @@ Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Ide
         (name = "directory", description = "Sectors, CSIRTs and supervisory authorities"),
         (name = "entities", description = "The register of NIS2 entities"),
         (name = "incidents", description = "Incident notification in NIS2 stages, routing decisions, reviews"),
+        (name = "cvd", description = "Coordinated vulnerability disclosure (NIS2 Art. 12): public intake, cases, vendors, messages"),
         (name = "feed", description = "Events addressed to the caller, in order"),
         (name = "webhooks", description = "Signed push delivery of events (Standard Webhooks), with retries and a delivery log"),
         (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
@@ -78,6 +79,15 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(incidents::routes::request)
                 .service(incidents::routes::close)
                 .service(incidents::routes::evaluate)
+                .service(cvd::routes::report)
+                .service(cvd::routes::list)
+                .service(cvd::routes::get_one)
+                .service(cvd::routes::update)
+                .service(cvd::routes::triage)
+                .service(cvd::routes::add_vendor)
+                .service(cvd::routes::update_vendor)
+                .service(cvd::routes::messages)
+                .service(cvd::routes::post_message)
                 .service(outbox::routes::feed)
                 .service(webhooks::routes::list)
                 .service(webhooks::routes::create)
