@@ -642,3 +642,71 @@ async fn a_sectoral_csirt_coordinates_the_cases_assigned_to_it_only() {
     assert_eq!(p.status, 200, "{}", p.text);
     assert_eq!(p.body["co_coordinators"][0]["country"], "BE");
 }
+
+#[actix_web::test]
+async fn case_tokens_are_no_jwts_and_creations_replay_without_their_tokens() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let r = send(&app, anonymous(&report_body("x"), "203.0.113.10")).await;
+    let case = r.body["case_id"].as_str().unwrap().to_string();
+    let case_token = r.body["case_token"].as_str().unwrap().to_string();
+    // A case token is for its case only: not the list, and no refused-JWT audit record.
+    let audit = count(&ctx, "audit_log");
+    send(&app, get("/api/v1/cvd/cases", &case_token))
+        .await
+        .assert_problem(403, "insufficient_scope");
+    send(
+        &app,
+        get(
+            "/api/v1/cvd/cases",
+            "n2hcase_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        ),
+    )
+    .await
+    .assert_problem(401, "unauthorized");
+    assert_eq!(count(&ctx, "audit_log"), audit);
+
+    send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{case}/triage"),
+            &national,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await;
+    // Adding a vendor with an Idempotency-Key: the replay is the same vendor, without its token.
+    let add = || {
+        post(
+            &format!("/api/v1/cvd/cases/{case}/vendors"),
+            &national,
+            &json!({"name": "V", "contact_email": "v@vendor.example"}),
+        )
+        .insert_header(("Idempotency-Key", "vendor-1"))
+    };
+    let first = send(&app, add()).await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert!(first.body["vendor_token"].is_string());
+    let vendors = count(&ctx, "cvd_vendors");
+    let again = send(&app, add()).await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.header("idempotent-replayed").as_deref(), Some("true"));
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert!(again.body.get("vendor_token").is_none(), "{}", again.text);
+    assert_eq!(count(&ctx, "cvd_vendors"), vendors);
+    // A finder's message with a key is posted once.
+    let say = || {
+        post(
+            &format!("/api/v1/cvd/cases/{case}/messages"),
+            &case_token,
+            &json!({"body": "once"}),
+        )
+        .insert_header(("Idempotency-Key", "m-1"))
+    };
+    let m1 = send(&app, say()).await;
+    let m2 = send(&app, say()).await;
+    assert_eq!(m1.status, 201, "{}", m1.text);
+    assert_eq!(m1.body["id"], m2.body["id"]);
+    assert_eq!(count(&ctx, "cvd_messages"), 1);
+}

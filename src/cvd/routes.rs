@@ -115,10 +115,14 @@ pub struct CaseQuery {
 #[get("/cvd/cases")]
 pub async fn list(
     state: web::Data<AppState>,
-    caller: crate::auth::Caller,
+    auth: CvdAuth,
     q: web::Query<CaseQuery>,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
+    // A case or vendor token is a credential for one case, never for the list.
+    let super::access::Principal::Caller(caller) = auth.0 else {
+        return Err(AppError::Forbidden("cvd:coordinate".into()));
+    };
     caller.require(crate::auth::Scope::CvdCoordinate)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
