@@ -710,3 +710,95 @@ async fn case_tokens_are_no_jwts_and_creations_replay_without_their_tokens() {
     assert_eq!(m1.body["id"], m2.body["id"]);
     assert_eq!(count(&ctx, "cvd_messages"), 1);
 }
+
+/// Publication calls `disclose` with the advisory it created; until the advisory register is
+/// merged the test calls it directly.
+#[actix_web::test]
+async fn disclosure_respects_the_embargo_unless_forced_with_a_reason() {
+    use nis2hub::cvd::access::Principal;
+    use nis2hub::cvd::service::{disclose, Force};
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let r = send(&app, anonymous(&report_body("x"), "203.0.113.11")).await;
+    let case = r.body["case_id"].as_str().unwrap().to_string();
+    send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{case}/triage"),
+            &national,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await;
+    let mut tokens = vec![];
+    for (name, email) in [("A", "a@vendor.example"), ("B", "b@vendor.example")] {
+        let v = send(
+            &app,
+            post(
+                &format!("/api/v1/cvd/cases/{case}/vendors"),
+                &national,
+                &json!({"name": name, "contact_email": email}),
+            ),
+        )
+        .await;
+        tokens.push(v.body["vendor_token"].as_str().unwrap().to_string());
+        let id = v.body["id"].as_str().unwrap().to_string();
+        let a = send(
+            &app,
+            patch(
+                &format!("/api/v1/cvd/cases/{case}/vendors/{id}"),
+                &tokens[tokens.len() - 1],
+                &json!({"status": "fixed", "statement": format!("statement-{name}")}),
+            ),
+        )
+        .await;
+        assert_eq!(a.status, 200, "{}", a.text);
+    }
+    let before = everything(&app, &case, &tokens[0]).await;
+    assert!(!before.contains("statement-B"), "{before}");
+
+    let caller = {
+        let mut c = nis2hub::auth::Caller::system("test");
+        c.org = ctx.org_id("ncsirt");
+        Principal::Caller(c)
+    };
+    let run = |force: Force| {
+        let mut conn = ctx.state.pool.get().unwrap();
+        nis2hub::db::write_tx(&mut conn, |c| {
+            disclose(c, &caller, &case, "advisory-1", force)
+        })
+    };
+    let audit = count(&ctx, "audit_log");
+    let e = run(Force::default()).unwrap_err();
+    assert_eq!(e.code(), "embargo_in_force");
+    let e = run(Force {
+        force: true,
+        reason: None,
+    })
+    .unwrap_err();
+    assert_eq!(e.code(), "validation_failed");
+    assert_eq!(count(&ctx, "audit_log"), audit, "refusals write nothing");
+    let done = run(Force {
+        force: true,
+        reason: Some("actively exploited".into()),
+    })
+    .unwrap();
+    assert_eq!(done.state, nis2hub::cvd::model::CaseState::Disclosed);
+    assert_eq!(done.advisory_id.as_deref(), Some("advisory-1"));
+    let log = send(&app, get("/api/v1/audit?limit=200", &national)).await;
+    assert!(
+        log.text.contains("cvd.case.disclose_forced"),
+        "{}",
+        log.text
+    );
+    // Disclosed: a vendor reads the other vendor's statement, not its address.
+    let after = everything(&app, &case, &tokens[0]).await;
+    assert!(after.contains("statement-B"), "{after}");
+    assert!(!after.contains("b@vendor.example"), "{after}");
+    // And nothing moves a disclosed case.
+    assert_eq!(
+        run(Force::default()).unwrap_err().code(),
+        "invalid_transition"
+    );
+}

@@ -512,10 +512,19 @@ fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResult<Case> {
             .into_iter()
             .map(VendorRow::into_api)
             .collect(),
+        // Before disclosure a vendor sees only itself; after it, every vendor's answer, but
+        // not how the others are reached.
         Acting::Vendor { vendor_id, .. } => vendors_of(conn, &row.id)?
             .into_iter()
-            .filter(|v| &v.id == vendor_id)
-            .map(VendorRow::into_api)
+            .filter(|v| &v.id == vendor_id || row.state() == CaseState::Disclosed)
+            .map(|v| {
+                let own = &v.id == vendor_id;
+                let mut api = v.into_api();
+                if !own {
+                    api.contact_email = None;
+                }
+                api
+            })
             .collect(),
         Acting::Finder { .. } => vec![],
     };
@@ -1178,6 +1187,80 @@ pub fn update_vendor(
     }
     acting.audit(conn, "cvd.vendor.update", "cvd_vendor", vendor_id)?;
     Ok(vendor.into_api())
+}
+
+/// Why a case is disclosed before its embargo ends.
+#[derive(Debug, Clone, Default)]
+pub struct Force {
+    pub force: bool,
+    pub reason: Option<String>,
+}
+
+/// Discloses a coordinating case with the advisory that publishes it: the one call the
+/// publication endpoint makes after creating the advisory, in the same transaction. Before
+/// `embargo_until` it is refused (409) unless `force` comes with a `reason`; a forced
+/// disclosure is audited as such, with the reason kept on the case.
+pub fn disclose(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+    advisory_id: &str,
+    force: Force,
+) -> AppResult<Case> {
+    let (row, caller) = coordinating(conn, principal, id)?;
+    if !row.state().may_become(CaseState::Disclosed) {
+        return Err(AppError::Conflict(
+            "invalid_transition",
+            format!(
+                "a case that is `{}` cannot become `disclosed`",
+                row.state().as_str()
+            ),
+        ));
+    }
+    let now = db::now();
+    let early = row.embargo_until.is_some_and(|until| now < until);
+    if force.force && force.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(AppError::invalid(
+            "/reason",
+            "a forced publication needs a reason",
+        ));
+    }
+    if early && !force.force {
+        return Err(AppError::Conflict(
+            "embargo_in_force",
+            format!(
+                "the embargo lasts until {}; publish earlier only with `force: true` and a `reason`",
+                row.embargo_until.map(utc).unwrap_or_default().to_rfc3339()
+            ),
+        ));
+    }
+    let forced = early && force.force;
+    diesel::update(cvd_cases::table.find(id))
+        .set((
+            cvd_cases::state.eq("disclosed"),
+            cvd_cases::advisory_id.eq(Some(advisory_id)),
+            cvd_cases::closed_at.eq(Some(now)),
+            cvd_cases::reason.eq(if forced {
+                force.reason.clone()
+            } else {
+                row.reason.clone()
+            }),
+        ))
+        .execute(conn)?;
+    let row = bump(conn, id, now)?;
+    emit_update(
+        conn,
+        &row,
+        &["state".to_string(), "advisory_id".to_string()],
+        Audience::Everyone,
+    )?;
+    let action = if forced {
+        "cvd.case.disclose_forced"
+    } else {
+        "cvd.case.disclose"
+    };
+    audit::record(conn, &caller, action, "cvd_case", id)?;
+    view(conn, &row, &Acting::Coordinator(caller))
 }
 
 fn may_read(acting: &Acting, m: &MessageRow) -> bool {
