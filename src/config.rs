@@ -110,6 +110,8 @@ pub struct Config {
     pub webhook_max_per_organisation: i64,
     /// Pings an organisation may send per minute (per instance).
     pub webhook_pings_per_minute: u32,
+    /// Tokenless CVD reports allowed per client address and minute (per instance).
+    pub cvd_intake_per_minute: u32,
     /// Authentication hardening: caches, proxies, limits, the metrics listener.
     pub security: SecurityConfig,
 }
@@ -176,6 +178,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "2", "of those, at most this many for one organisation, so a slow receiver cannot hold up other organisations"),
     ("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", "10", "webhook subscriptions one organisation may have"),
     ("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "6", "POST /api/v1/webhooks/{id}/ping requests one organisation may make per minute (per instance)"),
+    ("NIS2HUB_CVD_INTAKE_PER_MINUTE", "5", "vulnerability reports without a token (POST /api/v1/cvd/reports) allowed per client address and minute (per instance)"),
 ];
 
 impl Config {
@@ -323,6 +326,10 @@ impl Config {
         if !(1..=10_000).contains(&pings) {
             return Err("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE must be between 1 and 10000".into());
         }
+        let cvd_intake = number("NIS2HUB_CVD_INTAKE_PER_MINUTE", 5)?;
+        if !(1..=10_000).contains(&cvd_intake) {
+            return Err("NIS2HUB_CVD_INTAKE_PER_MINUTE must be between 1 and 10000".into());
+        }
         let security = security_from(&get, &number)?;
         if security.metrics_listen == Some(listen) {
             return Err("NIS2HUB_METRICS_LISTEN must differ from NIS2HUB_LISTEN".into());
@@ -333,6 +340,7 @@ impl Config {
             webhook_concurrency_per_organisation: per_org as usize,
             webhook_max_per_organisation: max_webhooks as i64,
             webhook_pings_per_minute: pings as u32,
+            cvd_intake_per_minute: cvd_intake as u32,
             token_rate_per_minute: token_rate as u32,
             webhook_allow_hosts,
             webhook_retry,

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod awareness;
 pub mod config;
+pub mod cvd;
 pub mod db;
 pub mod directory;
 pub mod entities;
@@ -46,6 +47,8 @@ pub struct AppState {
     pub refusals: Arc<auth::refusals::RefusalLog>,
     /// Limits `POST /api/v1/webhooks/{id}/ping` per organisation.
     pub ping_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// Limits tokenless `POST /api/v1/cvd/reports` per client address.
+    pub cvd_intake: Arc<cvd::IntakeLimit>,
 }
 
 impl AppState {
@@ -67,8 +70,10 @@ impl AppState {
         let ping_limiter = Arc::new(governor::RateLimiter::keyed(governor::Quota::per_minute(
             pings,
         )));
+        let cvd_intake = Arc::new(cvd::IntakeLimit::new(config.cvd_intake_per_minute));
         Ok(Self {
             ping_limiter,
+            cvd_intake,
             config: Arc::new(config),
             pool,
             keys: Arc::new(keys),

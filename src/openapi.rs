@@ -9,7 +9,7 @@ mod contract;
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
 use crate::{
-    advisories, audit, directory, entities, http, incidents, maturity, ops, outbox, webhooks,
+    advisories, audit, cvd, directory, entities, http, incidents, maturity, ops, outbox, webhooks,
     AppState,
 };
 use actix_web::body::MessageBody;
@@ -39,6 +39,7 @@ Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Ide
         (name = "entities", description = "The register of NIS2 entities"),
         (name = "incidents", description = "Incident notification in NIS2 stages, routing decisions, reviews"),
         (name = "advisories", description = "Advisories under TLP 2.0, with numbered revisions and CSAF 2.0 export"),
+        (name = "cvd", description = "Coordinated vulnerability disclosure (NIS2 Art. 12): public intake, cases, vendors, messages"),
         (name = "feed", description = "Events addressed to the caller, in order"),
         (name = "webhooks", description = "Signed push delivery of events (Standard Webhooks), with retries and a delivery log"),
         (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
@@ -93,6 +94,15 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(advisories::routes::withdraw)
                 .service(advisories::routes::revision)
                 .service(advisories::routes::csaf)
+                .service(cvd::routes::report)
+                .service(cvd::routes::list)
+                .service(cvd::routes::get_one)
+                .service(cvd::routes::update)
+                .service(cvd::routes::triage)
+                .service(cvd::routes::add_vendor)
+                .service(cvd::routes::update_vendor)
+                .service(cvd::routes::messages)
+                .service(cvd::routes::post_message)
                 .service(outbox::routes::feed)
                 .service(webhooks::routes::list)
                 .service(webhooks::routes::create)

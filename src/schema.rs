@@ -375,3 +375,69 @@ diesel::allow_tables_to_appear_in_same_query!(
     maturity_compliance,
     organisations
 );
+
+diesel::table! {
+    cvd_cases (id) {
+        id -> Text,
+        reference -> Text,
+        state -> Text,
+        title -> Text,
+        description -> Text,
+        vendor_hint -> Nullable<Text>,
+        product -> Nullable<Text>,
+        versions -> Text,
+        cves -> Text,
+        finder -> Nullable<Text>,
+        reporter_org -> Nullable<Text>,
+        reporter_sub -> Nullable<Text>,
+        case_token_hash -> Nullable<Text>,
+        coordinator_id -> Text,
+        co_coordinators -> Text,
+        wanted_disclosure_at -> Nullable<Timestamp>,
+        embargo_until -> Nullable<Timestamp>,
+        acknowledge_due_at -> Timestamp,
+        acknowledged_at -> Nullable<Timestamp>,
+        acknowledge_missed_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+        duplicate_of -> Nullable<Text>,
+        advisory_id -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        closed_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    cvd_vendors (id) {
+        id -> Text,
+        case_id -> Text,
+        name -> Text,
+        entity_id -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        token_hash -> Nullable<Text>,
+        status -> Text,
+        statement -> Nullable<Text>,
+        notified_at -> Timestamp,
+        answer_due_at -> Timestamp,
+        responded_at -> Nullable<Timestamp>,
+        unresponsive_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    cvd_messages (id) {
+        id -> Text,
+        case_id -> Text,
+        author_kind -> Text,
+        author_id -> Nullable<Text>,
+        author_name -> Text,
+        visibility -> Text,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(cvd_cases, cvd_vendors, cvd_messages);

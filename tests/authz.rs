@@ -107,7 +107,24 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/maturity/assessments", "maturity:read"),
     ("GET", "/api/v1/maturity/assessments/{id}", "maturity:read"),
     ("GET", "/api/v1/maturity/compliance", "maturity:read"),
+    ("POST", "/api/v1/cvd/reports", "cvd:report"),
+    ("GET", "/api/v1/cvd/cases", "cvd:coordinate"),
+    ("GET", "/api/v1/cvd/cases/{id}", "cvd:coordinate"),
+    ("PATCH", "/api/v1/cvd/cases/{id}", "cvd:coordinate"),
+    ("POST", "/api/v1/cvd/cases/{id}/triage", "cvd:coordinate"),
+    ("POST", "/api/v1/cvd/cases/{id}/vendors", "cvd:coordinate"),
+    (
+        "PATCH",
+        "/api/v1/cvd/cases/{id}/vendors/{vendor_id}",
+        "cvd:coordinate",
+    ),
+    ("GET", "/api/v1/cvd/cases/{id}/messages", "cvd:coordinate"),
+    ("POST", "/api/v1/cvd/cases/{id}/messages", "cvd:coordinate"),
 ];
+
+/// Operations of the matrix that also take requests without any token (the public CVD
+/// intake): a missing Authorization header is no refusal there, a bad token is.
+const ANONYMOUS_TOO: &[(&str, &str)] = &[("POST", "/api/v1/cvd/reports")];
 
 /// The entity operations that only show rows the caller may see.
 const ROW_LEVEL: &[(&str, &str, &str)] = &[
@@ -224,6 +241,11 @@ struct Ids {
     withdrawing: String,
     /// A self-assessment of csirt-energy, for `/maturity/assessments/{id}`.
     assessment: String,
+    /// A CVD case, coordinating, with an external vendor `cvd_vendor`.
+    cvd_case: String,
+    cvd_vendor: String,
+    /// A CVD case just received, for `/triage`.
+    cvd_received: String,
 }
 
 /// A complete advisory (national, TLP:GREEN).
@@ -435,11 +457,47 @@ where
     )
     .await;
     assert_eq!(m.status, 201, "{}", m.text);
+    let mut cases = vec![];
+    for title in ["authz: coordinated", "authz: triaged"] {
+        let r = send(
+            app,
+            TestRequest::post()
+                .uri("/api/v1/cvd/reports")
+                .set_json(json!({"title": title, "description": "authz test"})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        cases.push(r.body["case_id"].as_str().unwrap().to_string());
+    }
+    let r = send(
+        app,
+        post(
+            &format!("/api/v1/cvd/cases/{}/triage", cases[0]),
+            &t,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        app,
+        post(
+            &format!("/api/v1/cvd/cases/{}/vendors", cases[0]),
+            &t,
+            &json!({"name": "Vendor", "contact_email": "psirt@vendor.example"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let cvd_vendor = r.body["id"].as_str().unwrap().to_string();
     Ids {
         advisory,
         drafting,
         withdrawing,
         assessment: m.body["id"].as_str().unwrap().to_string(),
+        cvd_case: cases[0].clone(),
+        cvd_received: cases[1].clone(),
+        cvd_vendor,
         organisation,
         national: ctx.org_id("ncsirt"),
         entity: e.body["id"].as_str().unwrap().to_string(),
@@ -482,6 +540,12 @@ fn concrete(path: &str, ids: &Ids) -> String {
             _ => &ids.advisory,
         };
         return path.replace("{id}", advisory).replace("{number}", "1");
+    } else if path == "/api/v1/cvd/cases/{id}/triage" {
+        &ids.cvd_received
+    } else if path.starts_with("/api/v1/cvd/cases/") {
+        return path
+            .replace("{id}", &ids.cvd_case)
+            .replace("{vendor_id}", &ids.cvd_vendor);
     } else if path.starts_with("/api/v1/incidents/") {
         let incident = match path {
             "/api/v1/incidents/{id}/reports" => &ids.reported,
@@ -564,6 +628,18 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
             "entity": {"country": "NL", "sector": "energy.electricity", "category": "essential"},
             "stage": "early_warning", "affected_member_states": ["NL", "BE"]
         })),
+        ("POST", "/api/v1/cvd/reports") => {
+            Some(json!({"title": "authz", "description": "Reported by the authz test"}))
+        }
+        ("PATCH", "/api/v1/cvd/cases/{id}") => Some(json!({"title": "authz: changed"})),
+        ("POST", "/api/v1/cvd/cases/{id}/triage") => Some(json!({"state": "triaged"})),
+        ("POST", "/api/v1/cvd/cases/{id}/vendors") => {
+            Some(json!({"name": "Another vendor", "contact_email": "cert@another.example"}))
+        }
+        ("PATCH", "/api/v1/cvd/cases/{id}/vendors/{vendor_id}") => {
+            Some(json!({"status": "affected"}))
+        }
+        ("POST", "/api/v1/cvd/cases/{id}/messages") => Some(json!({"body": "authz test"})),
         (m, p) => {
             assert!(m == "GET" || m == "DELETE", "no body for {m} {p}");
             None
@@ -645,6 +721,9 @@ where
         "advisory_readers",
         "maturity_assessments",
         "maturity_compliance",
+        "cvd_cases",
+        "cvd_vendors",
+        "cvd_messages",
     ] {
         out.insert(table.into(), json!(count(ctx, table)));
     }
@@ -905,6 +984,9 @@ async fn every_operation_refuses_a_missing_or_unverifiable_token_with_401() {
     }
     for &row in MATRIX {
         for (what, auth) in &refusals {
+            if auth.is_none() && ANONYMOUS_TOO.contains(&(row.0, row.1)) {
+                continue;
+            }
             let (name, r) = call(&app, row, &ids, auth.as_deref()).await;
             assert_unauthorized(&format!("{name} with {what}"), &r);
         }

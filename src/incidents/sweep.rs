@@ -106,7 +106,10 @@ pub fn pass(
         .and_then(|mut conn| {
             db::write_tx(&mut conn, |conn| {
                 crate::idempotency::purge(conn, db::now())?;
-                sweep(conn, db::now(), 500)
+                let incidents = sweep(conn, db::now(), 500)?;
+                // CVD deadlines: missed acknowledgements, vendors that did not answer.
+                let cases = crate::cvd::service::sweep(conn, db::now(), 500)?;
+                Ok(incidents + cases)
             })
         });
     let maturity = pool

@@ -1,0 +1,430 @@
+//! CVD cases as clients send and see them.
+
+use crate::entities::model::OrgRef;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
+
+/// The states of a case. `received → triaged → coordinating → disclosed`; `rejected` and
+/// `duplicate` end a case before disclosure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    Received,
+    Triaged,
+    Coordinating,
+    Disclosed,
+    Rejected,
+    Duplicate,
+}
+
+impl CaseState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::Received => "received",
+            CaseState::Triaged => "triaged",
+            CaseState::Coordinating => "coordinating",
+            CaseState::Disclosed => "disclosed",
+            CaseState::Rejected => "rejected",
+            CaseState::Duplicate => "duplicate",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    pub fn is_closed(self) -> bool {
+        matches!(
+            self,
+            CaseState::Disclosed | CaseState::Rejected | CaseState::Duplicate
+        )
+    }
+
+    /// The transition graph; everything else is a 409.
+    pub fn may_become(self, next: CaseState) -> bool {
+        use CaseState::*;
+        matches!(
+            (self, next),
+            (Received, Triaged)
+                | (Received, Rejected)
+                | (Received, Duplicate)
+                | (Triaged, Coordinating)
+                | (Triaged, Rejected)
+                | (Triaged, Duplicate)
+                | (Coordinating, Disclosed)
+                | (Coordinating, Rejected)
+                | (Coordinating, Duplicate)
+        )
+    }
+}
+
+/// A vendor's answer for one case. `unresponsive` is set by the service when the vendor's
+/// answer deadline passes without an answer; nobody may set it by hand.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VendorStatus {
+    Unknown,
+    Affected,
+    NotAffected,
+    Fixed,
+    Unresponsive,
+}
+
+impl VendorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VendorStatus::Unknown => "unknown",
+            VendorStatus::Affected => "affected",
+            VendorStatus::NotAffected => "not_affected",
+            VendorStatus::Fixed => "fixed",
+            VendorStatus::Unresponsive => "unresponsive",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .unwrap_or(VendorStatus::Unknown)
+    }
+}
+
+/// Who may read a message, besides the coordinators (who read every message).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Every participant: coordinators, the finder and the vendors.
+    Everyone,
+    /// The coordinators only.
+    #[default]
+    Coordinators,
+    /// The coordinators and every vendor of the case.
+    Vendors,
+    /// The coordinators and the finder.
+    Finder,
+}
+
+impl Visibility {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Everyone => "everyone",
+            Visibility::Coordinators => "coordinators",
+            Visibility::Vendors => "vendors",
+            Visibility::Finder => "finder",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        serde_json::from_value(serde_json::Value::String(s.to_string()))
+            .unwrap_or(Visibility::Coordinators)
+    }
+}
+
+fn cve_id(s: &str) -> Result<(), ValidationError> {
+    let ok = s
+        .strip_prefix("CVE-")
+        .and_then(|r| r.split_once('-'))
+        .is_some_and(|(year, num)| {
+            year.len() == 4
+                && year.bytes().all(|b| b.is_ascii_digit())
+                && num.len() >= 4
+                && num.len() <= 19
+                && num.bytes().all(|b| b.is_ascii_digit())
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(ValidationError::new("cve")
+            .with_message("must be a CVE id such as CVE-2026-12345".into()))
+    }
+}
+
+pub fn check_cves(cves: &[String]) -> Result<(), ValidationError> {
+    if cves.len() > 100 {
+        return Err(ValidationError::new("length").with_message("at most 100 CVE ids".into()));
+    }
+    cves.iter().try_for_each(|c| cve_id(c))
+}
+
+fn check_versions(v: &[String]) -> Result<(), ValidationError> {
+    if v.len() > 100 || v.iter().any(|s| s.is_empty() || s.len() > 100) {
+        return Err(ValidationError::new("versions")
+            .with_message("at most 100 versions of 1 to 100 characters each".into()));
+    }
+    Ok(())
+}
+
+/// The finder's own details, when it gives them. Only coordinators ever see them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Finder {
+    #[validate(length(min = 1, max = 200))]
+    pub name: Option<String>,
+    #[validate(email, length(max = 254))]
+    pub email: Option<String>,
+    /// An OpenPGP public key (ASCII armoured) to encrypt answers to.
+    #[validate(length(min = 1, max = 20000))]
+    pub pgp_key: Option<String>,
+    /// How the finder wants to be credited in the advisory; absent: not credited.
+    #[validate(length(min = 1, max = 200))]
+    pub credit: Option<String>,
+}
+
+/// A vulnerability report. Without a token, and without `finder`, the report is anonymous.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Authentication bypass in the VPN portal",
+    "description": "Sending an empty password to /login grants a session. Steps: ...",
+    "vendor": "Example Networks", "product": "ExampleVPN", "versions": ["4.2", "4.3"],
+    "cves": [], "wanted_disclosure_at": "2027-03-01T00:00:00Z"
+}))]
+pub struct ReportInput {
+    #[validate(length(min = 1, max = 200))]
+    pub title: String,
+    #[validate(length(min = 1, max = 20000))]
+    pub description: String,
+    /// The vendor as the finder names it (the coordinator adds the vendors themselves).
+    #[validate(length(min = 1, max = 200))]
+    pub vendor: Option<String>,
+    #[validate(length(min = 1, max = 200))]
+    pub product: Option<String>,
+    #[serde(default)]
+    #[validate(custom(function = "check_versions"))]
+    pub versions: Vec<String>,
+    #[serde(default)]
+    #[validate(custom(function = "check_cves"))]
+    pub cves: Vec<String>,
+    #[validate(nested)]
+    pub finder: Option<Finder>,
+    /// When the finder would like the vulnerability to become public.
+    #[serde(default, with = "crate::time::bounded_opt")]
+    pub wanted_disclosure_at: Option<DateTime<Utc>>,
+}
+
+/// The answer to a report.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ReportReceipt {
+    pub case_id: String,
+    #[schema(example = "CVD-2026-0001")]
+    pub reference: String,
+    /// Shown once, for a report made without a token: `Authorization: Bearer <case_token>`
+    /// reads the case and its messages for the finder and posts messages. Only its hash is
+    /// kept; it cannot be shown again.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub case_token: Option<String>,
+    /// True when the coordinators know nothing about the finder beyond the report.
+    pub anonymous: bool,
+    pub acknowledge_due_at: DateTime<Utc>,
+}
+
+/// A coordinator of another member state's CSIRT (NIS2 Art. 12(1), more than one state
+/// affected).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CoCoordinator {
+    /// ISO 3166-1 alpha-2 code of the member state.
+    #[validate(length(equal = 2))]
+    #[schema(example = "BE")]
+    pub country: String,
+    #[validate(length(min = 1, max = 200))]
+    #[schema(example = "CCB / CERT.be")]
+    pub name: String,
+    #[validate(email)]
+    pub contact_email: Option<String>,
+    /// An organisation of the directory, when the CSIRT has one here: it then coordinates the
+    /// case with its own tokens and receives its events.
+    pub organisation_id: Option<String>,
+}
+
+/// One vendor of a case.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Vendor {
+    pub id: String,
+    pub name: String,
+    /// A registered entity: it acts with its own entity token.
+    pub entity_id: Option<String>,
+    /// An external vendor, invited by e-mail: it acts with its vendor token.
+    pub contact_email: Option<String>,
+    pub status: VendorStatus,
+    pub statement: Option<String>,
+    pub notified_at: DateTime<Utc>,
+    /// The vendor is marked `unresponsive` when it has not answered by then.
+    pub answer_due_at: DateTime<Utc>,
+    pub responded_at: Option<DateTime<Utc>>,
+    pub unresponsive_at: Option<DateTime<Utc>>,
+}
+
+/// Who reads a case: what it shows depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Viewer {
+    Coordinator,
+    Finder,
+    Vendor,
+}
+
+/// A case as its reader may see it. Coordinators see everything; the finder sees the state,
+/// its report and the embargo, never the vendors; a vendor sees the technical content and its
+/// own entry, never the finder and never another vendor.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Case {
+    pub id: String,
+    #[schema(example = "CVD-2026-0001")]
+    pub reference: String,
+    pub state: CaseState,
+    pub viewer: Viewer,
+    pub title: String,
+    pub description: String,
+    /// The vendor as the finder named it (coordinators only).
+    pub vendor: Option<String>,
+    pub product: Option<String>,
+    pub versions: Vec<String>,
+    pub cves: Vec<String>,
+    /// The finder's details (coordinators only; null for an anonymous report).
+    pub finder: Option<Finder>,
+    /// The organisation or entity that reported with a token (coordinators only).
+    pub reported_by: Option<String>,
+    pub coordinator: OrgRef,
+    pub co_coordinators: Vec<CoCoordinator>,
+    pub vendors: Vec<Vendor>,
+    pub wanted_disclosure_at: Option<DateTime<Utc>>,
+    /// The agreed public date, an instant.
+    pub embargo_until: Option<DateTime<Utc>>,
+    pub acknowledge_due_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub acknowledge_missed_at: Option<DateTime<Utc>>,
+    /// Why the case was rejected or is a duplicate.
+    pub reason: Option<String>,
+    /// The case this one duplicates (coordinators only).
+    pub duplicate_of: Option<String>,
+    /// The advisory that published the case.
+    pub advisory_id: Option<String>,
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A case in a list (coordinators).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CaseSummary {
+    pub id: String,
+    pub reference: String,
+    pub state: CaseState,
+    pub title: String,
+    pub coordinator_id: String,
+    pub vendors: i64,
+    pub embargo_until: Option<DateTime<Utc>>,
+    pub acknowledge_due_at: DateTime<Utc>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Changes to a case (coordinators). Absent fields stay as they are.
+#[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"embargo_until": "2027-02-01T09:00:00Z", "cves": ["CVE-2026-12345"]}))]
+pub struct CasePatch {
+    #[validate(length(min = 1, max = 200))]
+    pub title: Option<String>,
+    #[validate(length(min = 1, max = 20000))]
+    pub description: Option<String>,
+    #[validate(length(min = 1, max = 200))]
+    pub product: Option<String>,
+    #[validate(custom(function = "check_versions"))]
+    pub versions: Option<Vec<String>>,
+    #[validate(custom(function = "check_cves"))]
+    pub cves: Option<Vec<String>>,
+    /// The public date, an instant in the future.
+    #[serde(default, with = "crate::time::bounded_opt")]
+    pub embargo_until: Option<DateTime<Utc>>,
+    /// Hands the case to another CSIRT of the directory (national CSIRT only).
+    pub coordinator_id: Option<String>,
+    /// Replaces the list of other member states' coordinators.
+    #[validate(nested)]
+    pub co_coordinators: Option<Vec<CoCoordinator>>,
+}
+
+/// A state change.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"state": "duplicate", "reason": "Same flaw as the earlier report", "duplicate_of": "0193a0b2-7c1e-7d3a-9f00-2b8e4c1d5e6f"}))]
+pub struct TriageInput {
+    pub state: CaseState,
+    /// Required for `rejected` and `duplicate`; the finder reads it.
+    #[validate(length(min = 1, max = 2000))]
+    pub reason: Option<String>,
+    /// Required for `duplicate`: the case this one duplicates.
+    pub duplicate_of: Option<String>,
+}
+
+/// A vendor to add: a registered entity, or an external vendor by e-mail address.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Example Networks", "contact_email": "psirt@example.com", "answer_within_days": 14}))]
+pub struct VendorInput {
+    /// Required for an external vendor; defaults to the entity's name.
+    #[validate(length(min = 1, max = 200))]
+    pub name: Option<String>,
+    pub entity_id: Option<String>,
+    #[validate(email, length(max = 254))]
+    pub contact_email: Option<String>,
+    /// Days the vendor has to answer (default 14).
+    #[validate(range(min = 1, max = 365))]
+    pub answer_within_days: Option<u32>,
+}
+
+/// The answer to adding a vendor: the vendor, and for an external vendor its token, shown once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct VendorReceipt {
+    #[serde(flatten)]
+    pub vendor: Vendor,
+    /// Shown once, for an external vendor: `Authorization: Bearer <vendor_token>` reads the
+    /// case as this vendor, posts messages and sets its status and statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vendor_token: Option<String>,
+}
+
+/// A vendor's answer, or a coordinator's change to a vendor.
+#[derive(Debug, Clone, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "affected", "statement": "Fixed in 4.3.1, released 2027-01-15."}))]
+pub struct VendorPatch {
+    pub status: Option<VendorStatus>,
+    #[validate(length(min = 1, max = 20000))]
+    pub statement: Option<String>,
+    /// A new answer deadline (coordinators only), an instant in the future.
+    #[serde(default, with = "crate::time::bounded_opt")]
+    pub answer_due_at: Option<DateTime<Utc>>,
+}
+
+/// A message to post.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Patch candidate: https://example.com/fix.diff", "visibility": "vendors"}))]
+pub struct MessageInput {
+    #[validate(length(min = 1, max = 20000))]
+    pub body: String,
+    /// Default `coordinators`. A finder may write to `coordinators`, `finder` or `everyone`; a
+    /// vendor to `coordinators`, `vendors` or `everyone`.
+    #[serde(default)]
+    pub visibility: Visibility,
+}
+
+/// Who wrote a message. A finder's and a vendor's name is shown to the coordinators and to
+/// the author only.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Author {
+    pub kind: Viewer,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Message {
+    pub id: String,
+    pub author: Author,
+    pub visibility: Visibility,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
