@@ -179,7 +179,7 @@ pub struct Finder {
     "vendor": "Example Networks", "product": "ExampleVPN", "versions": ["4.2", "4.3"],
     "cves": [], "wanted_disclosure_at": "2027-03-01T00:00:00Z"
 }))]
-pub struct ReportInput {
+pub struct VulnerabilityReport {
     #[validate(length(min = 1, max = 200))]
     pub title: String,
     #[validate(length(min = 1, max = 20000))]

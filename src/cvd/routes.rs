@@ -33,7 +33,7 @@ fn etagged(status: StatusCode, case: &Case) -> HttpResponse {
 #[utoipa::path(
     operation_id = "createCvdReport",
     tag = "cvd",
-    request_body = ReportInput,
+    request_body = VulnerabilityReport,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response (reports with a token only)")),
     security(("bearer" = ["cvd:report"]), ()),
     responses(
@@ -62,7 +62,7 @@ pub async fn report(
                 .map_err(AppError::TooManyRequests)?;
         }
     }
-    let input: ReportInput = json::parse_valid(&body.bytes)?;
+    let input: VulnerabilityReport = json::parse_valid(&body.bytes)?;
     let request_id = crate::http::request_id::current().unwrap_or_default();
     let key = match &reporter {
         Some(_) => idempotency::key(&req, &body.bytes)?,

@@ -281,7 +281,7 @@ pub fn report(
     conn: &mut DbConn,
     reporter: Option<&Caller>,
     request_id: &str,
-    input: ReportInput,
+    input: VulnerabilityReport,
 ) -> AppResult<(ReportReceipt, ReportReceipt)> {
     let now = db::now();
     let coordinator = national_csirt(conn)?;

@@ -329,7 +329,7 @@ fn evaluate_input(doc: &mut Value) {
     if let Some(s) = schemas(doc).get_mut("EvaluateInput") {
         s["oneOf"] = json!([
             { "required": ["entity_id"], "properties": { "entity_id": { "type": "string" } } },
-            { "required": ["entity"], "properties": { "entity": { "type": "object" } } }
+            { "required": ["entity"], "properties": { "entity": { "$ref": "#/components/schemas/HypotheticalEntity" } } }
         ]);
     }
 }
