@@ -32,6 +32,8 @@ const PATCHES: &[(&str, &str, &str)] = &[
 /// Arrays whose items must differ (the service refuses a code listed twice).
 const UNIQUE_ITEMS: &[(&str, &str)] = &[
     ("OrganisationInput", "coverage"),
+    ("OrganisationPatch", "coverage"),
+    ("EntityPatch", "additional_sectors"),
     ("EntityInput", "additional_sectors"),
 ];
 
