@@ -168,13 +168,7 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::EntitiesWrite)?;
     let id = parse_id(&id)?;
-    let patch: serde_json::Value = json::parse(&body.bytes)?;
-    if !patch.is_object() {
-        return Err(AppError::invalid(
-            "",
-            "send a JSON object with the fields to change",
-        ));
-    }
+    let patch = json::parse_patch(&body.bytes)?;
     let if_match = conditional::if_match(&req);
     let entity = state
         .write(move |conn| service::update(conn, &caller, &id, if_match.as_deref(), &patch))

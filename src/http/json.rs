@@ -87,6 +87,20 @@ fn declared_length(req: &HttpRequest) -> Option<usize> {
         .ok()
 }
 
+/// Parses a JSON merge patch (RFC 7396) for a `PATCH`: it must be an object of the fields to
+/// change, each checked by the resource's own update.
+pub fn parse_patch(bytes: &[u8]) -> Result<serde_json::Value, AppError> {
+    let patch: serde_json::Value = parse(bytes)?;
+    if patch.is_object() {
+        Ok(patch)
+    } else {
+        Err(AppError::invalid(
+            "",
+            "send a JSON object with the fields to change",
+        ))
+    }
+}
+
 /// Parses JSON, turning serde's error into a problem that points at the bad value.
 ///
 /// JSON Schema calls `5.0` an integer, so wherever the document says `integer` a number with

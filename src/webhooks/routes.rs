@@ -311,13 +311,7 @@ pub async fn update(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::WebhooksManage)?;
     let id = parse_id(&id)?;
-    let patch: serde_json::Value = json::parse(&body.bytes)?;
-    if !patch.is_object() {
-        return Err(AppError::invalid(
-            "",
-            "send a JSON object with the fields to change",
-        ));
-    }
+    let patch = json::parse_patch(&body.bytes)?;
     let allow = state.config.webhook_allow_hosts.clone();
     let hook = state
         .write(move |conn| {
