@@ -356,25 +356,72 @@ async fn finder_details_reach_the_coordinators_only() {
 }
 
 #[actix_web::test]
-async fn a_missed_acknowledgement_is_marked_once_with_an_event() {
+async fn missed_acknowledgement_and_assessment_are_each_marked_once_with_an_event() {
     let ctx = Ctx::new();
     let app = app!(ctx);
+    let national = ctx.national();
     let r = send(&app, anonymous(&report_body("Late"), "203.0.113.7")).await;
     let case = r.body["case_id"].as_str().unwrap().to_string();
+    let at = |v: &Value| -> chrono::DateTime<chrono::Utc> {
+        serde_json::from_value(v.clone()).unwrap()
+    };
+    let ack_due = at(&r.body["acknowledge_due_at"]);
+    let c = send(&app, get(&format!("/api/v1/cvd/cases/{case}"), &national)).await;
+    let assess_due = at(&c.body["assess_due_at"]);
+    // One working day to acknowledge, three to assess (never less than three calendar days).
+    assert!(assess_due - ack_due >= chrono::Duration::days(2), "{}", c.text);
+    assert_eq!(
+        nis2hub::cvd::service::three_working_days_after(at(&c.body["created_at"])),
+        assess_due
+    );
+    // The finder sees when the assessment is due, not whether it was missed.
+    let f = send(
+        &app,
+        get(
+            &format!("/api/v1/cvd/cases/{case}"),
+            r.body["case_token"].as_str().unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(f.body["assess_due_at"], c.body["assess_due_at"]);
+
+    // A second case, triaged in time, misses neither.
+    let other = send(&app, anonymous(&report_body("In time"), "203.0.113.7")).await;
+    let other = other.body["case_id"].as_str().unwrap().to_string();
+    let t = send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{other}/triage"),
+            &national,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await;
+    assert!(t.body["assessed_at"].is_string(), "{}", t.text);
+
     assert_eq!(sweep(&ctx, chrono::Utc::now()), 0, "not due yet");
-    let later = chrono::Utc::now() + chrono::Duration::days(4);
-    assert_eq!(sweep(&ctx, later), 1);
-    assert_eq!(sweep(&ctx, later), 0);
-    let national = ctx.national();
+    let second = chrono::Duration::seconds(1);
+    assert_eq!(sweep(&ctx, ack_due + second), 1, "the acknowledgement");
+    assert_eq!(sweep(&ctx, ack_due + second), 0);
+    assert_eq!(sweep(&ctx, assess_due + second), 1, "the assessment");
+    assert_eq!(sweep(&ctx, assess_due + chrono::Duration::days(30)), 0, "once");
     let c = send(&app, get(&format!("/api/v1/cvd/cases/{case}"), &national)).await;
     assert!(c.body["acknowledge_missed_at"].is_string(), "{}", c.text);
+    assert!(c.body["assess_missed_at"].is_string(), "{}", c.text);
+    assert!(c.body["assessed_at"].is_null(), "{}", c.text);
+    let o = send(&app, get(&format!("/api/v1/cvd/cases/{other}"), &national)).await;
+    assert!(o.body["assess_missed_at"].is_null(), "{}", o.text);
     let events = feed(&app, &national).await;
-    let missed: Vec<_> = events
-        .iter()
-        .filter(|e| e["data"]["changes"] == json!(["acknowledge_missed_at"]))
-        .collect();
-    assert_eq!(missed.len(), 1);
-    assert_eq!(missed[0]["subject"]["id"], case.as_str());
+    for change in ["acknowledge_missed_at", "assess_missed_at"] {
+        let missed: Vec<_> = events
+            .iter()
+            .filter(|e| e["data"]["changes"] == json!([change]))
+            .collect();
+        assert_eq!(missed.len(), 1, "{change}");
+        assert_eq!(missed[0]["subject"]["id"], case.as_str());
+    }
+    let log = send(&app, get("/api/v1/audit?limit=200", &national)).await;
+    assert!(log.text.contains("cvd.assess_missed"), "{}", log.text);
 }
 
 const TABLES: [&str; 5] = [

@@ -303,6 +303,12 @@ pub struct Case {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The assessment (the triage decision) is due three working days after the report.
+    pub assess_due_at: DateTime<Utc>,
+    /// When the case left `received`.
+    pub assessed_at: Option<DateTime<Utc>>,
+    /// When the sweep found the assessment late (coordinators only).
+    pub assess_missed_at: Option<DateTime<Utc>>,
 }
 
 /// A case in a list (coordinators).
