@@ -1012,3 +1012,86 @@ async fn publication_after_the_embargo_maps_vendor_statuses_and_credits_the_find
     assert!(after.contains("statement-fixed"), "{after}");
     assert!(!after.contains("B@vendor.example"), "{after}");
 }
+
+#[actix_web::test]
+async fn the_public_intake_is_body_limited_and_writes_nothing_over_it() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let limit = 64 * 1024;
+    let mut bytes = serde_json::to_vec(&report_body("Big")).unwrap();
+    bytes.resize(limit + 1, b' ');
+    let before = counts(&ctx);
+    let r = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/cvd/reports")
+            .peer_addr("203.0.113.20:40000".parse().unwrap())
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(bytes.clone()),
+    )
+    .await;
+    r.assert_problem(413, "payload_too_large");
+    assert_eq!(counts(&ctx), before);
+    // At the limit it is taken.
+    bytes.truncate(limit);
+    let r = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/cvd/reports")
+            .peer_addr("203.0.113.20:40000".parse().unwrap())
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(bytes),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn a_duplicate_names_its_original_and_the_finder_reads_why() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let a = send(&app, anonymous(&report_body("First"), "203.0.113.21")).await;
+    let b = send(&app, anonymous(&report_body("Again"), "203.0.113.21")).await;
+    let (first, again) = (
+        a.body["case_id"].as_str().unwrap().to_string(),
+        b.body["case_id"].as_str().unwrap().to_string(),
+    );
+    let r = send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{again}/triage"),
+            &national,
+            &json!({"state": "duplicate", "reason": "reported before", "duplicate_of": first}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["state"], "duplicate");
+    assert_eq!(r.body["duplicate_of"], first.as_str());
+    let f = send(
+        &app,
+        get(
+            &format!("/api/v1/cvd/cases/{again}"),
+            b.body["case_token"].as_str().unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(f.body["reason"], "reported before");
+    assert!(
+        f.body["duplicate_of"].is_null(),
+        "coordinators only: {}",
+        f.text
+    );
+    // A closed case goes nowhere.
+    send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{again}/triage"),
+            &national,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
+}
