@@ -103,6 +103,7 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(cvd::routes::update_vendor)
                 .service(cvd::routes::messages)
                 .service(cvd::routes::post_message)
+                .service(cvd::routes::publish)
                 .service(outbox::routes::feed)
                 .service(webhooks::routes::list)
                 .service(webhooks::routes::create)

@@ -405,6 +405,9 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         closed_at -> Nullable<Timestamp>,
+        assess_due_at -> Timestamp,
+        assessed_at -> Nullable<Timestamp>,
+        assess_missed_at -> Nullable<Timestamp>,
     }
 }
 

@@ -120,6 +120,7 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ),
     ("GET", "/api/v1/cvd/cases/{id}/messages", "cvd:coordinate"),
     ("POST", "/api/v1/cvd/cases/{id}/messages", "cvd:coordinate"),
+    ("POST", "/api/v1/cvd/cases/{id}/publish", "cvd:coordinate"),
 ];
 
 /// Operations of the matrix that also take requests without any token (the public CVD
@@ -246,6 +247,8 @@ struct Ids {
     cvd_vendor: String,
     /// A CVD case just received, for `/triage`.
     cvd_received: String,
+    /// A CVD case ready to publish: a product, versions and a vendor that answered.
+    cvd_publishing: String,
 }
 
 /// A complete advisory (national, TLP:GREEN).
@@ -490,7 +493,53 @@ where
     .await;
     assert_eq!(r.status, 201, "{}", r.text);
     let cvd_vendor = r.body["id"].as_str().unwrap().to_string();
+    let r = send(
+        app,
+        TestRequest::post()
+            .uri("/api/v1/cvd/reports")
+            .set_json(json!({
+                "title": "authz: publishing", "description": "authz test",
+                "product": "Product", "versions": ["1.0"]
+            })),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let cvd_publishing = r.body["case_id"].as_str().unwrap().to_string();
+    let r = send(
+        app,
+        post(
+            &format!("/api/v1/cvd/cases/{cvd_publishing}/triage"),
+            &t,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        app,
+        post(
+            &format!("/api/v1/cvd/cases/{cvd_publishing}/vendors"),
+            &t,
+            &json!({"name": "Vendor", "contact_email": "psirt@vendor.example"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let r = send(
+        app,
+        patch(
+            &format!(
+                "/api/v1/cvd/cases/{cvd_publishing}/vendors/{}",
+                r.body["id"].as_str().unwrap()
+            ),
+            r.body["vendor_token"].as_str().unwrap(),
+            &json!({"status": "affected"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
     Ids {
+        cvd_publishing,
         advisory,
         drafting,
         withdrawing,
@@ -542,6 +591,8 @@ fn concrete(path: &str, ids: &Ids) -> String {
         return path.replace("{id}", advisory).replace("{number}", "1");
     } else if path == "/api/v1/cvd/cases/{id}/triage" {
         &ids.cvd_received
+    } else if path == "/api/v1/cvd/cases/{id}/publish" {
+        &ids.cvd_publishing
     } else if path.starts_with("/api/v1/cvd/cases/") {
         return path
             .replace("{id}", &ids.cvd_case)
@@ -640,6 +691,10 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
             Some(json!({"status": "affected"}))
         }
         ("POST", "/api/v1/cvd/cases/{id}/messages") => Some(json!({"body": "authz test"})),
+        ("POST", "/api/v1/cvd/cases/{id}/publish") => Some(json!({
+            "severity": "low", "force": true, "reason": "authz test",
+            "references": [{"url": "https://vendor.example/authz", "summary": "authz"}]
+        })),
         (m, p) => {
             assert!(m == "GET" || m == "DELETE", "no body for {m} {p}");
             None

@@ -38,6 +38,18 @@ fn sql(ctx: &Ctx, statement: &str) {
     conn.batch_execute(statement).unwrap();
 }
 
+/// How many audit records name this action.
+fn audited(ctx: &Ctx, action: &str) -> i64 {
+    use diesel::prelude::*;
+    use nis2hub::schema::audit_log as a;
+    let mut conn = ctx.state.pool.get().unwrap();
+    a::table
+        .filter(a::action.eq(action))
+        .count()
+        .get_result(&mut conn)
+        .unwrap()
+}
+
 /// Everything a participant can read about a case: the case and its messages, as text.
 async fn everything<S, B>(app: &S, case: &str, token: &str) -> String
 where
@@ -304,6 +316,103 @@ async fn a_full_case_shows_each_participant_exactly_what_it_may() {
         own.text
     );
     assert_eq!(own.body["vendors"].as_array().unwrap().len(), 1);
+
+    // Publication during the embargo is refused, and writes nothing: no advisory, no event.
+    let publish_uri = format!("/api/v1/cvd/cases/{case}/publish");
+    let body = json!({
+        "severity": "high",
+        "summary": "ExampleVPN 4.2 grants a session for an empty password.",
+        "references": [{"url": "https://vendor.example/psirt/1", "summary": "Vendor bulletin"}]
+    });
+    let tables = ["advisories", "cvd_cases", "events", "audit_log", "counters"];
+    let snapshot = || tables.map(|t| count(&ctx, t));
+    let before = snapshot();
+    let version = c.body["version"].clone();
+    send(&app, post(&publish_uri, &national, &body))
+        .await
+        .assert_problem(409, "embargo_in_force");
+    // Forcing needs a reason.
+    let mut forced = body.clone();
+    forced["force"] = json!(true);
+    let r = send(&app, post(&publish_uri, &national, &forced)).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["pointer"], "/reason");
+    // Only coordinators publish: not the finder, not a vendor.
+    for token in [&case_token, &vendor_token, &entity_token] {
+        let mut forced = forced.clone();
+        forced["reason"] = json!("mine");
+        let r = send(&app, post(&publish_uri, token, &forced)).await;
+        assert_eq!(r.status, 403, "{}", r.text);
+    }
+    assert_eq!(snapshot(), before, "refusals write nothing");
+    let c = send(&app, get(&format!("/api/v1/cvd/cases/{case}"), &national)).await;
+    assert_eq!(c.body["version"], version);
+    assert_eq!(c.body["state"], "coordinating");
+
+    // Forced with a reason: one advisory, published, and the case disclosed with it.
+    forced["reason"] = json!("actively exploited");
+    let p = send(&app, post(&publish_uri, &national, &forced)).await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    let advisory = p.body["advisory"]["id"].as_str().unwrap().to_string();
+    assert_eq!(p.body["case"]["state"], "disclosed");
+    assert_eq!(p.body["case"]["advisory_id"], advisory.as_str());
+    assert_eq!(p.body["case"]["reason"], "actively exploited");
+    assert_eq!(p.body["advisory"]["status"], "published");
+    assert_eq!(p.body["advisory"]["tlp"], "CLEAR");
+    assert_eq!(p.body["advisory"]["audience"], "national");
+    assert_eq!(p.body["advisory"]["title"], "VPN bypass");
+    assert!(
+        p.body["advisory"].get("acknowledgments").is_none(),
+        "an anonymous finder is not credited: {}",
+        p.text
+    );
+    // Only the vendor that answered has a product status; the silent one is named.
+    assert_eq!(
+        p.body["advisory"]["affected_products"],
+        json!([{"vendor": "Entity cvd-vendor-1", "product": "ExampleVPN", "versions": ["4.2"],
+                "fixed_in": [], "not_affected": [], "cpe": null, "purl": null}])
+    );
+    assert!(p.body["advisory"]["summary"]
+        .as_str()
+        .unwrap()
+        .contains("did not answer by their deadline: Example Networks"));
+    assert_eq!(count(&ctx, "advisories"), before[0] + 1);
+    for action in [
+        "advisory.create",
+        "advisory.publish",
+        "cvd.case.disclose_forced",
+    ] {
+        assert_eq!(audited(&ctx, action), 1, "{action}");
+    }
+    // The advisory register did the rest: its event reaches the vendor entity's feed, and the
+    // CSAF document is public (TLP:CLEAR) and valid.
+    let published = feed(&app, &entity_token)
+        .await
+        .into_iter()
+        .find(|e| e["type"] == "advisory.published")
+        .expect("advisory.published in the entity's feed");
+    assert_eq!(published["subject"]["id"], advisory.as_str());
+    let d = send(
+        &app,
+        TestRequest::get().uri(&format!("/api/v1/advisories/{advisory}/csaf")),
+    )
+    .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    assert_eq!(d.body["document"]["distribution"]["tlp"]["label"], "WHITE");
+    let status = &d.body["vulnerabilities"][0]["product_status"];
+    assert_eq!(
+        status["known_affected"].as_array().unwrap().len(),
+        1,
+        "{status}"
+    );
+    assert!(d.body["vulnerabilities"][0]
+        .get("acknowledgments")
+        .is_none());
+    common::csaf::assert_valid(&d.body);
+    // Disclosed is final.
+    send(&app, post(&publish_uri, &national, &forced))
+        .await
+        .assert_problem(409, "invalid_transition");
 }
 
 #[actix_web::test]
@@ -356,25 +465,79 @@ async fn finder_details_reach_the_coordinators_only() {
 }
 
 #[actix_web::test]
-async fn a_missed_acknowledgement_is_marked_once_with_an_event() {
+async fn missed_acknowledgement_and_assessment_are_each_marked_once_with_an_event() {
     let ctx = Ctx::new();
     let app = app!(ctx);
+    let national = ctx.national();
     let r = send(&app, anonymous(&report_body("Late"), "203.0.113.7")).await;
     let case = r.body["case_id"].as_str().unwrap().to_string();
+    let at =
+        |v: &Value| -> chrono::DateTime<chrono::Utc> { serde_json::from_value(v.clone()).unwrap() };
+    let ack_due = at(&r.body["acknowledge_due_at"]);
+    let c = send(&app, get(&format!("/api/v1/cvd/cases/{case}"), &national)).await;
+    let assess_due = at(&c.body["assess_due_at"]);
+    // One working day to acknowledge, three to assess (never less than three calendar days).
+    assert!(
+        assess_due - ack_due >= chrono::Duration::days(2),
+        "{}",
+        c.text
+    );
+    assert_eq!(
+        nis2hub::cvd::service::three_working_days_after(at(&c.body["created_at"])),
+        assess_due
+    );
+    // The finder sees when the assessment is due, not whether it was missed.
+    let f = send(
+        &app,
+        get(
+            &format!("/api/v1/cvd/cases/{case}"),
+            r.body["case_token"].as_str().unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(f.body["assess_due_at"], c.body["assess_due_at"]);
+
+    // A second case, triaged in time, misses neither.
+    let other = send(&app, anonymous(&report_body("In time"), "203.0.113.7")).await;
+    let other = other.body["case_id"].as_str().unwrap().to_string();
+    let t = send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{other}/triage"),
+            &national,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await;
+    assert!(t.body["assessed_at"].is_string(), "{}", t.text);
+
     assert_eq!(sweep(&ctx, chrono::Utc::now()), 0, "not due yet");
-    let later = chrono::Utc::now() + chrono::Duration::days(4);
-    assert_eq!(sweep(&ctx, later), 1);
-    assert_eq!(sweep(&ctx, later), 0);
-    let national = ctx.national();
+    let second = chrono::Duration::seconds(1);
+    assert_eq!(sweep(&ctx, ack_due + second), 1, "the acknowledgement");
+    assert_eq!(sweep(&ctx, ack_due + second), 0);
+    assert_eq!(sweep(&ctx, assess_due + second), 1, "the assessment");
+    assert_eq!(
+        sweep(&ctx, assess_due + chrono::Duration::days(30)),
+        0,
+        "once"
+    );
     let c = send(&app, get(&format!("/api/v1/cvd/cases/{case}"), &national)).await;
     assert!(c.body["acknowledge_missed_at"].is_string(), "{}", c.text);
+    assert!(c.body["assess_missed_at"].is_string(), "{}", c.text);
+    assert!(c.body["assessed_at"].is_null(), "{}", c.text);
+    let o = send(&app, get(&format!("/api/v1/cvd/cases/{other}"), &national)).await;
+    assert!(o.body["assess_missed_at"].is_null(), "{}", o.text);
     let events = feed(&app, &national).await;
-    let missed: Vec<_> = events
-        .iter()
-        .filter(|e| e["data"]["changes"] == json!(["acknowledge_missed_at"]))
-        .collect();
-    assert_eq!(missed.len(), 1);
-    assert_eq!(missed[0]["subject"]["id"], case.as_str());
+    for change in ["acknowledge_missed_at", "assess_missed_at"] {
+        let missed: Vec<_> = events
+            .iter()
+            .filter(|e| e["data"]["changes"] == json!([change]))
+            .collect();
+        assert_eq!(missed.len(), 1, "{change}");
+        assert_eq!(missed[0]["subject"]["id"], case.as_str());
+    }
+    let log = send(&app, get("/api/v1/audit?limit=200", &national)).await;
+    assert!(log.text.contains("cvd.assess_missed"), "{}", log.text);
 }
 
 const TABLES: [&str; 5] = [
@@ -711,17 +874,23 @@ async fn case_tokens_are_no_jwts_and_creations_replay_without_their_tokens() {
     assert_eq!(count(&ctx, "cvd_messages"), 1);
 }
 
-/// Publication calls `disclose` with the advisory it created; until the advisory register is
-/// merged the test calls it directly.
 #[actix_web::test]
-async fn disclosure_respects_the_embargo_unless_forced_with_a_reason() {
-    use nis2hub::cvd::access::Principal;
-    use nis2hub::cvd::service::{disclose, Force};
+async fn publication_after_the_embargo_maps_vendor_statuses_and_credits_the_finder() {
     let ctx = Ctx::new();
     let app = app!(ctx);
     let national = ctx.national();
-    let r = send(&app, anonymous(&report_body("x"), "203.0.113.11")).await;
+    let mut report = report_body("Heap overflow in the portal");
+    report["finder"] = json!({"email": "ada@finder.example", "credit": "Ada Finder"});
+    report["cves"] = json!(["CVE-2026-40001"]);
+    let r = send(&app, anonymous(&report, "203.0.113.11")).await;
+    assert_eq!(r.status, 201, "{}", r.text);
     let case = r.body["case_id"].as_str().unwrap().to_string();
+    let publish_uri = format!("/api/v1/cvd/cases/{case}/publish");
+    let body = json!({"severity": "critical", "remediation": "Update."});
+    // A received case is not published.
+    send(&app, post(&publish_uri, &national, &body))
+        .await
+        .assert_problem(409, "invalid_transition");
     send(
         &app,
         post(
@@ -732,73 +901,197 @@ async fn disclosure_respects_the_embargo_unless_forced_with_a_reason() {
     )
     .await;
     let mut tokens = vec![];
-    for (name, email) in [("A", "a@vendor.example"), ("B", "b@vendor.example")] {
+    for name in ["A", "B", "C"] {
         let v = send(
             &app,
             post(
                 &format!("/api/v1/cvd/cases/{case}/vendors"),
                 &national,
-                &json!({"name": name, "contact_email": email}),
+                &json!({"name": format!("Vendor {name}"), "contact_email": format!("{name}@vendor.example")}),
             ),
         )
         .await;
-        tokens.push(v.body["vendor_token"].as_str().unwrap().to_string());
-        let id = v.body["id"].as_str().unwrap().to_string();
+        assert_eq!(v.status, 201, "{}", v.text);
+        tokens.push((
+            v.body["id"].as_str().unwrap().to_string(),
+            v.body["vendor_token"].as_str().unwrap().to_string(),
+        ));
+    }
+    // No vendor has answered: nothing to state in an advisory.
+    let mut forced = body.clone();
+    forced["force"] = json!(true);
+    forced["reason"] = json!("test");
+    send(&app, post(&publish_uri, &national, &forced))
+        .await
+        .assert_problem(409, "no_vendor_status");
+    for ((id, token), status) in tokens.iter().zip(["affected", "fixed", "not_affected"]) {
         let a = send(
             &app,
             patch(
                 &format!("/api/v1/cvd/cases/{case}/vendors/{id}"),
-                &tokens[tokens.len() - 1],
-                &json!({"status": "fixed", "statement": format!("statement-{name}")}),
+                token,
+                &json!({"status": status, "statement": format!("statement-{status}")}),
             ),
         )
         .await;
         assert_eq!(a.status, 200, "{}", a.text);
     }
-    let before = everything(&app, &case, &tokens[0]).await;
-    assert!(!before.contains("statement-B"), "{before}");
+    let before = everything(&app, &case, &tokens[0].1).await;
+    assert!(!before.contains("statement-fixed"), "{before}");
+    // A reference must be an http(s) URL; the refusal writes nothing.
+    let advisories = count(&ctx, "advisories");
+    let mut bad = body.clone();
+    bad["references"] = json!([{"url": "https://vendor.example/a b", "summary": "x"}]);
+    let r = send(&app, post(&publish_uri, &national, &bad)).await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(r.body["errors"][0]["pointer"], "/references/0/url");
+    assert_eq!(count(&ctx, "advisories"), advisories);
 
-    let caller = {
-        let mut c = nis2hub::auth::Caller::system("test");
-        c.org = ctx.org_id("ncsirt");
-        Principal::Caller(c)
-    };
-    let run = |force: Force| {
-        let mut conn = ctx.state.pool.get().unwrap();
-        nis2hub::db::write_tx(&mut conn, |c| {
-            disclose(c, &caller, &case, "advisory-1", force)
-        })
-    };
-    let audit = count(&ctx, "audit_log");
-    let e = run(Force::default()).unwrap_err();
-    assert_eq!(e.code(), "embargo_in_force");
-    let e = run(Force {
-        force: true,
-        reason: None,
-    })
-    .unwrap_err();
-    assert_eq!(e.code(), "validation_failed");
-    assert_eq!(count(&ctx, "audit_log"), audit, "refusals write nothing");
-    let done = run(Force {
-        force: true,
-        reason: Some("actively exploited".into()),
-    })
-    .unwrap();
-    assert_eq!(done.state, nis2hub::cvd::model::CaseState::Disclosed);
-    assert_eq!(done.advisory_id.as_deref(), Some("advisory-1"));
-    let log = send(&app, get("/api/v1/audit?limit=200", &national)).await;
-    assert!(
-        log.text.contains("cvd.case.disclose_forced"),
-        "{}",
-        log.text
+    // The embargo is over: publication needs no force.
+    let past = (chrono::Utc::now() - chrono::Duration::minutes(1)).naive_utc();
+    sql(
+        &ctx,
+        &format!("UPDATE cvd_cases SET embargo_until = '{past}' WHERE id = '{case}'"),
     );
-    // Disclosed: a vendor reads the other vendor's statement, not its address.
-    let after = everything(&app, &case, &tokens[0]).await;
-    assert!(after.contains("statement-B"), "{after}");
-    assert!(!after.contains("b@vendor.example"), "{after}");
-    // And nothing moves a disclosed case.
+    let p = send(&app, post(&publish_uri, &national, &body)).await;
+    assert_eq!(p.status, 201, "{}", p.text);
+    assert_eq!(p.body["case"]["state"], "disclosed");
+    assert!(p.body["case"]["reason"].is_null(), "{}", p.text);
+    let a = &p.body["advisory"];
+    assert_eq!(a["cves"], json!(["CVE-2026-40001"]));
+    assert_eq!(a["severity"], "critical");
     assert_eq!(
-        run(Force::default()).unwrap_err().code(),
-        "invalid_transition"
+        a["references"],
+        json!([{"url": "https://www.cve.org/CVERecord?id=CVE-2026-40001", "summary": "CVE record CVE-2026-40001"}])
     );
+    assert_eq!(a["acknowledgments"][0]["name"], "Ada Finder");
+    assert_eq!(audited(&ctx, "cvd.case.disclose"), 1);
+    assert_eq!(audited(&ctx, "cvd.case.disclose_forced"), 0);
+
+    // CSAF: affected → known_affected, fixed → fixed, not_affected → known_not_affected, and
+    // the finder credited as it asked (its e-mail address appears nowhere).
+    let id = a["id"].as_str().unwrap();
+    let d = send(
+        &app,
+        TestRequest::get().uri(&format!("/api/v1/advisories/{id}/csaf")),
+    )
+    .await;
+    assert_eq!(d.status, 200, "{}", d.text);
+    let names = |key: &str| -> Vec<String> {
+        let ids = d.body["vulnerabilities"][0]["product_status"][key]
+            .as_array()
+            .unwrap_or_else(|| panic!("{key}: {}", d.text))
+            .clone();
+        ids.iter()
+            .map(|pid| {
+                let needle = format!("\"product_id\":\"{}\"", pid.as_str().unwrap());
+                assert!(d.text.contains(&needle), "{needle}");
+                let tree = d.body["product_tree"]["branches"].as_array().unwrap();
+                tree.iter()
+                    .find(|v| v.to_string().contains(&needle))
+                    .unwrap()["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            })
+            .collect()
+    };
+    assert_eq!(names("known_affected"), ["Vendor A"]);
+    assert_eq!(names("fixed"), ["Vendor B"]);
+    assert_eq!(names("known_not_affected"), ["Vendor C"]);
+    assert_eq!(d.body["vulnerabilities"][0]["cve"], "CVE-2026-40001");
+    assert_eq!(
+        d.body["vulnerabilities"][0]["acknowledgments"][0]["names"],
+        json!(["Ada Finder"])
+    );
+    assert!(!d.text.contains("ada@finder.example"));
+    common::csaf::assert_valid(&d.body);
+
+    // Disclosed: a vendor reads the other vendors' statements, not their addresses.
+    let after = everything(&app, &case, &tokens[0].1).await;
+    assert!(after.contains("statement-fixed"), "{after}");
+    assert!(!after.contains("B@vendor.example"), "{after}");
+}
+
+#[actix_web::test]
+async fn the_public_intake_is_body_limited_and_writes_nothing_over_it() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let limit = 64 * 1024;
+    let mut bytes = serde_json::to_vec(&report_body("Big")).unwrap();
+    bytes.resize(limit + 1, b' ');
+    let before = counts(&ctx);
+    let r = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/cvd/reports")
+            .peer_addr("203.0.113.20:40000".parse().unwrap())
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(bytes.clone()),
+    )
+    .await;
+    r.assert_problem(413, "payload_too_large");
+    assert_eq!(counts(&ctx), before);
+    // At the limit it is taken.
+    bytes.truncate(limit);
+    let r = send(
+        &app,
+        TestRequest::post()
+            .uri("/api/v1/cvd/reports")
+            .peer_addr("203.0.113.20:40000".parse().unwrap())
+            .insert_header(("Content-Type", "application/json"))
+            .set_payload(bytes),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}
+
+#[actix_web::test]
+async fn a_duplicate_names_its_original_and_the_finder_reads_why() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let a = send(&app, anonymous(&report_body("First"), "203.0.113.21")).await;
+    let b = send(&app, anonymous(&report_body("Again"), "203.0.113.21")).await;
+    let (first, again) = (
+        a.body["case_id"].as_str().unwrap().to_string(),
+        b.body["case_id"].as_str().unwrap().to_string(),
+    );
+    let r = send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{again}/triage"),
+            &national,
+            &json!({"state": "duplicate", "reason": "reported before", "duplicate_of": first}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["state"], "duplicate");
+    assert_eq!(r.body["duplicate_of"], first.as_str());
+    let f = send(
+        &app,
+        get(
+            &format!("/api/v1/cvd/cases/{again}"),
+            b.body["case_token"].as_str().unwrap(),
+        ),
+    )
+    .await;
+    assert_eq!(f.body["reason"], "reported before");
+    assert!(
+        f.body["duplicate_of"].is_null(),
+        "coordinators only: {}",
+        f.text
+    );
+    // A closed case goes nowhere.
+    send(
+        &app,
+        post(
+            &format!("/api/v1/cvd/cases/{again}/triage"),
+            &national,
+            &json!({"state": "triaged"}),
+        ),
+    )
+    .await
+    .assert_problem(409, "invalid_transition");
 }

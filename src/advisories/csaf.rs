@@ -174,6 +174,17 @@ pub fn document(a: &Advisory, national: bool, website: Option<&str>) -> Value {
         if !remediations.is_empty() {
             v["remediations"] = json!(remediations);
         }
+        if !input.acknowledgments.is_empty() {
+            let credits: Vec<Value> = input
+                .acknowledgments
+                .iter()
+                .map(|a| match &a.summary {
+                    Some(s) => json!({"names": [a.name], "summary": s}),
+                    None => json!({"names": [a.name]}),
+                })
+                .collect();
+            v["acknowledgments"] = json!(credits);
+        }
         v
     };
     let vulnerabilities: Vec<Value> = if input.cves.is_empty() {

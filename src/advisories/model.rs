@@ -180,6 +180,23 @@ pub struct AdvisoryInput {
     #[serde(default)]
     #[validate(length(max = 100), nested)]
     pub references: Vec<Reference>,
+    /// Who is credited, e.g. the finder of a coordinated vulnerability (CSAF
+    /// `acknowledgments`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[validate(length(max = 50), nested)]
+    pub acknowledgments: Vec<Acknowledgment>,
+}
+
+/// A credit, as the credited one asked for it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Acknowledgment {
+    #[validate(length(min = 1, max = 200))]
+    #[schema(example = "Ada Finder")]
+    pub name: String,
+    #[validate(length(min = 1, max = 500))]
+    #[schema(example = "for reporting this vulnerability")]
+    pub summary: Option<String>,
 }
 
 fn is_cve(s: &str) -> bool {

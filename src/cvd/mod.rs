@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod model;
+pub mod publish;
 pub mod routes;
 pub mod service;
 

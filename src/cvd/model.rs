@@ -303,6 +303,12 @@ pub struct Case {
     pub version: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The assessment (the triage decision) is due three working days after the report.
+    pub assess_due_at: DateTime<Utc>,
+    /// When the case left `received`.
+    pub assessed_at: Option<DateTime<Utc>>,
+    /// When the sweep found the assessment late (coordinators only).
+    pub assess_missed_at: Option<DateTime<Utc>>,
 }
 
 /// A case in a list (coordinators).
@@ -427,4 +433,98 @@ pub struct Message {
     pub visibility: Visibility,
     pub body: String,
     pub created_at: DateTime<Utc>,
+}
+
+// ---------------------------------------------------------------------------------------
+// Publication: `POST /api/v1/cvd/cases/{id}/publish`.
+
+/// The pattern of a reference URL: `http://` or `https://` and at least two more characters,
+/// none of them whitespace or control characters. The service checks the same pattern.
+pub const REFERENCE_URL_PATTERN: &str = "^https?://[^\\s\\x00-\\x1f\\x7f]{2,}$";
+
+/// A link the advisory points readers to (a vendor bulletin, the fix).
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PublicationReference {
+    #[validate(length(max = 2000))]
+    #[schema(
+        max_length = 2000,
+        pattern = "^https?://[^\\s\\x00-\\x1f\\x7f]{2,}$",
+        example = "https://vendor.example/security/2027-01"
+    )]
+    pub url: String,
+    #[validate(length(min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500, example = "Vendor bulletin")]
+    pub summary: String,
+}
+
+/// Publishes a case as an advisory. The advisory is made from the case (title, CVE ids, the
+/// product and versions, each vendor's status, the finder's credit); the body adds what only
+/// the coordinator can judge. Further detail (CVSS vector, CWEs) is added to the advisory
+/// afterwards, as a revision.
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "severity": "high", "tlp": "CLEAR",
+    "summary": "ExampleVPN 4.2 grants a session for an empty password.",
+    "remediation": "Update to 4.3.",
+    "references": [{"url": "https://vendor.example/security/2027-01", "summary": "Vendor bulletin"}]
+}))]
+pub struct PublishCvdCase {
+    pub severity: crate::advisories::model::Severity,
+    /// Default `CLEAR`: a disclosed vulnerability is public. `RED` is not for a case
+    /// advisory (it names no recipients).
+    #[serde(default)]
+    pub tlp: Option<PublicationTlp>,
+    /// The public text; default the case's description.
+    #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
+    pub summary: Option<String>,
+    #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
+    pub remediation: Option<String>,
+    /// Besides these, the advisory links the CVE record of each of the case's CVE ids.
+    #[serde(default)]
+    #[validate(length(max = 100), nested)]
+    #[schema(max_items = 100)]
+    pub references: Vec<PublicationReference>,
+    /// Publish before `embargo_until` (needs a `reason`, which is kept on the case and the
+    /// disclosure audited as forced).
+    #[serde(default)]
+    pub force: bool,
+    #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000, example = "Actively exploited")]
+    pub reason: Option<String>,
+}
+
+/// The TLP labels a case advisory may carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+pub enum PublicationTlp {
+    #[serde(rename = "CLEAR")]
+    Clear,
+    #[serde(rename = "GREEN")]
+    Green,
+    #[serde(rename = "AMBER")]
+    Amber,
+    #[serde(rename = "AMBER+STRICT")]
+    AmberStrict,
+}
+
+impl PublicationTlp {
+    pub fn tlp(self) -> crate::tlp::Tlp {
+        use crate::tlp::Tlp;
+        match self {
+            PublicationTlp::Clear => Tlp::Clear,
+            PublicationTlp::Green => Tlp::Green,
+            PublicationTlp::Amber => Tlp::Amber,
+            PublicationTlp::AmberStrict => Tlp::AmberStrict,
+        }
+    }
+}
+
+/// The disclosed case and the advisory that published it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CvdPublication {
+    pub case: Case,
+    pub advisory: crate::advisories::model::Advisory,
 }

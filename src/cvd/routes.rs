@@ -379,3 +379,47 @@ pub async fn post_message(
         .await?;
     Ok(outcome.into_response())
 }
+
+/// Publishes a case (coordinators): creates its advisory through the advisory register — the
+/// case's title, CVE ids (each linked to its CVE record), product and versions under each
+/// vendor's status (`affected` → known affected, `fixed` → fixed, `not_affected` → known not
+/// affected), the finder's credit when the finder asked for one — publishes it (TLP:CLEAR by
+/// default; national for the national CSIRT, the sectors it covers for a sectoral CSIRT),
+/// and discloses the case with it, all or nothing. Before `embargo_until` it is refused (409)
+/// unless `force` is true with a `reason`; the disclosure is then audited as forced.
+#[utoipa::path(
+    operation_id = "publishCvdCase",
+    tag = "cvd",
+    request_body = PublishCvdCase,
+    params(
+        ("id" = String, Path, description = "Case id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")
+    ),
+    security(("bearer" = ["cvd:coordinate"])),
+    responses(
+        (status = 201, description = "The advisory is published and the case disclosed", body = CvdPublication),
+        (status = 409, description = "The embargo is in force, the case is not coordinating, or it has no product status to publish", body = Problem)
+    )
+)]
+#[post("/cvd/cases/{id}/publish")]
+pub async fn publish(
+    state: web::Data<AppState>,
+    auth: CvdAuth,
+    id: web::Path<String>,
+    body: JsonBody,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    let id = parse_id(&id)?;
+    let input: PublishCvdCase = json::parse_valid(&body.bytes)?;
+    let key = idempotency::key(&req, &body.bytes)?;
+    let outcome = state
+        .write(move |conn| {
+            let (_, caller) = service::coordinating(conn, &auth.0, &id)?;
+            idempotency::once(conn, &caller, key.as_ref(), |conn| {
+                let published = super::publish::publish(conn, &auth.0, &id, input)?;
+                Ok((StatusCode::CREATED, serde_json::to_string(&published)?))
+            })
+        })
+        .await?;
+    Ok(outcome.into_response())
+}

@@ -49,6 +49,9 @@ pub struct CaseRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub closed_at: Option<NaiveDateTime>,
+    pub assess_due_at: NaiveDateTime,
+    pub assessed_at: Option<NaiveDateTime>,
+    pub assess_missed_at: Option<NaiveDateTime>,
 }
 
 impl CaseRow {
@@ -231,6 +234,12 @@ pub fn one_working_day_after(t: DateTime<Utc>) -> DateTime<Utc> {
     due
 }
 
+/// Three working days after `t`: the assessment (triage decision) national CSIRT CVD
+/// policies promise, counted like the acknowledgement.
+pub fn three_working_days_after(t: DateTime<Utc>) -> DateTime<Utc> {
+    one_working_day_after(one_working_day_after(one_working_day_after(t)))
+}
+
 /// `CVD-<year>-<number>`, numbered per year under the write lock.
 fn next_reference(conn: &mut DbConn, now: DateTime<Utc>) -> AppResult<String> {
     db::lock_writes(conn)?;
@@ -291,6 +300,7 @@ pub fn report(
         .is_none()
         .then(|| access::new_token(access::CASE_PREFIX));
     let ack = one_working_day_after(utc(now)).naive_utc();
+    let assess = three_working_days_after(utc(now)).naive_utc();
     let anonymous = reporter.is_none() && input.finder.is_none();
     diesel::insert_into(cvd_cases::table)
         .values((
@@ -317,6 +327,7 @@ pub fn report(
                 .wanted_disclosure_at
                 .map(|t| db::micros(t).naive_utc())),
             cvd_cases::acknowledge_due_at.eq(ack),
+            cvd_cases::assess_due_at.eq(assess),
             cvd_cases::version.eq(1i64),
             cvd_cases::created_at.eq(now),
             cvd_cases::updated_at.eq(now),
@@ -333,6 +344,7 @@ pub fn report(
                 "case_id": id, "reference": reference, "state": "received",
                 "anonymous": anonymous,
                 "acknowledge_due_at": utc(ack),
+                "assess_due_at": utc(assess),
             }),
             recipients: vec![coordinator],
         },
@@ -565,6 +577,9 @@ fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResult<Case> {
         version: row.version,
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
+        assess_due_at: utc(row.assess_due_at),
+        assessed_at: row.assessed_at.map(utc),
+        assess_missed_at: row.assess_missed_at.map(utc).filter(|_| coordinator),
     })
 }
 
@@ -932,6 +947,13 @@ pub fn triage(
             .set(cvd_cases::acknowledged_at.eq(Some(now)))
             .execute(conn)?;
         changes.push("acknowledged_at".into());
+    }
+    // Leaving `received` is the assessment: triaged, rejected or a duplicate.
+    if row.assessed_at.is_none() {
+        diesel::update(target)
+            .set(cvd_cases::assessed_at.eq(Some(now)))
+            .execute(conn)?;
+        changes.push("assessed_at".into());
     }
     if to == CaseState::Triaged && row.embargo_until.is_none() {
         let embargo =
@@ -1480,6 +1502,40 @@ pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> AppResult<usi
         audit::record(conn, &caller, "cvd.acknowledge_missed", "cvd_case", &id)?;
         marked += 1;
     }
+    let unassessed: Vec<String> = cvd_cases::table
+        .filter(
+            cvd_cases::assessed_at
+                .is_null()
+                .and(cvd_cases::assess_missed_at.is_null())
+                .and(cvd_cases::assess_due_at.lt(now)),
+        )
+        .order(cvd_cases::assess_due_at.asc())
+        .limit(limit)
+        .select(cvd_cases::id)
+        .load(conn)?;
+    for id in unassessed {
+        let claimed = diesel::update(
+            cvd_cases::table.filter(
+                cvd_cases::id
+                    .eq(&id)
+                    .and(cvd_cases::assess_missed_at.is_null()),
+            ),
+        )
+        .set(cvd_cases::assess_missed_at.eq(Some(now)))
+        .execute(conn)?;
+        if claimed != 1 {
+            continue;
+        }
+        let row = case_row(conn, &id)?;
+        emit_update(
+            conn,
+            &row,
+            &["assess_missed_at".to_string()],
+            Audience::Visibility(Visibility::Coordinators),
+        )?;
+        audit::record(conn, &caller, "cvd.assess_missed", "cvd_case", &id)?;
+        marked += 1;
+    }
     let silent: Vec<VendorRow> = cvd_vendors::table
         .inner_join(cvd_cases::table.on(cvd_cases::id.eq(cvd_vendors::case_id)))
         .filter(
@@ -1542,6 +1598,16 @@ mod tests {
         assert_eq!(one_working_day_after(at(4, 10)), at(7, 10));
         assert_eq!(one_working_day_after(at(5, 10)), at(7, 10));
         assert_eq!(one_working_day_after(at(6, 23)), at(7, 23));
+    }
+
+    #[test]
+    fn assessment_is_due_three_working_days_later() {
+        let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 12, d, h, 0, 0).unwrap();
+        // Tuesday → Friday; Thursday → Tuesday; Friday → Wednesday; Saturday → Wednesday.
+        assert_eq!(three_working_days_after(at(1, 10)), at(4, 10));
+        assert_eq!(three_working_days_after(at(3, 10)), at(8, 10));
+        assert_eq!(three_working_days_after(at(4, 10)), at(9, 10));
+        assert_eq!(three_working_days_after(at(5, 10)), at(9, 10));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! migrations run and the example directory imported, and the app built by `build_app`.
 #![allow(dead_code)]
 
+pub mod csaf;
+
 use actix_http::Request;
 use actix_web::body::MessageBody;
 use actix_web::dev::{Service, ServiceResponse};
