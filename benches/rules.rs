@@ -157,6 +157,7 @@ fn bench_decide(c: &mut Criterion) {
         },
         incident: IncidentFacts {
             stage: Stage::EarlyWarning,
+            kind: nis2hub::rules::routing::Kind::Incident,
             aware_at: now() - Duration::hours(2),
             occurred_at: now() - Duration::hours(3),
             declared_significant: false,
@@ -207,6 +208,7 @@ fn bench_decide(c: &mut Criterion) {
         },
         Submitted {
             stage: Stage::Intermediate,
+            kind: nis2hub::rules::routing::Kind::Incident,
             submitted_at: aware + Duration::days(4),
             handling_ended_at: None,
         },
