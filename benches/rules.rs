@@ -208,7 +208,6 @@ fn bench_decide(c: &mut Criterion) {
         },
         Submitted {
             stage: Stage::Intermediate,
-            kind: nis2hub::rules::routing::Kind::Incident,
             submitted_at: aware + Duration::days(4),
             handling_ended_at: None,
         },
@@ -230,6 +229,7 @@ fn bench_decide(c: &mut Criterion) {
         },
         incident: IncidentFacts {
             stage: Stage::Intermediate,
+            kind: nis2hub::rules::routing::Kind::Incident,
             aware_at: aware,
             occurred_at: aware - Duration::hours(1),
             declared_significant: false,
