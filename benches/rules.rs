@@ -157,6 +157,7 @@ fn bench_decide(c: &mut Criterion) {
         },
         incident: IncidentFacts {
             stage: Stage::EarlyWarning,
+            kind: nis2hub::rules::routing::Kind::Incident,
             aware_at: now() - Duration::hours(2),
             occurred_at: now() - Duration::hours(3),
             declared_significant: false,
@@ -228,6 +229,7 @@ fn bench_decide(c: &mut Criterion) {
         },
         incident: IncidentFacts {
             stage: Stage::Intermediate,
+            kind: nis2hub::rules::routing::Kind::Incident,
             aware_at: aware,
             occurred_at: aware - Duration::hours(1),
             declared_significant: false,

@@ -114,6 +114,26 @@ pub struct Config {
     pub cvd_intake_per_minute: u32,
     /// Authentication hardening: caches, proxies, limits, the metrics listener.
     pub security: SecurityConfig,
+    /// Situational awareness: disclosure control and the longest period asked at once.
+    pub awareness: AwarenessConfig,
+}
+
+/// Settings of the awareness figures.
+#[derive(Debug, Clone, Copy)]
+pub struct AwarenessConfig {
+    /// Groups with fewer distinct entities are withheld from everyone but the national CSIRT.
+    pub suppress_below: u64,
+    /// The longest period one request may cover, in days.
+    pub max_period_days: i64,
+}
+
+impl Default for AwarenessConfig {
+    fn default() -> Self {
+        Self {
+            suppress_below: 3,
+            max_period_days: 366,
+        }
+    }
 }
 
 /// Settings of the authentication checks and of who may see operational data.
@@ -178,6 +198,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "2", "of those, at most this many for one organisation, so a slow receiver cannot hold up other organisations"),
     ("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", "10", "webhook subscriptions one organisation may have"),
     ("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "6", "POST /api/v1/webhooks/{id}/ping requests one organisation may make per minute (per instance)"),
+    ("NIS2HUB_AWARENESS_SUPPRESS_BELOW", "3", "awareness groups with fewer distinct entities than this are withheld (with a complementary group) from everyone but the national CSIRT; 1 turns disclosure control off"),
+    ("NIS2HUB_AWARENESS_MAX_DAYS", "366", "the longest period, in days, one awareness request may cover"),
     ("NIS2HUB_CVD_INTAKE_PER_MINUTE", "5", "vulnerability reports without a token (POST /api/v1/cvd/reports) allowed per client address and minute (per instance)"),
 ];
 
@@ -330,12 +352,24 @@ impl Config {
         if !(1..=10_000).contains(&cvd_intake) {
             return Err("NIS2HUB_CVD_INTAKE_PER_MINUTE must be between 1 and 10000".into());
         }
+        let suppress_below = number("NIS2HUB_AWARENESS_SUPPRESS_BELOW", 3)?;
+        if !(1..=1000).contains(&suppress_below) {
+            return Err("NIS2HUB_AWARENESS_SUPPRESS_BELOW must be between 1 and 1000".into());
+        }
+        let max_days = number("NIS2HUB_AWARENESS_MAX_DAYS", 366)?;
+        if !(1..=3660).contains(&max_days) {
+            return Err("NIS2HUB_AWARENESS_MAX_DAYS must be between 1 and 3660".into());
+        }
         let security = security_from(&get, &number)?;
         if security.metrics_listen == Some(listen) {
             return Err("NIS2HUB_METRICS_LISTEN must differ from NIS2HUB_LISTEN".into());
         }
         Ok(Self {
             security,
+            awareness: AwarenessConfig {
+                suppress_below,
+                max_period_days: max_days as i64,
+            },
             webhook_concurrency: concurrency as usize,
             webhook_concurrency_per_organisation: per_org as usize,
             webhook_max_per_organisation: max_webhooks as i64,

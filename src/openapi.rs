@@ -9,8 +9,8 @@ mod contract;
 use crate::auth::clients;
 use crate::error::{FieldError, Problem};
 use crate::{
-    advisories, audit, cvd, directory, entities, http, incidents, maturity, ops, outbox, webhooks,
-    AppState,
+    advisories, audit, awareness, cvd, directory, entities, http, incidents, maturity, ops, outbox,
+    webhooks, AppState,
 };
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -45,6 +45,7 @@ Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Ide
         (name = "clients", description = "API clients and the OAuth 2.0 client-credentials grant"),
         (name = "audit", description = "The hash-chained audit log"),
         (name = "maturity", description = "SIM3 maturity of CSIRTs: the model in force, assessments (self, peer, audit), compliance with the required tier"),
+        (name = "awareness", description = "Situational awareness: aggregated incident figures with disclosure control, and the quarterly summary for ENISA (NIS2 Art. 23(9))"),
         (name = "operations", description = "Health, readiness and metrics")
     ),
     components(schemas(Problem, FieldError))
@@ -121,7 +122,9 @@ fn routes(cfg: &mut ServiceConfig) {
                 .service(maturity::routes::create)
                 .service(maturity::routes::list)
                 .service(maturity::routes::get_one)
-                .service(maturity::routes::compliance),
+                .service(maturity::routes::compliance)
+                .service(awareness::routes::awareness)
+                .service(awareness::routes::quarterly_summary),
         );
 }
 

@@ -106,6 +106,7 @@ mod tests {
                 version: "test".into(),
             },
             classification: Classification {
+                kind: Default::default(),
                 mandatory: true,
                 significant: true,
                 declared_significant: true,

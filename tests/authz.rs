@@ -107,6 +107,12 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("GET", "/api/v1/maturity/assessments", "maturity:read"),
     ("GET", "/api/v1/maturity/assessments/{id}", "maturity:read"),
     ("GET", "/api/v1/maturity/compliance", "maturity:read"),
+    ("GET", "/api/v1/awareness", "awareness:read"),
+    (
+        "GET",
+        "/api/v1/awareness/quarterly-summary",
+        "awareness:read",
+    ),
     ("POST", "/api/v1/cvd/reports", "cvd:report"),
     ("GET", "/api/v1/cvd/cases", "cvd:coordinate"),
     ("GET", "/api/v1/cvd/cases/{id}", "cvd:coordinate"),
@@ -566,6 +572,9 @@ where
 
 /// The path with `{id}` replaced by a real record of the right kind.
 fn concrete(path: &str, ids: &Ids) -> String {
+    if path == "/api/v1/awareness/quarterly-summary" {
+        return format!("{path}?quarter=2026-Q3");
+    }
     let id = if path.starts_with("/api/v1/organisations/") {
         &ids.organisation
     } else if path == "/api/v1/entities/{id}/deregistration/confirm" {

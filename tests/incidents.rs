@@ -123,7 +123,7 @@ async fn the_life_of_a_significant_cross_border_incident() {
             &format!("/api/v1/incidents/{id}/reports"),
             &entity,
             &json!({"stage": "notification", "affected_sectors": ["transport.rail"], "summary": "Signalling power affected",
-                    "impact": {"severe_operational_disruption": true, "users_affected": 120000}, "threat_type": "ransomware"}),
+                    "impact": {"severe_operational_disruption": true, "users_affected": 120000}, "threat_type": "malicious-code"}),
         ),
     )
     .await;

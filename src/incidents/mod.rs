@@ -2,6 +2,7 @@
 //! engine, reviews, requests for intermediate reports, and the deadline sweep.
 
 pub mod model;
+pub mod repo;
 pub mod routes;
 pub mod service;
 pub mod sweep;

@@ -11,7 +11,95 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
+pub use crate::rules::routing::Kind;
 pub use crate::tlp::Tlp;
+
+/// The top-level classes of the Reference Security Incident Taxonomy (RSIT), by their
+/// machine names. Stored reports keep `threat_type` as text, so this list is checked when a
+/// report arrives, not when an old one is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum ThreatType {
+    AbusiveContent,
+    MaliciousCode,
+    InformationGathering,
+    IntrusionAttempts,
+    Intrusions,
+    Availability,
+    InformationContentSecurity,
+    Fraud,
+    Vulnerable,
+    Other,
+    Test,
+}
+
+impl ThreatType {
+    pub const ALL: [ThreatType; 11] = [
+        Self::AbusiveContent,
+        Self::MaliciousCode,
+        Self::InformationGathering,
+        Self::IntrusionAttempts,
+        Self::Intrusions,
+        Self::Availability,
+        Self::InformationContentSecurity,
+        Self::Fraud,
+        Self::Vulnerable,
+        Self::Other,
+        Self::Test,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AbusiveContent => "abusive-content",
+            Self::MaliciousCode => "malicious-code",
+            Self::InformationGathering => "information-gathering",
+            Self::IntrusionAttempts => "intrusion-attempts",
+            Self::Intrusions => "intrusions",
+            Self::Availability => "availability",
+            Self::InformationContentSecurity => "information-content-security",
+            Self::Fraud => "fraud",
+            Self::Vulnerable => "vulnerable",
+            Self::Other => "other",
+            Self::Test => "test",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == s)
+    }
+}
+
+/// ENISA's root-cause categories (the annual incident reporting under NIS and the telecom
+/// framework): what set the incident off, beside the free-text `root_cause`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RootCauseCategory {
+    SystemFailure,
+    NaturalPhenomenon,
+    HumanError,
+    MaliciousAction,
+    ThirdPartyFailure,
+}
+
+impl RootCauseCategory {
+    pub const ALL: [RootCauseCategory; 5] = [
+        Self::SystemFailure,
+        Self::NaturalPhenomenon,
+        Self::HumanError,
+        Self::MaliciousAction,
+        Self::ThirdPartyFailure,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SystemFailure => "system_failure",
+            Self::NaturalPhenomenon => "natural_phenomenon",
+            Self::HumanError => "human_error",
+            Self::MaliciousAction => "malicious_action",
+            Self::ThirdPartyFailure => "third_party_failure",
+        }
+    }
+}
 
 /// A report of one stage. The first report (`POST /api/v1/incidents`) names the entity and
 /// when it became aware; later ones (`POST /api/v1/incidents/{id}/reports`) add to the incident.
@@ -28,7 +116,8 @@ pub use crate::tlp::Tlp;
     "affected_sectors": ["transport.rail"],
     "summary": "Ransomware on the SCADA jump hosts; grid control degraded",
     "impact": {"severe_operational_disruption": true, "users_affected": 120000},
-    "threat_type": "ransomware",
+    "threat_type": "malicious-code",
+    "root_cause_category": "malicious_action",
     "tlp": "AMBER"
 }))]
 pub struct ReportInput {
@@ -36,6 +125,9 @@ pub struct ReportInput {
     #[schema(format = Uuid)]
     pub entity_id: Option<String>,
     pub stage: Stage,
+    /// What is notified (first report only; default `incident`). A near miss or a cyber
+    /// threat is always voluntary (Art. 30): it imposes no stage, deadline or obligation.
+    pub kind: Option<Kind>,
     /// When the entity became aware (first report; deadlines run from here).
     #[serde(default, with = "crate::time::bounded_opt")]
     #[schema(value_type = Option<crate::http::formats::Timestamp>)]
@@ -66,12 +158,14 @@ pub struct ReportInput {
     #[serde(default)]
     #[validate(nested)]
     pub impact: Impact,
-    #[validate(length(max = 200))]
-    #[schema(max_length = 200)]
+    /// RSIT top-level class (machine name).
+    #[schema(value_type = Option<ThreatType>)]
     pub threat_type: Option<String>,
+    /// Free text; the recurring-incident rule compares it between incidents.
     #[validate(length(max = 2000))]
     #[schema(max_length = 2000)]
     pub root_cause: Option<String>,
+    pub root_cause_category: Option<RootCauseCategory>,
     #[validate(length(max = 20000))]
     #[schema(max_length = 20000)]
     pub mitigation: Option<String>,
@@ -123,6 +217,7 @@ impl ReportInput {
         } else {
             for (field, set) in [
                 ("/entity_id", r.entity_id.is_some()),
+                ("/kind", r.kind.is_some()),
                 ("/aware_at", r.aware_at.is_some()),
                 ("/occurred_at", r.occurred_at.is_some()),
             ] {
@@ -147,6 +242,14 @@ impl ReportInput {
                 e.push(FieldError::new(
                     format!("/affected_sectors/{i}"),
                     format!("`{s}` is not a sector code; see GET /api/v1/sectors"),
+                ));
+            }
+        }
+        if let Some(t) = r.threat_type.as_deref() {
+            if ThreatType::parse(t).is_none() {
+                e.push(FieldError::new(
+                    "/threat_type",
+                    "is not a top-level class of the Reference Security Incident Taxonomy (abusive-content, malicious-code, information-gathering, intrusion-attempts, intrusions, availability, information-content-security, fraud, vulnerable, other, test)",
                 ));
             }
         }
@@ -340,6 +443,9 @@ pub struct EvaluateInput {
     #[validate(nested)]
     pub entity: Option<HypotheticalEntity>,
     pub stage: Stage,
+    /// What would be notified (default `incident`).
+    #[serde(default)]
+    pub kind: Kind,
     #[serde(default, with = "crate::time::bounded_opt")]
     #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub aware_at: Option<DateTime<Utc>>,

@@ -348,6 +348,27 @@ fn event_data(
     data
 }
 
+/// What situational awareness counts by, kept as columns of the incident.
+struct AwarenessColumns {
+    kind: Kind,
+    root_cause_category: Option<String>,
+}
+
+/// The kind is fixed by the first report; a later report's root-cause category replaces an
+/// earlier one, as its free-text root cause does.
+fn awareness_columns(existing: Option<&IncidentRow>, input: &ReportInput) -> AwarenessColumns {
+    AwarenessColumns {
+        kind: existing
+            .and_then(|r| Kind::parse(&r.kind))
+            .or(input.kind)
+            .unwrap_or_default(),
+        root_cause_category: input
+            .root_cause_category
+            .map(|c| c.as_str().to_string())
+            .or_else(|| existing.and_then(|r| r.root_cause_category.clone())),
+    }
+}
+
 /// Records a report: the first one (`incident_id` = `None`) opens the incident.
 pub fn report(
     conn: &mut DbConn,
@@ -451,6 +472,7 @@ pub fn report(
     if input.threat_type.is_some() {
         facts.threat_type = input.threat_type.clone();
     }
+    let awareness = awareness_columns(existing.as_ref(), &input);
     let aware_at = existing
         .as_ref()
         .map(|r| r.aware_at.and_utc())
@@ -475,6 +497,7 @@ pub fn report(
         entity: entity_facts(&entity),
         incident: IncidentFacts {
             stage: input.stage,
+            kind: awareness.kind,
             aware_at,
             occurred_at,
             declared_significant: facts.declared_significant,
@@ -530,15 +553,10 @@ pub fn report(
         created_at: existing.as_ref().map(|r| r.created_at).unwrap_or(now_naive),
         updated_at: now_naive,
         closed_at: None,
-        kind: existing
-            .as_ref()
-            .map(|r| r.kind.clone())
-            .unwrap_or_else(|| "incident".into()),
+        kind: awareness.kind.as_str().into(),
         category: Some(entity.category.as_str().into()),
         threat_type: facts.threat_type.clone(),
-        root_cause_category: existing
-            .as_ref()
-            .and_then(|r| r.root_cause_category.clone()),
+        root_cause_category: awareness.root_cause_category,
     };
     match &existing {
         None => {
@@ -1327,6 +1345,7 @@ pub fn evaluate(
         },
         incident: IncidentFacts {
             stage: input.stage,
+            kind: input.kind,
             aware_at,
             occurred_at: aware_at,
             declared_significant: input.significant,

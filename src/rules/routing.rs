@@ -7,6 +7,13 @@
 //! | significant                | + the entity's supervisory authority                              |
 //! | cross-border               | + the national CSIRT as single point of contact (SPOC)            |
 //! | cross-sectoral             | + the CSIRTs of the other sectors, + the national CSIRT as coordinator |
+//!
+//! A voluntary notification (Art. 30: a near miss, a cyber threat, or an incident that
+//! imposes no obligation) goes through the same matrix and owes the reporter nothing. Its
+//! first CSIRT is told to handle it after the mandatory notifications
+//! (`matrix.voluntary_after_mandatory`, action `handle_after_mandatory`, no due time): Art. 30(2)
+//! lets mandatory notifications take precedence, and the 24-hour feedback of Art. 23(5) is
+//! owed for mandatory early warnings only.
 
 use super::coverage::{self, DirectoryOrg, Function};
 use super::deadlines::{self, Obligation, Request, Stage, StageStatus, Submitted};
@@ -41,6 +48,33 @@ impl RecipientRole {
     }
 }
 
+/// What a notification is about. Near misses and cyber threats are notified only
+/// voluntarily (Art. 30(1)); an incident may be either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    #[default]
+    Incident,
+    NearMiss,
+    CyberThreat,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 3] = [Kind::Incident, Kind::NearMiss, Kind::CyberThreat];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Incident => "incident",
+            Self::NearMiss => "near_miss",
+            Self::CyberThreat => "cyber_threat",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
 /// One organisation the decision addresses.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Recipient {
@@ -60,9 +94,15 @@ pub struct Recipient {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Classification {
+    /// An incident, a near miss or a cyber threat.
+    #[serde(default)]
+    pub kind: Kind,
     /// Art. 23 applies: an essential or important entity with a significant incident. Otherwise
-    /// the report is voluntary (Art. 30).
+    /// the report is voluntary (Art. 30): it owes the reporter nothing and its CSIRT handles it
+    /// after the mandatory notifications (`matrix.voluntary_after_mandatory`).
     pub mandatory: bool,
+    /// A significant incident (never a near miss or a cyber threat: the criteria of Art. 23(3)
+    /// measure an incident's impact).
     pub significant: bool,
     /// The reporter declared the incident significant.
     pub declared_significant: bool,
@@ -121,6 +161,7 @@ pub struct EntityFacts<'a> {
 pub struct IncidentFacts<'a> {
     /// The stage of the report being decided on.
     pub stage: Stage,
+    pub kind: Kind,
     pub aware_at: DateTime<Utc>,
     pub occurred_at: DateTime<Utc>,
     /// The reporter declared the incident significant in any report.
@@ -192,6 +233,7 @@ pub fn decide(input: &Input) -> Decision {
     let rs = input.rules;
     let f = &input.incident;
     let mut criteria = f.earlier_criteria.to_vec();
+    let incident = f.kind == Kind::Incident;
     for c in significance::criteria(
         rs,
         &input.entity.sectors,
@@ -200,12 +242,15 @@ pub fn decide(input: &Input) -> Decision {
         f.occurred_at,
         f.root_cause,
         input.past_incidents,
-    ) {
+    )
+    .into_iter()
+    .filter(|_| incident)
+    {
         if !criteria.contains(&c) {
             criteria.push(c);
         }
     }
-    let significant = f.declared_significant || !criteria.is_empty();
+    let significant = incident && (f.declared_significant || !criteria.is_empty());
     let mandatory = input.entity.in_scope && significant;
 
     let home = input.entity.country;
@@ -230,7 +275,10 @@ pub fn decide(input: &Input) -> Decision {
     let reported_at = input.now;
     let hours = |h: i64| crate::time::add_hours(reported_at, h);
     // Art. 23(5): initial feedback within 24 hours of an early warning.
-    let (csirt_action, csirt_due) = if f.stage == Stage::EarlyWarning {
+    // Art. 30(2): mandatory notifications first; a voluntary one waits for them.
+    let (csirt_action, csirt_due) = if !mandatory {
+        ("handle_after_mandatory", None)
+    } else if f.stage == Stage::EarlyWarning {
         ("initial_feedback", hours(rs.deadlines.csirt_feedback_hours))
     } else {
         ("handle", None)
@@ -238,24 +286,26 @@ pub fn decide(input: &Input) -> Decision {
 
     let mut b = Builder { recipients: vec![] };
     let primary = input.entity.sectors.first().copied().unwrap_or_default();
-    match coverage::assign(input.directory, primary, Function::Csirt) {
-        (Some(csirt), _) => b.add(
-            csirt,
-            RecipientRole::SectoralCsirt,
-            "matrix.sectoral_csirt",
-            csirt_action,
-            csirt_due,
-        ),
-        (None, _) => {
-            if let Some(n) = national {
-                b.add(
-                    n,
-                    RecipientRole::NationalCsirt,
-                    "matrix.national_csirt_fallback",
-                    csirt_action,
-                    csirt_due,
-                );
-            }
+    let first = match coverage::assign(input.directory, primary, Function::Csirt) {
+        (Some(csirt), _) => Some((csirt, RecipientRole::SectoralCsirt, "matrix.sectoral_csirt")),
+        (None, _) => national.map(|n| {
+            (
+                n,
+                RecipientRole::NationalCsirt,
+                "matrix.national_csirt_fallback",
+            )
+        }),
+    };
+    if let Some((org, role, rule)) = first {
+        b.add(org, role, rule, csirt_action, csirt_due);
+        if !mandatory {
+            b.add(
+                org,
+                role,
+                "matrix.voluntary_after_mandatory",
+                csirt_action,
+                None,
+            );
         }
     }
     if significant {
@@ -324,6 +374,7 @@ pub fn decide(input: &Input) -> Decision {
             version: rs.version.clone(),
         },
         classification: Classification {
+            kind: f.kind,
             mandatory,
             significant,
             declared_significant: f.declared_significant,
@@ -385,6 +436,7 @@ mod tests {
 
     struct Case {
         sector: &'static str,
+        kind: Kind,
         in_scope: bool,
         declared: bool,
         states: Vec<String>,
@@ -395,6 +447,7 @@ mod tests {
     fn case(sector: &'static str) -> Case {
         Case {
             sector,
+            kind: Kind::Incident,
             in_scope: true,
             declared: false,
             states: vec![],
@@ -421,6 +474,7 @@ mod tests {
             },
             incident: IncidentFacts {
                 stage,
+                kind: c.kind,
                 aware_at: now() - chrono::Duration::hours(2),
                 occurred_at: now() - chrono::Duration::hours(3),
                 declared_significant: c.declared,
@@ -473,12 +527,59 @@ mod tests {
                 vec![r(
                     "csirt-energy",
                     "sectoral_csirt",
-                    &["matrix.sectoral_csirt"],
+                    &["matrix.sectoral_csirt", "matrix.voluntary_after_mandatory"],
                 )],
             ),
             (
-                "no sectoral CSIRT covers the sector → the national CSIRT",
-                case("space"),
+                "a near miss, even declared significant → the same matrix, no authority",
+                Case {
+                    kind: Kind::NearMiss,
+                    declared: true,
+                    ..case("energy.gas")
+                },
+                vec![r(
+                    "csirt-energy",
+                    "sectoral_csirt",
+                    &["matrix.sectoral_csirt", "matrix.voluntary_after_mandatory"],
+                )],
+            ),
+            (
+                "a cyber threat where no sectoral CSIRT covers the sector → the national CSIRT",
+                Case {
+                    kind: Kind::CyberThreat,
+                    ..case("space")
+                },
+                vec![r(
+                    "ncsirt",
+                    "national_csirt",
+                    &[
+                        "matrix.national_csirt_fallback",
+                        "matrix.voluntary_after_mandatory",
+                    ],
+                )],
+            ),
+            (
+                "a cross-border cyber threat → + the SPOC",
+                Case {
+                    kind: Kind::CyberThreat,
+                    states: strings(&["DE"]),
+                    ..case("energy.gas")
+                },
+                vec![
+                    r(
+                        "csirt-energy",
+                        "sectoral_csirt",
+                        &["matrix.sectoral_csirt", "matrix.voluntary_after_mandatory"],
+                    ),
+                    r("ncsirt", "spoc", &["matrix.cross_border_spoc"]),
+                ],
+            ),
+            (
+                "no sectoral CSIRT covers the sector → the national CSIRT (significant)",
+                Case {
+                    declared: true,
+                    ..case("space")
+                },
                 vec![r(
                     "ncsirt",
                     "national_csirt",
@@ -507,7 +608,11 @@ mod tests {
                     ..case("energy.gas")
                 },
                 vec![
-                    r("csirt-energy", "sectoral_csirt", &["matrix.sectoral_csirt"]),
+                    r(
+                        "csirt-energy",
+                        "sectoral_csirt",
+                        &["matrix.sectoral_csirt", "matrix.voluntary_after_mandatory"],
+                    ),
                     r("ncsirt", "spoc", &["matrix.cross_border_spoc"]),
                 ],
             ),
@@ -518,7 +623,11 @@ mod tests {
                     ..case("energy.gas")
                 },
                 vec![
-                    r("csirt-energy", "sectoral_csirt", &["matrix.sectoral_csirt"]),
+                    r(
+                        "csirt-energy",
+                        "sectoral_csirt",
+                        &["matrix.sectoral_csirt", "matrix.voluntary_after_mandatory"],
+                    ),
                     r(
                         "csirt-health",
                         "sectoral_csirt",
@@ -622,6 +731,14 @@ mod tests {
             Stage::EarlyWarning,
         );
         assert!(!voluntary.classification.mandatory);
+        assert_eq!(
+            (
+                voluntary.recipients[0].action.as_str(),
+                voluntary.recipients[0].due_at
+            ),
+            ("handle_after_mandatory", None),
+            "a voluntary report waits for the mandatory ones"
+        );
         assert_eq!(
             voluntary.next_obligation, None,
             "a voluntary report owes nothing"

@@ -110,6 +110,7 @@ pub fn config(url: DatabaseUrl) -> Config {
         webhook_max_per_organisation: 10,
         webhook_pings_per_minute: 1000,
         cvd_intake_per_minute: 1000,
+        awareness: Default::default(),
     }
 }
 

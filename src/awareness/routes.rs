@@ -1,0 +1,225 @@
+//! `/api/v1/awareness…`: situational awareness figures and the quarterly summary for ENISA.
+
+use super::model::{Awareness, GroupBy, QuarterlySummary};
+use super::{chart, service};
+use crate::auth::{Caller, Scope};
+use crate::error::{AppError, FieldError};
+use crate::AppState;
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AwarenessQuery {
+    /// Start of the period, inclusive (RFC 3339; default 28 days before `to`).
+    #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    pub from: Option<DateTime<Utc>>,
+    /// End of the period, exclusive (RFC 3339; default now). At most the configured maximum
+    /// (`NIS2HUB_AWARENESS_MAX_DAYS`, 366 days by default) after `from`.
+    #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    pub to: Option<DateTime<Utc>>,
+    /// What to group by (default `sector`). `image/svg+xml` needs `week`.
+    #[param(value_type = Option<GroupBy>)]
+    pub group_by: Option<String>,
+}
+
+fn bad(param: &str, message: impl Into<String>) -> AppError {
+    let message = message.into();
+    AppError::BadRequest {
+        code: "invalid_query",
+        detail: format!("{param}: {message}"),
+        errors: vec![FieldError::new(format!("/{param}"), message)],
+    }
+}
+
+/// The answer formats, from `Accept`: JSON unless CSV or SVG is asked for.
+#[derive(PartialEq, Eq)]
+enum Format {
+    Json,
+    Csv,
+    Svg,
+}
+
+fn format_of(req: &HttpRequest) -> Format {
+    let accept = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    let asks = |m: &str| accept.split(',').any(|p| p.trim().starts_with(m));
+    if asks("application/json") || asks("application/problem+json") {
+        Format::Json
+    } else if asks("text/csv") {
+        Format::Csv
+    } else if asks("image/svg+xml") {
+        Format::Svg
+    } else {
+        Format::Json
+    }
+}
+
+/// The period of a request: checked to be non-empty and within the configured maximum.
+fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
+    let to =
+        q.to.map(crate::db::micros)
+            .unwrap_or_else(|| crate::db::now().and_utc());
+    let from = match q.from.map(crate::db::micros) {
+        Some(f) => f,
+        None => crate::time::sub_days(to, 28).ok_or_else(|| bad("to", "lies too early"))?,
+    };
+    if from >= to {
+        return Err(bad("from", "must lie before `to`"));
+    }
+    let longest = Duration::days(max_days);
+    if to.signed_duration_since(from) > longest {
+        return Err(bad(
+            "to",
+            format!("the period may be at most {max_days} days long"),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Incidents, significant incidents, distinct entities, late reports, near misses and cyber
+/// threats over a period, by group. National for the national CSIRT; for a sectoral CSIRT
+/// or a supervisory authority its own sectors, with groups of too few entities suppressed
+/// (and a complementary group, so no total gives one away). `Accept: text/csv` for CSV;
+/// `Accept: image/svg+xml` with `group_by=week` for a bar chart of the incidents per week.
+#[utoipa::path(
+    operation_id = "getAwareness",
+    tag = "awareness",
+    params(AwarenessQuery),
+    security(("bearer" = ["awareness:read"])),
+    responses(
+        (status = 200, description = "The figures", content(
+            (Awareness = "application/json"),
+            (String = "text/csv"),
+            (String = "image/svg+xml"),
+        )),
+        (status = 400, description = "An unknown `group_by`, a period that is empty or longer than the maximum, or SVG without `group_by=week`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the scope, or the caller is an entity", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/awareness")]
+pub async fn awareness(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<AwarenessQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::AwarenessRead)?;
+    let cfg = state.config.awareness;
+    let (from, to) = period(&q, cfg.max_period_days)?;
+    let group_by = match q.group_by.as_deref() {
+        None => GroupBy::Sector,
+        Some(g) => GroupBy::parse(g).ok_or_else(|| {
+            bad(
+                "group_by",
+                format!("`{g}` is not one of sector, week, threat_type, root_cause_category, category, stage"),
+            )
+        })?,
+    };
+    let format = format_of(&req);
+    if format == Format::Svg && group_by != GroupBy::Week {
+        return Err(bad("group_by", "the SVG chart is drawn for group_by=week"));
+    }
+    let a: Awareness = state
+        .db(move |conn| service::awareness(conn, &caller, &cfg, group_by, from, to))
+        .await?;
+    Ok(match format {
+        Format::Json => HttpResponse::Ok().json(a),
+        Format::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(service::awareness_csv(&a)),
+        Format::Svg => HttpResponse::Ok()
+            .content_type("image/svg+xml")
+            .body(chart::weekly_svg(&a).map_err(AppError::internal)?),
+    })
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct QuarterQuery {
+    /// The quarter, `YYYY-Qn`.
+    #[param(required = true, value_type = String, pattern = r"^[0-9]{4}-Q[1-4]$", example = "2026-Q3")]
+    pub quarter: Option<String>,
+}
+
+/// `2026-Q3` → its first instant and the first instant of the next quarter.
+pub fn quarter_bounds(s: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
+    let (year, q) = s.split_once("-Q")?;
+    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) || q.len() != 1 {
+        return None;
+    }
+    let year: i32 = year.parse().ok()?;
+    let q: u32 = q.parse().ok().filter(|q| (1..=4).contains(q))?;
+    let month = q.checked_mul(3)?.checked_sub(2)?;
+    let start = NaiveDate::from_ymd_opt(year, month, 1)?;
+    let end = if q == 4 {
+        NaiveDate::from_ymd_opt(year.checked_add(1)?, 1, 1)?
+    } else {
+        NaiveDate::from_ymd_opt(year, month.checked_add(3)?, 1)?
+    };
+    if year < 1970 {
+        return None;
+    }
+    Some((
+        start.and_hms_opt(0, 0, 0)?.and_utc(),
+        end.and_hms_opt(0, 0, 0)?.and_utc(),
+    ))
+}
+
+/// The NIS2 Art. 23(9) summary of a quarter for ENISA, from the single point of contact:
+/// counts by sector, significance, threat type, root-cause category and category, near
+/// misses, cyber threats and cross-border incidents. Anonymised (no entity names or ids) and
+/// aggregated, with disclosure control. `Accept: text/csv` for CSV.
+#[utoipa::path(
+    operation_id = "getAwarenessQuarterlySummary",
+    tag = "awareness",
+    params(QuarterQuery),
+    security(("bearer" = ["awareness:read"])),
+    responses(
+        (status = 200, description = "The summary", content(
+            (QuarterlySummary = "application/json"),
+            (String = "text/csv"),
+        )),
+        (status = 400, description = "The quarter is not `YYYY-Qn` with n from 1 to 4", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token lacks the scope, or the caller is not the national CSIRT", body = crate::error::Problem, content_type = "application/problem+json")
+    )
+)]
+#[get("/awareness/quarterly-summary")]
+pub async fn quarterly_summary(
+    state: web::Data<AppState>,
+    caller: Caller,
+    q: web::Query<QuarterQuery>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    caller.require(Scope::AwarenessRead)?;
+    let quarter = q
+        .into_inner()
+        .quarter
+        .ok_or_else(|| bad("quarter", "name the quarter, like 2026-Q3"))?;
+    let (from, to) = quarter_bounds(&quarter).ok_or_else(|| {
+        bad(
+            "quarter",
+            format!("`{quarter}` is not a quarter like 2026-Q3"),
+        )
+    })?;
+    let cfg = state.config.awareness;
+    let format = format_of(&req);
+    let s: QuarterlySummary = state
+        .db(move |conn| service::quarterly(conn, &caller, &cfg, &quarter, from, to))
+        .await?;
+    Ok(match format {
+        Format::Csv => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(service::quarterly_csv(&s)),
+        _ => HttpResponse::Ok().json(s),
+    })
+}

@@ -1,0 +1,127 @@
+//! Queries over the incident register that other domains need: the awareness counts.
+//!
+//! The counts are one `GROUP BY` over the indexed columns of `incidents` (`created_at`,
+//! `sector`, `kind`, …), so they cost the same whether the register holds a thousand
+//! incidents or a million; no incident is loaded.
+
+use crate::db::DbConn;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text, Timestamp};
+
+/// What the counts are grouped by. Each is a fixed SQL expression, never client text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    Sector,
+    /// ISO 8601 week of the report, `2026-W05`.
+    Week,
+    ThreatType,
+    RootCauseCategory,
+    Category,
+    Stage,
+    /// One row for the whole period.
+    Total,
+}
+
+/// The figures of one group.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct GroupCount {
+    /// The group's value; `null` where the incidents leave it unset.
+    #[diesel(sql_type = Nullable<Text>)]
+    pub key: Option<String>,
+    /// Incidents (not near misses or cyber threats).
+    #[diesel(sql_type = BigInt)]
+    pub incidents: i64,
+    #[diesel(sql_type = BigInt)]
+    pub significant: i64,
+    /// Distinct entities (or reporters) behind every notification of the group.
+    #[diesel(sql_type = BigInt)]
+    pub entities: i64,
+    /// Incidents with a stage submitted late or overdue.
+    #[diesel(sql_type = BigInt)]
+    pub late: i64,
+    #[diesel(sql_type = BigInt)]
+    pub near_misses: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cyber_threats: i64,
+    /// Incidents affecting another member state.
+    #[diesel(sql_type = BigInt)]
+    pub cross_border: i64,
+}
+
+fn key_sql(g: Grouping, postgres: bool) -> &'static str {
+    match (g, postgres) {
+        (Grouping::Sector, _) => "sector",
+        (Grouping::Week, true) => "to_char(created_at, 'IYYY-\"W\"IW')",
+        (Grouping::Week, false) => "strftime('%G-W%V', created_at)",
+        (Grouping::ThreatType, _) => "threat_type",
+        (Grouping::RootCauseCategory, _) => "root_cause_category",
+        (Grouping::Category, _) => "category",
+        (Grouping::Stage, _) => "current_stage",
+        (Grouping::Total, _) => "NULL",
+    }
+}
+
+/// The SQL of [`count_by`] for one backend; public so that benchmarks can `EXPLAIN` it.
+pub fn count_sql(g: Grouping, postgres: bool, by_sector: bool) -> String {
+    let (p1, p2, p3) = if postgres {
+        ("$1", "$2", "(SELECT json_array_elements_text($3::json))")
+    } else {
+        ("?", "?", "(SELECT value FROM json_each(?))")
+    };
+    let key = key_sql(g, postgres);
+    let key_cast = if postgres && g == Grouping::Total {
+        "CAST(NULL AS TEXT)"
+    } else {
+        key
+    };
+    let sectors = if by_sector {
+        format!(" AND sector IN {p3}")
+    } else {
+        String::new()
+    };
+    let group = if g == Grouping::Total {
+        String::new()
+    } else {
+        " GROUP BY 1 ORDER BY 1".to_string()
+    };
+    format!(
+        "SELECT {key_cast} AS key, \
+         COALESCE(SUM(CASE WHEN kind = 'incident' THEN 1 ELSE 0 END), 0) AS incidents, \
+         COALESCE(SUM(CASE WHEN kind = 'incident' AND significant THEN 1 ELSE 0 END), 0) AS significant, \
+         COUNT(DISTINCT entity_id) AS entities, \
+         COALESCE(SUM(CASE WHEN kind = 'incident' AND late THEN 1 ELSE 0 END), 0) AS late, \
+         COALESCE(SUM(CASE WHEN kind = 'near_miss' THEN 1 ELSE 0 END), 0) AS near_misses, \
+         COALESCE(SUM(CASE WHEN kind = 'cyber_threat' THEN 1 ELSE 0 END), 0) AS cyber_threats, \
+         COALESCE(SUM(CASE WHEN kind = 'incident' AND cross_border THEN 1 ELSE 0 END), 0) AS cross_border \
+         FROM incidents WHERE created_at >= {p1} AND created_at < {p2}{sectors}{group}"
+    )
+}
+
+/// Counts the notifications reported in `[from, to)`, grouped; `sectors` limits them to
+/// those sectors (the entity's primary sector), `None` counts all.
+pub fn count_by(
+    conn: &mut DbConn,
+    g: Grouping,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    sectors: Option<&[&str]>,
+) -> QueryResult<Vec<GroupCount>> {
+    let list = sectors.map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into()));
+    macro_rules! run {
+        ($c:expr, $pg:expr) => {{
+            let q = diesel::sql_query(count_sql(g, $pg, list.is_some()))
+                .into_boxed()
+                .bind::<Timestamp, _>(from)
+                .bind::<Timestamp, _>(to);
+            match &list {
+                Some(l) => q.bind::<Text, _>(l.clone()).load($c),
+                None => q.load($c),
+            }
+        }};
+    }
+    match conn {
+        DbConn::Pg(c) => run!(c, true),
+        DbConn::Sqlite(c) => run!(c, false),
+    }
+}
