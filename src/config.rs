@@ -116,6 +116,8 @@ pub struct Config {
     pub security: SecurityConfig,
     /// Situational awareness: disclosure control and the longest period asked at once.
     pub awareness: AwarenessConfig,
+    /// The CSAF trusted provider: its public address and signing key.
+    pub provider: ProviderConfig,
 }
 
 /// Settings of the awareness figures.
@@ -134,6 +136,17 @@ impl Default for AwarenessConfig {
             max_period_days: 366,
         }
     }
+}
+
+/// Where the CSAF provider is reached and which key signs its documents.
+#[derive(Debug, Clone)]
+pub struct ProviderConfig {
+    /// Scheme, host and optional path prefix of every canonical URL, without a trailing `/`
+    /// (the metadata, feeds and documents name themselves with it, so it must be the address
+    /// aggregators reach, not the listen address behind a proxy).
+    pub public_url: String,
+    /// Armored OpenPGP secret key; generated there on first start when missing.
+    pub openpgp_key_file: PathBuf,
 }
 
 /// Settings of the authentication checks and of who may see operational data.
@@ -200,6 +213,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "6", "POST /api/v1/webhooks/{id}/ping requests one organisation may make per minute (per instance)"),
     ("NIS2HUB_AWARENESS_SUPPRESS_BELOW", "3", "awareness groups with fewer distinct entities than this are withheld (with a complementary group) from everyone but the national CSIRT; 1 turns disclosure control off"),
     ("NIS2HUB_AWARENESS_MAX_DAYS", "366", "the longest period, in days, one awareness request may cover"),
+    ("NIS2HUB_PUBLIC_URL", "http://<NIS2HUB_LISTEN>", "the address aggregators and browsers reach the service at (https://csirt.example, no trailing slash); canonical URLs of the CSAF provider metadata, feeds and documents"),
+    ("NIS2HUB_OPENPGP_KEY_FILE", "data/openpgp-key.asc", "armored OpenPGP secret key signing the CSAF documents (.asc); an Ed25519 key is generated there on first start when the file is missing"),
     ("NIS2HUB_CVD_INTAKE_PER_MINUTE", "5", "vulnerability reports without a token (POST /api/v1/cvd/reports) allowed per client address and minute (per instance)"),
 ];
 
@@ -364,12 +379,23 @@ impl Config {
         if security.metrics_listen == Some(listen) {
             return Err("NIS2HUB_METRICS_LISTEN must differ from NIS2HUB_LISTEN".into());
         }
+        let public_url = match get("NIS2HUB_PUBLIC_URL") {
+            Some(url) => public_url(&url)?,
+            None => format!("http://{listen}"),
+        };
+        let provider = ProviderConfig {
+            public_url,
+            openpgp_key_file: PathBuf::from(
+                get("NIS2HUB_OPENPGP_KEY_FILE").unwrap_or_else(|| "data/openpgp-key.asc".into()),
+            ),
+        };
         Ok(Self {
             security,
             awareness: AwarenessConfig {
                 suppress_below,
                 max_period_days: max_days as i64,
             },
+            provider,
             webhook_concurrency: concurrency as usize,
             webhook_concurrency_per_organisation: per_org as usize,
             webhook_max_per_organisation: max_webhooks as i64,
@@ -446,6 +472,26 @@ fn security_from(
         metrics_listen,
         audit_refusals_per_minute: refusals as u32,
     })
+}
+
+/// An absolute http(s) URL without query, fragment or trailing `/`.
+fn public_url(url: &str) -> Result<String, String> {
+    let url = url.trim_end_matches('/');
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !rest.contains(['?', '#', ' ', '@']) =>
+        {
+            Ok(url.to_string())
+        }
+        _ => Err(format!(
+            "NIS2HUB_PUBLIC_URL must be an http:// or https:// URL without query or fragment, such as https://csirt.example, not `{url}`"
+        )),
+    }
 }
 
 /// The development key file: created once with 48 random bytes, readable by the owner only,
@@ -569,6 +615,28 @@ mod tests {
         );
         assert_eq!(ok.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(ok.jwt.issuer, "nis2hub");
+    }
+
+    #[test]
+    fn the_public_url_defaults_to_the_listen_address_and_is_checked() {
+        let ok = Config::from_vars(vars(&[("NIS2HUB_LISTEN", "127.0.0.1:9000")])).unwrap();
+        assert_eq!(ok.provider.public_url, "http://127.0.0.1:9000");
+        assert_eq!(
+            ok.provider.openpgp_key_file,
+            PathBuf::from("data/openpgp-key.asc")
+        );
+        let set =
+            Config::from_vars(vars(&[("NIS2HUB_PUBLIC_URL", "https://csirt.example/")])).unwrap();
+        assert_eq!(set.provider.public_url, "https://csirt.example");
+        for bad in [
+            "csirt.example",
+            "ftp://csirt.example",
+            "https://",
+            "https://x/?a=1",
+        ] {
+            let err = Config::from_vars(vars(&[("NIS2HUB_PUBLIC_URL", bad)])).unwrap_err();
+            assert!(err.contains("NIS2HUB_PUBLIC_URL"), "{bad}: {err}");
+        }
     }
 
     #[test]

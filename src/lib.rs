@@ -49,6 +49,8 @@ pub struct AppState {
     pub ping_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
     /// Limits tokenless `POST /api/v1/cvd/reports` per client address.
     pub cvd_intake: Arc<cvd::IntakeLimit>,
+    /// The CSAF provider's signing key and the signatures made with it.
+    pub provider: Arc<advisories::provider::Signer>,
 }
 
 impl AppState {
@@ -71,7 +73,9 @@ impl AppState {
             pings,
         )));
         let cvd_intake = Arc::new(cvd::IntakeLimit::new(config.cvd_intake_per_minute));
+        let provider = Arc::new(advisories::provider::Signer::load(&config.provider)?);
         Ok(Self {
+            provider,
             ping_limiter,
             cvd_intake,
             config: Arc::new(config),

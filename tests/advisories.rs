@@ -803,43 +803,6 @@ async fn refused_input_names_the_field_and_writes_nothing() {
     assert_eq!(snapshot(), before, "publishing twice writes nothing");
 }
 
-/// A Node installation of the reference CSAF validator, made once under `target/`.
-fn csaf_validator() -> std::path::PathBuf {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-csaf-validator");
-    let marker = dir.join(".csaf-validator-lib-2.0.10");
-    if marker.exists() {
-        return dir;
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let lock = std::fs::File::create(dir.with_extension("lock")).unwrap();
-    lock.lock().unwrap();
-    if !marker.exists() {
-        std::fs::write(
-            dir.join("package.json"),
-            r#"{"private": true, "type": "module"}"#,
-        )
-        .unwrap();
-        let ok = std::process::Command::new("npm")
-            .args([
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--silent",
-                "@secvisogram/csaf-validator-lib@2.0.10",
-            ])
-            .current_dir(&dir)
-            .status()
-            .expect("npm runs")
-            .success();
-        assert!(
-            ok,
-            "npm install @secvisogram/csaf-validator-lib@2.0.10 failed"
-        );
-        std::fs::write(&marker, "").unwrap();
-    }
-    dir
-}
-
 #[actix_web::test]
 async fn csaf_documents_pass_the_reference_validator() {
     let ctx = Ctx::new();
@@ -988,37 +951,7 @@ async fn csaf_documents_pass_the_reference_validator() {
     .await;
     assert_eq!(r.status, 200, "{}", r.text);
 
-    let validator = csaf_validator();
-    let out = std::process::Command::new("node")
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/csaf/validate.mjs"
-        ))
-        .arg(&validator)
-        .args(&files)
-        .output()
-        .expect("node runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    for line in stdout.lines() {
-        let result: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("{line}"));
-        for w in result["warnings"].as_array().unwrap() {
-            println!("CSAF warning in {}: {w}", result["file"]);
-        }
-        assert!(result["tests"].as_i64().unwrap() > 60, "{line}");
-        assert_eq!(result["errors"], json!([]), "{}", result["file"]);
-        assert_eq!(result["isValid"], true, "{line}");
-    }
-    assert_eq!(
-        stdout.lines().count(),
-        files.len(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    validate_csaf(&files);
 }
 
 #[actix_web::test]

@@ -192,7 +192,26 @@ const WEBHOOK_ROW_LEVEL: &[(&str, &str, &str)] = &[
 ];
 
 /// Operations that need no token (`/metrics` needs `audit:read`: see tests/ops.rs).
-const PUBLIC: &[&str] = &["/healthz", "/readyz", "/openapi.json"];
+const PUBLIC: &[&str] = &[
+    "/healthz",
+    "/readyz",
+    "/openapi.json",
+    "/.well-known/csaf/provider-metadata.json",
+    "/.well-known/security.txt",
+    "/.well-known/csaf/service.json",
+];
+
+/// The CSAF provider's operations for TLP directories: the `white` tree opens without a
+/// token, the others need `advisories:read` (tests/csaf_provider.rs crawls them by TLP).
+const CSAF_TREES: &[&str] = &[
+    "/.well-known/csaf/feed-tlp-{tlp}.json",
+    "/.well-known/csaf/{tlp}/index.txt",
+    "/.well-known/csaf/{tlp}/changes.csv",
+    "/.well-known/csaf/{tlp}/{year}/{name}.json",
+    "/.well-known/csaf/{tlp}/{year}/{name}.json.sha256",
+    "/.well-known/csaf/{tlp}/{year}/{name}.json.sha512",
+    "/.well-known/csaf/{tlp}/{year}/{name}.json.asc",
+];
 
 const OTHER_SECRET: &str = "another-secret-another-secret-another-0123";
 
@@ -969,6 +988,12 @@ fn the_matrix_is_every_api_operation_with_its_documented_scope() {
                 ));
             } else if path == "/metrics" {
                 assert_eq!(scopes, &json!(["audit:read"]), "{method} {path}");
+            } else if CSAF_TREES.contains(&path.as_str()) {
+                assert_eq!(
+                    op["security"],
+                    json!([{"bearer": ["advisories:read"]}, {}]),
+                    "{method} {path}: a token is optional (white) or needs advisories:read"
+                );
             } else {
                 assert!(
                     op.get("security").is_none(),
@@ -1027,6 +1052,84 @@ async fn public_endpoints_need_no_token() {
     assert_eq!(health.body["status"], "ok");
     let ready = send(&app, TestRequest::get().uri("/readyz")).await;
     assert_eq!(ready.body["migrations_current"], true);
+}
+
+/// The CSAF provider: the public key without a token; every TLP tree but `white` refuses a
+/// missing or unverifiable token (401) and one without `advisories:read` (403), and opens to a
+/// valid one. The paths name a published AMBER document, whose `white` twin does not exist.
+#[actix_web::test]
+async fn csaf_trees_beyond_white_need_a_token_with_advisories_read() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let id = make_advisory(&app, &national, "Amber for the provider matrix", true).await;
+    let r = send(
+        &app,
+        patch(
+            &format!("/api/v1/advisories/{id}"),
+            &national,
+            &json!({"tlp": "AMBER"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let r = send(
+        &app,
+        post(
+            &format!("/api/v1/advisories/{id}/publish"),
+            &national,
+            &json!({"summary": "Now AMBER"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let year = &r.body["published_at"].as_str().unwrap()[..4];
+    let name = r.body["reference"].as_str().unwrap().to_lowercase();
+
+    let fingerprint = ctx.state.provider.key().fingerprint().to_string();
+    let key = send(
+        &app,
+        TestRequest::get().uri(&format!("/.well-known/csaf/openpgp/{fingerprint}.asc")),
+    )
+    .await;
+    assert_eq!(key.status, 200);
+    assert!(key.text.contains("BEGIN PGP PUBLIC KEY BLOCK"));
+
+    let ncsirt = ctx.org_id("ncsirt");
+    let no_scope = ctx.token_with(&ncsirt, Role::NationalCsirt, "directory:read");
+    for path in CSAF_TREES {
+        let uri = path
+            .replace("{tlp}", "amber")
+            .replace("{year}", year)
+            .replace("{name}", &name);
+        let r = send(&app, TestRequest::get().uri(&uri)).await;
+        assert_unauthorized(&format!("GET {uri} without a token"), &r);
+        for (what, token) in bad_tokens(&ncsirt) {
+            let r = send(
+                &app,
+                TestRequest::get()
+                    .uri(&uri)
+                    .insert_header(("Authorization", bearer(&token))),
+            )
+            .await;
+            assert_unauthorized(&format!("GET {uri} with {what}"), &r);
+        }
+        let r = send(&app, get(&uri, &no_scope)).await;
+        assert_insufficient_scope(&format!("GET {uri}"), &r, "advisories:read");
+        let r = send(&app, get(&uri, &national)).await;
+        assert_eq!(r.status, 200, "GET {uri} with a valid token: {}", r.text);
+        // The white tree opens without a token, and has no AMBER document.
+        let white = uri
+            .replace("/amber/", "/white/")
+            .replace("tlp-amber", "tlp-white");
+        let r = send(&app, TestRequest::get().uri(&white)).await;
+        let expected = if white.contains(&name) { 404 } else { 200 };
+        assert_eq!(
+            r.status, expected,
+            "GET {white} without a token: {}",
+            r.text
+        );
+    }
 }
 
 #[actix_web::test]

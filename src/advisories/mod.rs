@@ -4,5 +4,7 @@
 
 pub mod csaf;
 pub mod model;
+pub mod provider;
+pub mod provider_routes;
 pub mod routes;
 pub mod service;

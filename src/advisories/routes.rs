@@ -18,7 +18,7 @@ use utoipa::IntoParams;
 
 /// The caller of a read that TLP:CLEAR opens to anyone: `None` without an `Authorization`
 /// header; a header that does not verify is refused as everywhere else.
-pub struct Reader(Option<Caller>);
+pub struct Reader(pub Option<Caller>);
 
 impl FromRequest for Reader {
     type Error = AppError;

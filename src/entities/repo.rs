@@ -107,6 +107,11 @@ pub fn backfill(conn: &mut DbConn) -> AppResult<usize> {
 /// The most bind parameters one overlap query uses (SQLite allows 32 766).
 const PARAMS_PER_QUERY: usize = 20_000;
 
+/// The most advisory ranges one overlap query tests: each adds two `OR` terms, and SQLite
+/// refuses expression trees deeper than 1 000 ("Expression tree is too large"), which an
+/// advisory of 10 000 ranges reached before this limit.
+const RANGES_PER_QUERY: usize = 100;
+
 /// Ids of the registered (not deregistered) entities with a registered range that overlaps
 /// one of `nets` or a registered domain equal to, under, or above one of `domains`. Sorted.
 pub fn overlapping(
@@ -158,7 +163,7 @@ pub fn overlapping(
             hex(end),
             containing.into_iter().map(hex).collect(),
         ));
-        if params >= PARAMS_PER_QUERY {
+        if params >= PARAMS_PER_QUERY || pending.len() >= RANGES_PER_QUERY {
             found.extend(flush(conn, &mut pending)?);
             params = 0;
         }
