@@ -23,6 +23,7 @@ pub mod ops;
 pub mod outbox;
 pub mod rules;
 pub mod schema;
+pub mod seed;
 pub mod time;
 pub mod tlp;
 pub mod webhooks;

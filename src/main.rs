@@ -1,4 +1,4 @@
-//! The `nis2hub` command: serve (the default), migrate, openapi, token, import-directory.
+//! The `nis2hub` command: serve (the default), migrate, openapi, token, import-directory, seed.
 
 use clap::{Parser, Subcommand};
 use nis2hub::auth::{clients, Caller, Role};
@@ -47,6 +47,21 @@ enum Command {
     ImportDirectory {
         /// A file shaped like examples/directory.json.
         file: std::path::PathBuf,
+    },
+    /// Fill the database with entities and a history of incidents, for load tests.
+    Seed {
+        /// Entities to register (each reports one incident through the service).
+        #[arg(long, default_value_t = 1000)]
+        entities: usize,
+        /// Incidents to store in all (the rest are copies of the service's own rows).
+        #[arg(long, default_value_t = 10_000)]
+        incidents: u64,
+        /// Incidents per transaction.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Write the ids of the registered entities to this file, one a line.
+        #[arg(long)]
+        ids_out: Option<std::path::PathBuf>,
     },
 }
 
@@ -202,6 +217,32 @@ fn import(config: Config, file: std::path::PathBuf) -> Result<(), String> {
     Ok(())
 }
 
+fn seed(
+    config: Config,
+    entities: usize,
+    incidents: u64,
+    batch: usize,
+    ids_out: Option<std::path::PathBuf>,
+) -> Result<(), String> {
+    let pool = open(&config)?;
+    let mut conn = pool.get().map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    let seeded = nis2hub::seed::seed(&mut conn, &config.rules, entities, incidents, batch)
+        .map_err(|e| describe(&e))?;
+    if let Some(path) = ids_out {
+        std::fs::write(&path, seeded.entity_ids.join("\n") + "\n")
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    println!(
+        "seeded {} entities and {} incidents in {:.1} s; last event {}",
+        seeded.entity_ids.len(),
+        seeded.incidents,
+        started.elapsed().as_secs_f64(),
+        seeded.last_seq
+    );
+    Ok(())
+}
+
 fn describe(e: &nis2hub::error::AppError) -> String {
     let p = e.problem();
     let mut out = p.detail;
@@ -250,6 +291,12 @@ fn main() -> ExitCode {
             sub,
         } => token(config, org, role, scope, ttl, sub),
         Command::ImportDirectory { file } => import(config, file),
+        Command::Seed {
+            entities,
+            incidents,
+            batch,
+            ids_out,
+        } => seed(config, entities, incidents, batch, ids_out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -42,7 +42,7 @@ pub struct AuditRecord {
 }
 
 impl AuditRecord {
-    fn compute_hash(&self) -> String {
+    pub(crate) fn compute_hash(&self) -> String {
         let mut h = Sha256::new();
         for part in [
             self.prev_hash.as_str(),

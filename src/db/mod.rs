@@ -266,6 +266,27 @@ fn rollback(conn: &mut DbConn) -> diesel::QueryResult<()> {
     }
 }
 
+/// Inserts `rows` (a slice of `Insertable` values with `cols` columns each) with as few
+/// multi-row INSERT statements as the bind-parameter limits allow (SQLite takes 32 766 a
+/// statement, PostgreSQL 65 535). Diesel's multi-backend connection cannot batch inserts, so
+/// this dispatches on the backend. An empty slice sends nothing.
+#[macro_export]
+macro_rules! insert_rows {
+    ($conn:expr, $table:expr, $rows:expr, $cols:expr) => {{
+        let rows = &$rows[..];
+        for chunk in rows.chunks((30_000 / $cols).max(1)) {
+            match &mut *$conn {
+                $crate::db::DbConn::Pg(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?;
+                }
+                $crate::db::DbConn::Sqlite(c) => {
+                    diesel::insert_into($table).values(chunk).execute(c)?;
+                }
+            }
+        }
+    }};
+}
+
 /// Key of the PostgreSQL advisory lock that serialises the writes whose order matters: audit
 /// chain appends, event sequence numbers, incident references.
 const WRITE_LOCK: i64 = 0x6e69_7332_6875_6277;

@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# The load kit: builds and starts the release binary on a fresh database, seeds entities and a
+# history of incidents, runs the write mix (clients reporting incidents) and the read mix
+# (feed pages, incident and entity list pages) with wrk, runs pgbench's one-row INSERT
+# transaction (the commit floor) beside it, and prints one table with the ratios.
+#
+#   benches/load/run.sh [--backend sqlite|postgres|both] [--entities N] [--incidents M]
+#                       [--duration SECONDS] [--clients C] [--smoke]
+#
+# --smoke: seconds, tiny N and M, the debug binary that the tests built; CI runs it so the kit
+# cannot rot. Environment: PG_URL_BASE (default postgres://postgres:postgres@127.0.0.1:5432),
+# PORT (18205), BIN (a prebuilt binary), NIS2HUB_* (passed to the service).
+set -euo pipefail
+kit=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$kit/../.." && pwd)
+cd "$root"
+
+backend=both entities=1000 incidents=10000 duration=30 clients=32 smoke=0
+while [ $# -gt 0 ]; do
+  case $1 in
+    --backend) backend=$2; shift 2 ;;
+    --entities) entities=$2; shift 2 ;;
+    --incidents) incidents=$2; shift 2 ;;
+    --duration) duration=$2; shift 2 ;;
+    --clients) clients=$2; shift 2 ;;
+    --smoke) smoke=1; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+if [ "$smoke" = 1 ]; then
+  entities=${SMOKE_ENTITIES:-12} incidents=${SMOKE_INCIDENTS:-300} duration=2 clients=8
+fi
+port=${PORT:-18205}
+pg_base=${PG_URL_BASE:-postgres://postgres:postgres@127.0.0.1:5432}
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+command -v pgbench >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-client >/dev/null; }
+
+if [ -n "${BIN:-}" ]; then
+  bin=$BIN
+elif [ "$smoke" = 1 ]; then
+  cargo build -q
+  bin=${CARGO_TARGET_DIR:-target}/debug/nis2hub
+else
+  cargo build -q --release
+  bin=${CARGO_TARGET_DIR:-target}/release/nis2hub
+fi
+
+work=$(mktemp -d)
+server_pid=
+cleanup() {
+  if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# psql against the server of PG_URL_BASE, as its user.
+pg() { psql -q -v ON_ERROR_STOP=1 "$pg_base/postgres" "$@"; }
+
+# Fields of wrk's RESULT line: field NAME LINE.
+field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2"; }
+
+# run_wrk NAME SCRIPT [ENV...]: one wrk run against the service; keeps the RESULT line.
+run_wrk() {
+  local name=$1 script=$2 line
+  shift 2
+  line=$(env KIT="$kit" TOKEN="$token" IDS="$work/ids" "$@" \
+    wrk -t2 -c"$clients" -d"${duration}s" --timeout 2s -s "$kit/$script" "http://127.0.0.1:$port" \
+    2>"$work/$name.err" | grep '^RESULT' || true)
+  if [ -z "$line" ]; then echo "wrk gave no result for $name:" >&2; cat "$work/$name.err" >&2; exit 1; fi
+  results[$name]=$line
+}
+
+# The one-row INSERT transaction of pgbench, same clients and duration: the commit floor.
+floor() {
+  pg -c "DROP DATABASE IF EXISTS nis2hub_load_floor" -c "CREATE DATABASE nis2hub_load_floor"
+  psql -q "$pg_base/nis2hub_load_floor" -c "CREATE TABLE floor (id BIGSERIAL PRIMARY KEY, v DOUBLE PRECISION NOT NULL)"
+  echo 'INSERT INTO floor (v) VALUES (random());' > "$work/floor.sql"
+  pgbench -n -c "$clients" -j 2 -T "$duration" -f "$work/floor.sql" "$pg_base/nis2hub_load_floor" 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1
+}
+
+declare -A results
+rows=()
+
+one_backend() {
+  local which=$1 url
+  case $which in
+    sqlite) url=$work/load.db ;;
+    postgres)
+      pg -c "DROP DATABASE IF EXISTS nis2hub_load" -c "CREATE DATABASE nis2hub_load"
+      url=$pg_base/nis2hub_load ;;
+    *) echo "unknown backend $which" >&2; exit 2 ;;
+  esac
+  export DATABASE_URL=$url NIS2HUB_JWT_SECRET_FILE=$work/jwt-secret NIS2HUB_LISTEN=127.0.0.1:$port
+  "$bin" import-directory examples/directory.json >/dev/null
+  local seed_out
+  seed_out=$(RUST_LOG=warn "$bin" seed --entities "$entities" --incidents "$incidents" --ids-out "$work/ids")
+  echo "$which: $seed_out"
+  if [ "$which" = postgres ]; then pg -d nis2hub_load -c "VACUUM ANALYZE" 2>/dev/null || psql -q "$url" -c "VACUUM ANALYZE"; fi
+  RUST_LOG=warn "$bin" serve > "$work/server-$which.log" 2>&1 &
+  server_pid=$!
+  for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
+  curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server-$which.log"; exit 1; }
+  token=$("$bin" token --org ncsirt --role national_csirt)
+  local feed_max=${seed_out##* }
+
+  run_wrk "$which-write" report.lua
+  run_wrk "$which-feed" read.lua PATHS="/api/v1/feed?limit=50&after=" FEED_MAX="$feed_max"
+  run_wrk "$which-incidents" read.lua PATHS="/api/v1/incidents?limit=50"
+  run_wrk "$which-entities" read.lua PATHS="/api/v1/entities?limit=50"
+  local rss_kb hwm_kb
+  rss_kb=$(awk '/^VmRSS/ {print $2}' "/proc/$server_pid/status")
+  hwm_kb=$(awk '/^VmHWM/ {print $2}' "/proc/$server_pid/status")
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true
+  server_pid=
+  if grep -q ' ERROR nis2hub' "$work/server-$which.log"; then
+    grep ' ERROR nis2hub' "$work/server-$which.log" | head -n 5 >&2
+    echo "the service logged an error under load" >&2; exit 1
+  fi
+  local tps=""
+  if [ "$which" = postgres ]; then tps=$(floor); fi
+  rows+=("$which|$rss_kb|$hwm_kb|$tps")
+  unset DATABASE_URL NIS2HUB_JWT_SECRET_FILE NIS2HUB_LISTEN
+}
+
+case $backend in
+  both) one_backend sqlite; one_backend postgres ;;
+  *) one_backend "$backend" ;;
+esac
+
+printf '\n%s incidents, %s entities, %s clients, %s s a run, %s\n\n' "$incidents" "$entities" "$clients" "$duration" "$(date -u +%FT%TZ)"
+echo '| backend | mix | req/s | p50 ms | p99 ms | p99/p50 | timeouts | errors+non-2xx | vs floor | RSS MB (peak) |'
+echo '|---|---|---|---|---|---|---|---|---|---|'
+status=0
+for row in "${rows[@]}"; do
+  IFS='|' read -r which rss_kb hwm_kb tps <<<"$row"
+  for mix in write feed incidents entities; do
+    line=${results[$which-$mix]}
+    rps=$(field rps "$line") p50=$(field p50_ms "$line") p99=$(field p99_ms "$line")
+    timeouts=$(field timeouts "$line")
+    bad=$(( $(field errors "$line") + $(field non2xx "$line") ))
+    ratio=$(awk -v a="$p99" -v b="$p50" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')
+    vs="-" mem="-"
+    if [ "$mix" = write ] && [ -n "$tps" ]; then
+      vs=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.1f %% of %.0f tps", 100 * a / b, b }')
+    fi
+    if [ "$mix" = write ]; then mem=$(awk -v r="$rss_kb" -v h="$hwm_kb" 'BEGIN { printf "%.0f (%.0f)", r / 1024, h / 1024 }'); fi
+    echo "| $which | $mix | $rps | $p50 | $p99 | $ratio | $timeouts | $bad | $vs | $mem |"
+    [ "$bad" = 0 ] || status=1
+  done
+done
+if [ "$status" != 0 ]; then echo "some requests failed (see the errors column)" >&2; fi
+exit $status
