@@ -304,3 +304,237 @@ async fn clients_and_tokens_follow_their_schemas() {
     assert_eq!(r.status, 400, "{}", r.text);
     assert_eq!(r.body["error"], "invalid_request");
 }
+
+fn advisory_body(extra: Value) -> Value {
+    let mut body = json!({
+        "title": "Remote code execution in Example Gateway",
+        "summary": "Example Gateway 4.2 allows remote code execution.",
+        "audience": "national", "tlp": "GREEN", "severity": "high",
+        "affected_products": [{"vendor": "Example Vendor", "product": "Example Gateway", "versions": ["4.2"]}],
+        "references": [{"url": "https://vendor.example/a", "summary": "Vendor bulletin"}]
+    });
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    body
+}
+
+#[test]
+fn advisory_cvd_and_maturity_rules_are_in_the_schema() {
+    let d = doc();
+    let input = schema(&d, "AdvisoryInput");
+    assert_eq!(
+        input["properties"]["title"]["pattern"],
+        nis2hub::http::formats::NOT_BLANK_PATTERN
+    );
+    assert_eq!(
+        input["properties"]["sectors"]["items"]["$ref"],
+        "#/components/schemas/SectorCode"
+    );
+    assert_eq!(input["properties"]["entity_ids"]["items"]["format"], "uuid");
+    assert_eq!(
+        input["properties"]["cves"]["items"]["pattern"],
+        nis2hub::http::formats::CVE_PATTERN
+    );
+    assert_eq!(
+        input["properties"]["cvss_v3"]["pattern"],
+        nis2hub::advisories::model::CVSS_V3_BASE_PATTERN
+    );
+    assert_eq!(input["anyOf"].as_array().unwrap().len(), 5);
+    let product = &schema(&d, "AffectedProduct")["properties"];
+    assert_eq!(product["versions"]["items"]["maxLength"], 100);
+    assert_eq!(product["versions"]["uniqueItems"], true);
+    assert!(product["cpe"]["pattern"].is_string() && product["purl"]["pattern"].is_string());
+    assert_eq!(
+        schema(&d, "Reference")["properties"]["url"]["pattern"],
+        nis2hub::http::formats::HTTP_URL_PATTERN
+    );
+    let body = |id: &str| {
+        operation(&d, id)["requestBody"]["content"]["application/json"]["schema"]["$ref"].clone()
+    };
+    assert_eq!(body("updateAdvisory"), "#/components/schemas/AdvisoryPatch");
+    assert_eq!(
+        schema(&d, "VendorInput")["properties"]["answer_within_days"]["maximum"],
+        365
+    );
+    assert!(schema(&d, "VendorInput")["oneOf"].is_array());
+    assert!(schema(&d, "TriageInput")["oneOf"].is_array());
+    assert_eq!(
+        strings(&schema(&d, "VendorAnswer")["enum"]),
+        vec!["unknown", "affected", "not_affected", "fixed"]
+    );
+    assert_eq!(
+        schema(&d, "CoCoordinator")["properties"]["country"]["$ref"],
+        "#/components/schemas/MemberState"
+    );
+    let m = &schema(&d, "MaturityAssessmentInput")["properties"];
+    assert_eq!(m["scores"]["additionalProperties"]["maximum"], 4);
+    assert_eq!(m["organisation_id"]["format"], "uuid");
+    for (id, name) in [
+        ("listAdvisories", "cursor"),
+        ("listCvdCases", "cursor"),
+        ("listCvdMessages", "cursor"),
+        ("listMaturityAssessments", "cursor"),
+    ] {
+        assert_eq!(
+            param(&d, id, name)["schema"]["pattern"],
+            nis2hub::http::pagination::ID_CURSOR_PATTERN,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        param(&d, "listAdvisories", "sector")["schema"]["$ref"],
+        "#/components/schemas/SectorCode"
+    );
+    assert_eq!(
+        param(&d, "listAdvisories", "tlp")["schema"]["$ref"],
+        "#/components/schemas/Tlp"
+    );
+}
+
+/// What the advisory schema refuses, the service refuses (naming the field); what it allows,
+/// the service takes.
+#[actix_web::test]
+async fn advisory_fields_follow_their_schemas() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let product = |extra: Value| {
+        let mut p = json!({"vendor": "V", "product": "P", "versions": ["1.0"]});
+        for (k, v) in extra.as_object().unwrap() {
+            p[k] = v.clone();
+        }
+        json!({"affected_products": [p]})
+    };
+    let refused = [
+        (json!({"title": " \u{3000}"}), "/title"),
+        (json!({"audience": "sectoral"}), "/sectors"),
+        (json!({"sectors": ["energy"]}), "/sectors"),
+        (json!({"tlp": "RED"}), "/tlp"),
+        (json!({"cves": ["cve-2026-12345"]}), "/cves/0"),
+        (
+            json!({"cvss_v3": " CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}),
+            "/cvss_v3",
+        ),
+        (
+            json!({"audience": "targeted", "match": {"domains": ["example.nl.."]}}),
+            "/match/domains/0",
+        ),
+        (
+            json!({"audience": "targeted", "match": {"ip_ranges": ["010.0.0.0/8"]}}),
+            "/match/ip_ranges/0",
+        ),
+        (product(json!({"cpe": ""})), "/affected_products/0/cpe"),
+        (
+            product(json!({"purl": "pkg:npm"})),
+            "/affected_products/0/purl",
+        ),
+        (
+            product(json!({"versions": [" "]})),
+            "/affected_products/0/versions/0",
+        ),
+        (
+            json!({"references": [{"url": "https://a b", "summary": "x"}]}),
+            "/references/0/url",
+        ),
+    ];
+    for (extra, pointer) in refused {
+        let r = send(
+            &app,
+            post("/api/v1/advisories", &t, &advisory_body(extra.clone())),
+        )
+        .await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(
+            r.body["errors"][0]["pointer"], pointer,
+            "{extra}: {}",
+            r.text
+        );
+    }
+    for extra in [
+        json!({"references": [{"url": "http://x", "summary": "short"}]}),
+        json!({"audience": "targeted", "match": {"domains": ["Example.NL."]}, "tlp": "AMBER"}),
+        json!({"cvss_v3": "CVSS:3.0/AV:L/AC:H/PR:H/UI:R/S:C/C:L/I:N/A:N"}),
+        product(
+            json!({"versions": ["1.0"], "purl": "pkg:npm/example@1.0", "cpe": "cpe:2.3:a:v:p:1.0:*:*:*:*:*:*:*"}),
+        ),
+    ] {
+        let r = send(
+            &app,
+            post("/api/v1/advisories", &t, &advisory_body(extra.clone())),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{extra}: {}", r.text);
+    }
+    for uri in [
+        "/api/v1/advisories?sector=nope",
+        "/api/v1/advisories?tlp=amber",
+        "/api/v1/advisories?cursor=",
+        "/api/v1/maturity/assessments?organisation_id=42",
+    ] {
+        let r = send(&app, get(uri, &t)).await;
+        assert_eq!(r.status, 400, "{uri}: {}", r.text);
+    }
+    for uri in [
+        "/api/v1/advisories?sector=energy&tlp=AMBER%2BSTRICT&cursor=AAAAAAAAAAAAAAAAAAAAAA",
+        "/api/v1/cvd/cases?cursor=_____________________w",
+        "/api/v1/maturity/assessments?organisation_id=01A232EB-7312-706F-A749-CA7AFC0C998A",
+    ] {
+        let r = send(&app, get(uri, &t)).await;
+        assert_eq!(r.status, 200, "{uri}: {}", r.text);
+    }
+}
+
+/// Publishing takes no body at all (without a Content-Type), `null`, or a `Publish` object.
+#[actix_web::test]
+async fn a_first_publication_needs_no_body() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    for body in [None, Some("null")] {
+        let r = send(
+            &app,
+            post("/api/v1/advisories", &t, &advisory_body(json!({}))),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+        let id = r.body["id"].as_str().unwrap().to_string();
+        let mut req = actix_web::test::TestRequest::post()
+            .uri(&format!("/api/v1/advisories/{id}/publish"))
+            .insert_header(("Authorization", format!("Bearer {t}")));
+        if let Some(b) = body {
+            req = req
+                .insert_header(("Content-Type", "application/json"))
+                .set_payload(b);
+        }
+        let r = send(&app, req).await;
+        assert_eq!(r.status, 200, "{body:?}: {}", r.text);
+        assert_eq!(r.body["status"], "published");
+    }
+}
+
+/// A co-coordinator is another member state's CSIRT: the code is a member state's.
+#[actix_web::test]
+async fn co_coordinators_name_member_states() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    let report = json!({"title": "Bypass", "description": "Empty password logs in"});
+    let r = send(&app, post("/api/v1/cvd/reports", &t, &report)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["case_id"].as_str().unwrap().to_string();
+    let uri = format!("/api/v1/cvd/cases/{id}");
+    for country in ["XX", "be", "UK"] {
+        let body = json!({"co_coordinators": [{"country": country, "name": "CSIRT"}]});
+        let r = send(&app, patch(&uri, &t, &body)).await;
+        r.assert_problem(422, "validation_failed");
+        assert_eq!(
+            r.body["errors"][0]["pointer"], "/co_coordinators/0/country",
+            "{country}: {}",
+            r.text
+        );
+    }
+    let body = json!({"co_coordinators": [{"country": "BE", "name": "CCB / CERT.be"}], "versions": ["é".repeat(100)]});
+    let r = send(&app, patch(&uri, &t, &body)).await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

@@ -3,6 +3,7 @@
 use crate::directory::sectors;
 use crate::entities::model::OrgRef;
 use crate::error::{AppError, AppResult, FieldError};
+use crate::http::formats::{is_cve, is_http_url};
 use crate::http::json;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -59,12 +60,12 @@ pub struct Match {
     /// CIDR blocks, e.g. the exposed systems a scan found.
     #[serde(default)]
     #[validate(length(max = 10000))]
-    #[schema(example = json!(["192.0.2.0/24"]))]
+    #[schema(max_items = 10000, value_type = Vec<crate::http::formats::Cidr>, example = json!(["192.0.2.0/24"]))]
     pub ip_ranges: Vec<String>,
     /// Domains; a registered domain matches when it is one of these, under one, or above one.
     #[serde(default)]
     #[validate(length(max = 10000))]
-    #[schema(example = json!(["example.nl"]))]
+    #[schema(max_items = 10000, value_type = Vec<crate::http::formats::DomainName>, example = json!(["example.nl"]))]
     pub domains: Vec<String>,
 }
 
@@ -78,10 +79,12 @@ impl Match {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cwe {
-    #[schema(example = "CWE-79")]
+    #[schema(pattern = "^CWE-[0-9]{1,10}$", example = "CWE-79")]
     pub id: String,
     #[validate(length(min = 1, max = 300))]
     #[schema(
+        min_length = 1,
+        max_length = 300,
         example = "Improper Neutralization of Input During Web Page Generation ('Cross-site Scripting')"
     )]
     pub name: String,
@@ -92,29 +95,41 @@ pub struct Cwe {
 #[serde(deny_unknown_fields)]
 pub struct AffectedProduct {
     #[validate(length(min = 1, max = 200))]
-    #[schema(example = "Example Vendor")]
+    #[schema(min_length = 1, max_length = 200, example = "Example Vendor")]
     pub vendor: String,
     #[validate(length(min = 1, max = 200))]
-    #[schema(example = "Example Gateway")]
+    #[schema(min_length = 1, max_length = 200, example = "Example Gateway")]
     pub product: String,
-    /// Versions known to be affected (at least one).
+    /// Versions known to be affected (at least one). A version has one status: it appears in
+    /// one of `versions`, `fixed_in` and `not_affected`, once.
     #[validate(length(min = 1, max = 100))]
-    #[schema(example = json!(["4.1", "4.2"]))]
+    #[schema(min_items = 1, max_items = 100, example = json!(["4.1", "4.2"]))]
     pub versions: Vec<String>,
     /// Versions that fix it.
     #[serde(default)]
     #[validate(length(max = 100))]
-    #[schema(example = json!(["4.3"]))]
+    #[schema(max_items = 100, example = json!(["4.3"]))]
     pub fixed_in: Vec<String>,
     /// Versions known not to be affected.
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[schema(max_items = 100)]
     pub not_affected: Vec<String>,
-    /// CPE 2.3 name of the product.
+    /// CPE 2.3 name of the product (`cpe:2.3:` and eleven more `:`-separated fields).
     #[validate(length(min = 1, max = 500))]
+    #[schema(
+        max_length = 500,
+        pattern = "^cpe:2\\.3(?::[^:\\x00]*){11}$",
+        example = "cpe:2.3:a:example:gateway:4.2:*:*:*:*:*:*:*"
+    )]
     pub cpe: Option<String>,
     /// Package URL of the product.
     #[validate(length(min = 1, max = 500))]
+    #[schema(
+        max_length = 500,
+        pattern = "^pkg:[^\\x00]*/[^\\x00]*$",
+        example = "pkg:npm/example-gateway@4.2"
+    )]
     pub purl: Option<String>,
 }
 
@@ -122,11 +137,16 @@ pub struct AffectedProduct {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reference {
+    /// An `http` or `https` URL without spaces or control characters.
     #[validate(length(min = 1, max = 2000))]
-    #[schema(example = "https://vendor.example/security/2026-01")]
+    #[schema(
+        max_length = 2000,
+        pattern = "^https?://[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]+$",
+        example = "https://vendor.example/security/2026-01"
+    )]
     pub url: String,
     #[validate(length(min = 1, max = 500))]
-    #[schema(example = "Vendor bulletin")]
+    #[schema(min_length = 1, max_length = 500, example = "Vendor bulletin")]
     pub summary: String,
 }
 
@@ -144,18 +164,25 @@ pub struct Reference {
     "references": [{"url": "https://vendor.example/security/2026-01", "summary": "Vendor bulletin"}]
 }))]
 pub struct AdvisoryInput {
+    /// Not blank.
     #[validate(length(min = 1, max = 300))]
+    #[schema(min_length = 1, max_length = 300)]
     pub title: String,
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub summary: String,
     pub audience: Audience,
-    /// Sector or subsector codes, for a `sectoral` audience.
+    /// Sector or subsector codes, for a `sectoral` audience (at least one there, none for
+    /// another audience).
     #[serde(default)]
     #[validate(length(max = 100))]
+    #[schema(max_items = 100, value_type = Vec<crate::http::formats::SectorCode>)]
     pub sectors: Vec<String>,
-    /// Registered entities, for a `targeted` audience.
+    /// Registered entities, for a `targeted` audience (none for another audience). TLP:RED
+    /// needs at least one.
     #[serde(default)]
     #[validate(length(max = 10000))]
+    #[schema(max_items = 10000, value_type = Vec<uuid::Uuid>)]
     pub entity_ids: Vec<String>,
     #[serde(default)]
     #[validate(nested)]
@@ -164,21 +191,28 @@ pub struct AdvisoryInput {
     pub severity: Severity,
     #[serde(default)]
     #[validate(length(max = 100))]
-    #[schema(example = json!(["CVE-2026-12345"]))]
+    #[schema(max_items = 100, example = json!(["CVE-2026-12345"]))]
     pub cves: Vec<String>,
-    /// CVSS v3.x base vector; the score is computed from it.
-    #[schema(example = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H")]
+    /// CVSS v3.x base vector, its eight base metrics in order; the score is computed from it.
+    #[schema(
+        pattern = "^CVSS:3\\.[01]/AV:[NALP]/AC:[LH]/PR:[NLH]/UI:[NR]/S:[UC]/C:[NLH]/I:[NLH]/A:[NLH]$",
+        example = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
+    )]
     pub cvss_v3: Option<String>,
     #[serde(default)]
     #[validate(length(max = 50), nested)]
+    #[schema(max_items = 50)]
     pub cwes: Vec<Cwe>,
     #[serde(default)]
     #[validate(length(max = 200), nested)]
+    #[schema(max_items = 200)]
     pub affected_products: Vec<AffectedProduct>,
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub remediation: Option<String>,
     #[serde(default)]
     #[validate(length(max = 100), nested)]
+    #[schema(max_items = 100)]
     pub references: Vec<Reference>,
     /// Who is credited, e.g. the finder of a coordinated vulnerability (CSAF
     /// `acknowledgments`).
@@ -197,17 +231,6 @@ pub struct Acknowledgment {
     #[validate(length(min = 1, max = 500))]
     #[schema(example = "for reporting this vulnerability")]
     pub summary: Option<String>,
-}
-
-fn is_cve(s: &str) -> bool {
-    let mut parts = s.splitn(3, '-');
-    parts.next() == Some("CVE")
-        && parts
-            .next()
-            .is_some_and(|y| y.len() == 4 && y.bytes().all(|b| b.is_ascii_digit()))
-        && parts
-            .next()
-            .is_some_and(|n| n.len() >= 4 && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit()))
 }
 
 fn is_cwe(s: &str) -> bool {
@@ -232,10 +255,14 @@ pub fn parse_cvss(vector: &str) -> Result<cvss::v3::Vector, String> {
     Ok(v)
 }
 
-fn is_http_url(s: &str) -> bool {
-    (s.starts_with("https://") || s.starts_with("http://"))
-        && s.len() > "https://".len()
-        && !s.chars().any(|c| c.is_whitespace() || c.is_control())
+/// CVSS v3.0 or v3.1 base vector: the eight base metrics, in the specification's order.
+pub const CVSS_V3_BASE_PATTERN: &str =
+    "^CVSS:3\\.[01]/AV:[NALP]/AC:[LH]/PR:[NLH]/UI:[NR]/S:[UC]/C:[NLH]/I:[NLH]/A:[NLH]$";
+
+fn is_cvss_base_vector(s: &str) -> bool {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(CVSS_V3_BASE_PATTERN).expect("the pattern compiles"))
+        .is_match(s)
 }
 
 /// Sector codes and entity ids are checked against the issuer and the register by the service;
@@ -243,28 +270,24 @@ fn is_http_url(s: &str) -> bool {
 impl AdvisoryInput {
     pub fn from_json(bytes: &[u8]) -> AppResult<Self> {
         let mut input: AdvisoryInput = json::parse_valid(bytes)?;
-        input.normalise();
         input.check()?;
+        input.normalise();
         Ok(input)
     }
 
+    /// Runs after [`Self::check`], which takes the values exactly as the document describes
+    /// them: domains are then kept in lower case without the trailing dot.
     fn normalise(&mut self) {
         self.title = self.title.trim().to_string();
-        for c in &mut self.cves {
-            *c = c.trim().to_ascii_uppercase();
-        }
         for d in &mut self.r#match.domains {
-            *d = d.trim().trim_end_matches('.').to_ascii_lowercase();
-        }
-        if let Some(v) = &mut self.cvss_v3 {
-            *v = v.trim().to_string();
+            *d = d.strip_suffix('.').unwrap_or(d).to_ascii_lowercase();
         }
     }
 
     fn check(&self) -> AppResult<()> {
         let mut e = Vec::new();
         let mut err = |p: String, m: String| e.push(FieldError::new(p, m));
-        if self.title.is_empty() {
+        if self.title.trim().is_empty() {
             err("/title".into(), "must not be blank".into());
         }
         for (i, code) in self.sectors.iter().enumerate() {
@@ -312,7 +335,7 @@ impl AdvisoryInput {
             );
         }
         for (i, id) in self.entity_ids.iter().enumerate() {
-            if uuid::Uuid::parse_str(id).is_err() {
+            if crate::http::formats::uuid(id).is_none() {
                 err(
                     format!("/entity_ids/{i}"),
                     format!("`{id}` is not an entity id"),
@@ -325,7 +348,7 @@ impl AdvisoryInput {
             }
         }
         for (i, r) in self.r#match.ip_ranges.iter().enumerate() {
-            if r.trim().parse::<ipnet::IpNet>().is_err() {
+            if !crate::http::formats::is_cidr(r) {
                 err(
                     format!("/match/ip_ranges/{i}"),
                     format!("`{r}` is not a CIDR range such as 192.0.2.0/24 or 2001:db8::/32"),
@@ -351,7 +374,12 @@ impl AdvisoryInput {
             }
         }
         if let Some(v) = &self.cvss_v3 {
-            if let Err(why) = parse_cvss(v) {
+            let parsed = if is_cvss_base_vector(v) {
+                parse_cvss(v)
+            } else {
+                Err("the eight base metrics in order, nothing else".into())
+            };
+            if let Err(why) = parsed {
                 err(
                     "/cvss_v3".into(),
                     format!(
@@ -385,7 +413,7 @@ impl AdvisoryInput {
                         );
                     }
                     seen.push(v);
-                    if v.trim().is_empty() || v.len() > 100 {
+                    if v.trim().is_empty() || v.chars().count() > 100 {
                         err(
                             format!("/affected_products/{i}/{name}/{j}"),
                             "a version is 1 to 100 characters".into(),
@@ -394,7 +422,10 @@ impl AdvisoryInput {
                 }
             }
             if let Some(cpe) = &p.cpe {
-                if !cpe.starts_with("cpe:2.3:") || cpe.split(':').count() != 13 {
+                if !cpe.starts_with("cpe:2.3:")
+                    || cpe.split(':').count() != 13
+                    || cpe.contains('\0')
+                {
                     err(
                         format!("/affected_products/{i}/cpe"),
                         format!("`{cpe}` is not a CPE 2.3 name (cpe:2.3:part:vendor:product:…, 13 fields)"),
@@ -515,6 +546,7 @@ pub struct AdvisoryRevision {
 pub struct Publish {
     /// What this revision changes; needed to publish again after a change.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub summary: Option<String>,
 }
 
@@ -523,5 +555,6 @@ pub struct Publish {
 #[schema(example = json!({"reason": "the vendor retracted the vulnerability"}))]
 pub struct Withdraw {
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: String,
 }

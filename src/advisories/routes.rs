@@ -44,18 +44,24 @@ impl FromRequest for Reader {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AdvisoryQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
     pub status: Option<AdvisoryStatus>,
     /// Sector or subsector code: its advisories, its subsectors' and its parent sector's.
+    #[param(value_type = Option<crate::http::formats::SectorCode>)]
     pub sector: Option<String>,
-    #[param(value_type = Option<String>, example = "AMBER+STRICT")]
+    #[param(example = "AMBER+STRICT")]
     pub tlp: Option<Tlp>,
+    /// A CVE id (any case); other text matches nothing.
     #[param(example = "CVE-2026-12345")]
     pub cve: Option<String>,
     /// Only advisories changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -82,6 +88,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AdvisoriesRead)?;
     let q = q.into_inner();
+    crate::http::check_sector_filter(q.sector.as_deref())?;
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
     let filters = Filters {
         status: q.status,
@@ -213,16 +220,17 @@ pub async fn publish(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: JsonBody,
+    body: json::OptionalJsonBody,
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AdvisoriesWrite)?;
     let id = parse_id(&id)?;
-    let input: Publish = if body.bytes.iter().all(u8::is_ascii_whitespace) {
-        Publish::default()
-    } else {
-        json::parse_valid(&body.bytes)?
-    };
+    let input: Publish =
+        if body.bytes.iter().all(u8::is_ascii_whitespace) || body.bytes.trim_ascii() == b"null" {
+            Publish::default()
+        } else {
+            json::parse_valid(&body.bytes)?
+        };
     let if_match = conditional::if_match(&req);
     let a = state
         .write(move |conn| service::publish(conn, &caller, &id, if_match.as_deref(), input.summary))

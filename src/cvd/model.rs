@@ -146,8 +146,17 @@ pub fn check_cves(cves: &[String]) -> Result<(), ValidationError> {
     cves.iter().try_for_each(|c| cve_id(c))
 }
 
+fn member_state(code: &str) -> Result<(), ValidationError> {
+    if crate::entities::model::MEMBER_STATES.contains(&code) {
+        Ok(())
+    } else {
+        Err(ValidationError::new("member_state")
+            .with_message("must be an EU member state code in capitals, such as `BE`".into()))
+    }
+}
+
 fn check_versions(v: &[String]) -> Result<(), ValidationError> {
-    if v.len() > 100 || v.iter().any(|s| s.is_empty() || s.len() > 100) {
+    if v.len() > 100 || v.iter().any(|s| s.is_empty() || s.chars().count() > 100) {
         return Err(ValidationError::new("versions")
             .with_message("at most 100 versions of 1 to 100 characters each".into()));
     }
@@ -159,14 +168,18 @@ fn check_versions(v: &[String]) -> Result<(), ValidationError> {
 #[serde(deny_unknown_fields)]
 pub struct Finder {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[validate(email, length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// An OpenPGP public key (ASCII armoured) to encrypt answers to.
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub pgp_key: Option<String>,
     /// How the finder wants to be credited in the advisory; absent: not credited.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub credit: Option<String>,
 }
 
@@ -181,24 +194,32 @@ pub struct Finder {
 }))]
 pub struct VulnerabilityReport {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: String,
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: String,
     /// The vendor as the finder names it (the coordinator adds the vendors themselves).
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub vendor: Option<String>,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub product: Option<String>,
+    /// At most 100 versions of 1 to 100 characters.
     #[serde(default)]
     #[validate(custom(function = "check_versions"))]
+    #[schema(max_items = 100)]
     pub versions: Vec<String>,
     #[serde(default)]
     #[validate(custom(function = "check_cves"))]
+    #[schema(max_items = 100)]
     pub cves: Vec<String>,
     #[validate(nested)]
     pub finder: Option<Finder>,
     /// When the finder would like the vulnerability to become public.
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub wanted_disclosure_at: Option<DateTime<Utc>>,
 }
 
@@ -223,17 +244,19 @@ pub struct ReportReceipt {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CoCoordinator {
-    /// ISO 3166-1 alpha-2 code of the member state.
-    #[validate(length(equal = 2))]
-    #[schema(example = "BE")]
+    /// The member state (ISO 3166-1 alpha-2, in capitals).
+    #[validate(custom(function = "member_state"))]
+    #[schema(value_type = crate::http::formats::MemberState, example = "BE")]
     pub country: String,
     #[validate(length(min = 1, max = 200))]
-    #[schema(example = "CCB / CERT.be")]
+    #[schema(min_length = 1, max_length = 200, example = "CCB / CERT.be")]
     pub name: String,
     #[validate(email)]
+    #[schema(format = Email)]
     pub contact_email: Option<String>,
     /// An organisation of the directory, when the CSIRT has one here: it then coordinates the
     /// case with its own tokens and receives its events.
+    #[schema(format = Uuid)]
     pub organisation_id: Option<String>,
 }
 
@@ -333,19 +356,27 @@ pub struct CaseSummary {
 #[schema(example = json!({"embargo_until": "2027-02-01T09:00:00Z", "cves": ["CVE-2026-12345"]}))]
 pub struct CasePatch {
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub title: Option<String>,
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub description: Option<String>,
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub product: Option<String>,
+    /// At most 100 versions of 1 to 100 characters.
     #[validate(custom(function = "check_versions"))]
+    #[schema(max_items = 100)]
     pub versions: Option<Vec<String>>,
     #[validate(custom(function = "check_cves"))]
+    #[schema(max_items = 100)]
     pub cves: Option<Vec<String>>,
     /// The public date, an instant in the future.
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub embargo_until: Option<DateTime<Utc>>,
     /// Hands the case to another CSIRT of the directory (national CSIRT only).
+    #[schema(format = Uuid)]
     pub coordinator_id: Option<String>,
     /// Replaces the list of other member states' coordinators.
     #[validate(nested)]
@@ -357,11 +388,14 @@ pub struct CasePatch {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"state": "duplicate", "reason": "Same flaw as the earlier report", "duplicate_of": "0193a0b2-7c1e-7d3a-9f00-2b8e4c1d5e6f"}))]
 pub struct TriageInput {
+    /// Any state but `disclosed` (a case is disclosed by publishing it).
     pub state: CaseState,
     /// Required for `rejected` and `duplicate`; the finder reads it.
     #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000)]
     pub reason: Option<String>,
-    /// Required for `duplicate`: the case this one duplicates.
+    /// Required for `duplicate`, and only there: the case this one duplicates.
+    #[schema(format = Uuid)]
     pub duplicate_of: Option<String>,
 }
 
@@ -372,12 +406,18 @@ pub struct TriageInput {
 pub struct VendorInput {
     /// Required for an external vendor; defaults to the entity's name.
     #[validate(length(min = 1, max = 200))]
+    #[schema(min_length = 1, max_length = 200)]
     pub name: Option<String>,
+    /// A registered entity (then no `contact_email`).
+    #[schema(format = Uuid)]
     pub entity_id: Option<String>,
+    /// An external vendor's address (then no `entity_id`, and a `name`).
     #[validate(email, length(max = 254))]
+    #[schema(format = Email, max_length = 254)]
     pub contact_email: Option<String>,
     /// Days the vendor has to answer (default 14).
     #[validate(range(min = 1, max = 365))]
+    #[schema(minimum = 1, maximum = 365)]
     pub answer_within_days: Option<u32>,
 }
 
@@ -397,11 +437,14 @@ pub struct VendorReceipt {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "affected", "statement": "Fixed in 4.3.1, released 2027-01-15."}))]
 pub struct VendorPatch {
+    /// Any status but `unresponsive`, which only the service sets.
     pub status: Option<VendorStatus>,
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub statement: Option<String>,
     /// A new answer deadline (coordinators only), an instant in the future.
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub answer_due_at: Option<DateTime<Utc>>,
 }
 
@@ -411,6 +454,7 @@ pub struct VendorPatch {
 #[schema(example = json!({"body": "Patch candidate: https://example.com/fix.diff", "visibility": "vendors"}))]
 pub struct MessageInput {
     #[validate(length(min = 1, max = 20000))]
+    #[schema(min_length = 1, max_length = 20000)]
     pub body: String,
     /// Default `coordinators`. A finder may write to `coordinators`, `finder` or `everyone`; a
     /// vendor to `coordinators`, `vendors` or `everyone`.

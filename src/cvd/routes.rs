@@ -94,12 +94,16 @@ pub async fn report(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CaseQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
     pub state: Option<CaseState>,
     /// Only cases changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -307,8 +311,11 @@ pub async fn update_vendor(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MessageQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
 }
 

@@ -58,6 +58,30 @@ pub const TIMESTAMP_PATTERN: &str =
 /// `Idempotency-Key`: 1 to 255 visible ASCII characters.
 pub const IDEMPOTENCY_KEY_PATTERN: &str = "^[!-~]{1,255}$";
 
+/// Free text that is not blank: at least one character that is neither NUL nor white space
+/// (Unicode `White_Space`, what `str::trim` removes), spelt out so that ECMAScript, Python
+/// and Rust read the class alike.
+pub const NOT_BLANK_PATTERN: &str = "^[^\\x00]*[^\\x00\\t\\n\\x0B\\x0C\\r \\x85\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\x00]*$";
+
+/// An `http` or `https` URL: the scheme, `//` and at least one character, none of them white
+/// space or a control character.
+pub const HTTP_URL_PATTERN: &str = "^https?://[^\\x00-\\x20\\x7F-\\xA0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]+$";
+
+/// A CVE id, `CVE-<year>-<4 to 19 digits>`, in capitals.
+pub const CVE_PATTERN: &str = "^CVE-[0-9]{4}-[0-9]{4,19}$";
+
+/// True for exactly the strings [`HTTP_URL_PATTERN`] matches.
+pub fn is_http_url(s: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    regex(&RE, HTTP_URL_PATTERN).is_match(s)
+}
+
+/// True for exactly the strings [`CVE_PATTERN`] matches.
+pub fn is_cve(s: &str) -> bool {
+    static RE: OnceLock<Regex> = OnceLock::new();
+    regex(&RE, CVE_PATTERN).is_match(s)
+}
+
 fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     cell.get_or_init(|| Regex::new(pattern).expect("the pattern compiles"))
 }
@@ -306,6 +330,56 @@ mod tests {
             "feeds:read\t",
         ] {
             assert!(!is_scope_list(s) && !re.is_match(s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn not_blank_is_what_trim_leaves_something_of() {
+        let re = Regex::new(NOT_BLANK_PATTERN).unwrap();
+        for s in ["a", " a ", "\u{85}x", "\u{feff}"] {
+            assert!(re.is_match(s) && !s.trim().is_empty(), "{s:?}");
+        }
+        for s in [
+            "",
+            " ",
+            "\t\n",
+            "\u{85}",
+            "\u{a0}\u{3000}",
+            "\u{2028}",
+            "a\u{0}",
+        ] {
+            assert!(!re.is_match(s), "{s:?}");
+        }
+        for c in (0..=0x3000u32)
+            .filter_map(char::from_u32)
+            .filter(|c| *c != '\0')
+        {
+            assert_eq!(re.is_match(&c.to_string()), !c.is_whitespace(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn urls_and_cves_are_their_patterns() {
+        for good in ["http://x", "https://vendor.example/a?b=c#d"] {
+            assert!(is_http_url(good), "{good}");
+        }
+        for bad in [
+            "https://",
+            "ftp://x",
+            "https://a b",
+            "https://a\u{85}",
+            " https://a",
+        ] {
+            assert!(!is_http_url(bad), "{bad:?}");
+        }
+        assert!(is_cve("CVE-2026-12345") && is_cve("CVE-1999-0001"));
+        for bad in [
+            "cve-2026-12345",
+            "CVE-26-12345",
+            "CVE-2026-123",
+            " CVE-2026-12345",
+        ] {
+            assert!(!is_cve(bad), "{bad}");
         }
     }
 

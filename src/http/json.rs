@@ -336,6 +336,31 @@ impl FromRequest for JsonBody {
     }
 }
 
+/// A JSON body that may be left out: an empty body needs no `Content-Type` (a request without
+/// a body has none to declare); a body that is there must be JSON, as for [`JsonBody`].
+pub struct OptionalJsonBody {
+    pub bytes: web::Bytes,
+}
+
+impl FromRequest for OptionalJsonBody {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let checked = check_content_type(req);
+        let limit = body_limit(req);
+        let declared = declared_length(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_body(payload, limit, declared).await?;
+            if !bytes.is_empty() {
+                checked?;
+            }
+            Ok(OptionalJsonBody { bytes })
+        })
+    }
+}
+
 /// Applies an RFC 7396 JSON merge patch.
 pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
     use serde_json::Value;

@@ -64,16 +64,21 @@ pub async fn create(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AssessmentQuery {
+    /// Page size, 1 to 200 (default 50).
     #[param(minimum = 1, maximum = 200)]
     pub limit: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
-    /// Only assessments of this CSIRT.
+    /// Only assessments of this CSIRT (an organisation id; anything else is a 400).
+    #[param(format = Uuid)]
     pub organisation_id: Option<String>,
     /// Only assessments of this type.
     #[serde(rename = "type")]
     pub assessment_type: Option<AssessmentType>,
     /// Only assessments recorded at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
+    #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -96,8 +101,19 @@ pub async fn list(
     caller.require(Scope::MaturityRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
+    let organisation_id = q
+        .organisation_id
+        .map(|id| {
+            crate::http::formats::uuid(&id).ok_or_else(|| {
+                AppError::bad_request(
+                    "invalid_query",
+                    format!("organisation_id `{id}` is not an organisation id (a UUID)"),
+                )
+            })
+        })
+        .transpose()?;
     let filter = ListFilter {
-        organisation_id: q.organisation_id,
+        organisation_id,
         assessment_type: q.assessment_type,
         updated_since: q.updated_since.map(|t| t.naive_utc()),
     };

@@ -27,17 +27,18 @@ const FUTURE_TOLERANCE_MINUTES: i64 = 5;
 pub struct Assessor {
     /// The person, if named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "J. Jansen")]
+    #[schema(max_length = 200, example = "J. Jansen")]
     pub name: Option<String>,
-    /// The reviewing (or auditing) organisation.
-    #[schema(example = "CERT-EE")]
+    /// The reviewing (or auditing) organisation; not blank.
+    #[schema(min_length = 1, max_length = 200, example = "CERT-EE")]
     pub organisation: String,
     /// The organisation's id when it is in the directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = Uuid)]
     pub organisation_id: Option<String>,
     /// Member state of the organisation (ISO 3166-1 alpha-2); required for a peer review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "EE")]
+    #[schema(value_type = Option<crate::http::formats::MemberState>, example = "EE")]
     pub member_state: Option<String>,
 }
 
@@ -56,14 +57,17 @@ pub struct Assessor {
 #[schema(as = MaturityAssessmentInput)]
 pub struct AssessmentInput {
     /// The CSIRT assessed.
+    #[schema(format = Uuid)]
     pub organisation_id: String,
     #[serde(rename = "type")]
     pub assessment_type: AssessmentType,
-    /// Who assessed: for a peer review, the reviewing organisations and their member states.
+    /// Who assessed (at most 50): for a peer review, at least one, each with its member state.
     #[serde(default)]
+    #[schema(max_items = 50)]
     pub assessors: Vec<Assessor>,
-    /// When the assessment was made; validity runs from here.
+    /// When the assessment was made (not in the future); validity runs from here.
     #[serde(with = "crate::time::bounded")]
+    #[schema(value_type = crate::http::formats::Timestamp)]
     pub assessed_at: DateTime<Utc>,
     /// The catalogue scored against, as `GET /api/v1/maturity/model` names it.
     #[schema(example = "sim3-v1")]
@@ -347,8 +351,8 @@ pub fn validate(
         ));
     }
     for (i, who) in input.assessors.iter().enumerate() {
-        let len = who.organisation.trim().chars().count();
-        if !(1..=200).contains(&len) {
+        let blank = who.organisation.trim().is_empty();
+        if blank || who.organisation.chars().count() > 200 {
             errors.push(FieldError::new(
                 format!("/assessors/{i}/organisation"),
                 "must be between 1 and 200 characters long",
@@ -363,7 +367,7 @@ pub fn validate(
         if who
             .organisation_id
             .as_ref()
-            .is_some_and(|id| uuid::Uuid::parse_str(id).is_err())
+            .is_some_and(|id| crate::http::formats::uuid(id).is_none())
         {
             errors.push(FieldError::new(
                 format!("/assessors/{i}/organisation_id"),

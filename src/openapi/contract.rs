@@ -3,7 +3,7 @@
 //! headers (`Idempotency-Key`, `If-Match`, `ETag`, `Link`) and `uniqueItems`. Each is derived
 //! from a schema the code generates, so it cannot drift from the structs.
 
-use crate::http::formats::IDEMPOTENCY_KEY_PATTERN;
+use crate::http::formats::{CVE_PATTERN, IDEMPOTENCY_KEY_PATTERN, NOT_BLANK_PATTERN};
 use serde_json::{json, Map, Value};
 
 /// Operations whose 200/201 answer carries the record's version in `ETag`.
@@ -16,6 +16,13 @@ const ETAGGED: &[&str] = &[
     "confirmEntityDeregistration",
     "rejectEntityDeregistration",
     "getIncident",
+    "getAdvisory",
+    "updateAdvisory",
+    "publishAdvisory",
+    "withdrawAdvisory",
+    "getCvdCase",
+    "updateCvdCase",
+    "updateCvdCaseState",
 ];
 
 /// Merge-patch operations and the input schema their result must satisfy.
@@ -27,6 +34,7 @@ const PATCHES: &[(&str, &str, &str)] = &[
         "OrganisationPatch",
     ),
     ("updateWebhook", "WebhookInput", "WebhookPatch"),
+    ("updateAdvisory", "AdvisoryInput", "AdvisoryPatch"),
 ];
 
 /// Arrays whose items must differ (the service refuses a code listed twice).
@@ -35,12 +43,55 @@ const UNIQUE_ITEMS: &[(&str, &str)] = &[
     ("OrganisationPatch", "coverage"),
     ("EntityPatch", "additional_sectors"),
     ("EntityInput", "additional_sectors"),
+    ("AdvisoryInput", "sectors"),
+    ("AdvisoryInput", "entity_ids"),
+    ("AdvisoryInput", "cves"),
+    ("AffectedProduct", "versions"),
+    ("AffectedProduct", "fixed_in"),
+    ("AffectedProduct", "not_affected"),
+];
+
+/// Item rules of string lists, which the field annotations cannot reach: (schema, property,
+/// what each item is).
+fn list_items() -> Vec<(&'static str, &'static str, Value)> {
+    let version = json!({ "type": "string", "minLength": 1, "maxLength": 100 });
+    let cve = json!({ "type": "string", "pattern": CVE_PATTERN });
+    let mut version_not_blank = version.clone();
+    version_not_blank["pattern"] = json!(NOT_BLANK_PATTERN);
+    vec![
+        ("AffectedProduct", "versions", version_not_blank.clone()),
+        ("AffectedProduct", "fixed_in", version_not_blank.clone()),
+        ("AffectedProduct", "not_affected", version_not_blank),
+        ("AdvisoryInput", "cves", cve.clone()),
+        ("VulnerabilityReport", "versions", version.clone()),
+        ("VulnerabilityReport", "cves", cve.clone()),
+        ("CasePatch", "versions", version),
+        ("CasePatch", "cves", cve),
+    ]
+}
+
+/// Free text that may not be blank (the service trims it, and nothing may be left).
+const NOT_BLANK: &[(&str, &str)] = &[
+    ("AdvisoryInput", "title"),
+    ("MaturityAssessor", "organisation"),
 ];
 
 pub fn apply(doc: &mut Value) {
     report_inputs(doc);
-    patch_inputs(doc);
-    evaluate_input(doc);
+    for (schema, property, items) in list_items() {
+        if let Some(p) = doc.pointer_mut(&format!(
+            "/components/schemas/{schema}/properties/{property}/items"
+        )) {
+            *p = items;
+        }
+    }
+    for (schema, property) in NOT_BLANK {
+        if let Some(p) = doc.pointer_mut(&format!(
+            "/components/schemas/{schema}/properties/{property}"
+        )) {
+            p["pattern"] = json!(NOT_BLANK_PATTERN);
+        }
+    }
     for (schema, property) in UNIQUE_ITEMS {
         if let Some(p) = doc.pointer_mut(&format!(
             "/components/schemas/{schema}/properties/{property}"
@@ -48,6 +99,11 @@ pub fn apply(doc: &mut Value) {
             p["uniqueItems"] = json!(true);
         }
     }
+    advisory_input(doc);
+    cvd_inputs(doc);
+    maturity_input(doc);
+    patch_inputs(doc);
+    evaluate_input(doc);
     headers(doc);
     no_nul_in_requests(doc);
 }
@@ -326,6 +382,105 @@ fn nullable(schema: Value) -> Value {
     }
 }
 
+/// Who an advisory is for decides which of `sectors` and `entity_ids` it names: a sectoral one
+/// at least one sector, a targeted one entities or a `match` that finds them, the others
+/// neither; TLP:RED is for a targeted advisory with named entities.
+fn advisory_input(doc: &mut Value) {
+    let not_red = json!({ "type": "string", "enum": ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT"] });
+    let none = json!({ "type": "array", "items": { "type": "string" }, "maxItems": 0 });
+    let some = json!({ "type": "array", "items": { "type": "string" }, "minItems": 1 });
+    let all = schemas(doc);
+    for (list, name) in [
+        ("ip_ranges", "MatchByRanges"),
+        ("domains", "MatchByDomains"),
+    ] {
+        if let Some(mut m) = all.get("Match").cloned() {
+            m["description"] = json!(format!("A `match` that names at least one of `{list}`."));
+            m["required"] = json!([list]);
+            m["properties"][list]["minItems"] = json!(1);
+            all.insert(name.into(), m);
+        }
+    }
+    if let Some(s) = all.get_mut("AdvisoryInput") {
+        let targeted_matching = |name: &str| {
+            json!({ "required": ["match"], "properties": {
+                "audience": { "const": "targeted" }, "sectors": none, "tlp": not_red,
+                "match": { "$ref": format!("#/components/schemas/{name}") }
+            } })
+        };
+        s["anyOf"] = json!([
+            { "properties": { "audience": { "const": "national" }, "sectors": none, "entity_ids": none, "tlp": not_red } },
+            { "required": ["sectors"], "properties": { "audience": { "const": "sectoral" }, "sectors": some, "entity_ids": none, "tlp": not_red } },
+            { "required": ["entity_ids"], "properties": { "audience": { "const": "targeted" }, "sectors": none, "entity_ids": some } },
+            targeted_matching("MatchByRanges"),
+            targeted_matching("MatchByDomains")
+        ]);
+    }
+}
+
+/// The CVD bodies' rules between fields: a vendor is a registered entity or an external one
+/// with a name and address; `rejected` and `duplicate` need a reason, and only a duplicate
+/// names the case it duplicates; nobody sets `unresponsive` or `disclosed` by hand.
+fn cvd_inputs(doc: &mut Value) {
+    let all = schemas(doc);
+    if let Some(s) = all.get_mut("VendorInput") {
+        s["oneOf"] = json!([
+            { "required": ["entity_id"], "properties": { "entity_id": { "type": "string" }, "contact_email": { "type": "null" } } },
+            { "required": ["contact_email", "name"], "properties": { "contact_email": { "type": "string" }, "name": { "type": "string" }, "entity_id": { "type": "null" } } }
+        ]);
+    }
+    if let Some(s) = all.get_mut("TriageInput") {
+        s["oneOf"] = json!([
+            { "properties": { "state": { "type": "string", "enum": ["received", "triaged", "coordinating"] }, "duplicate_of": { "type": "null" } } },
+            { "required": ["reason"], "properties": { "state": { "const": "rejected" }, "reason": { "type": "string" }, "duplicate_of": { "type": "null" } } },
+            { "required": ["reason", "duplicate_of"], "properties": { "state": { "const": "duplicate" }, "reason": { "type": "string" }, "duplicate_of": { "type": "string" } } }
+        ]);
+    }
+    all.insert(
+        "VendorAnswer".into(),
+        json!({
+            "type": "string",
+            "description": "A vendor's status as the vendor or a coordinator sets it (`unresponsive` is only set by the service).",
+            "enum": ["unknown", "affected", "not_affected", "fixed"]
+        }),
+    );
+    if let Some(p) = all
+        .get_mut("VendorPatch")
+        .and_then(|s| s.pointer_mut("/properties/status"))
+    {
+        *p = json!({ "oneOf": [{ "type": "null" }, { "$ref": "#/components/schemas/VendorAnswer" }] });
+    }
+}
+
+/// Scores are levels of the scale, evidence is bounded, and a peer review names its reviewers
+/// with their member states. Which parameters there are is the loaded catalogue's (see
+/// `GET /api/v1/maturity/model`), not the document's.
+fn maturity_input(doc: &mut Value) {
+    let all = schemas(doc);
+    if let Some(mut peer) = all.get("MaturityAssessor").cloned() {
+        peer["description"] = json!("A reviewer of a peer review: its member state is required.");
+        peer["required"] = json!(["organisation", "member_state"]);
+        peer["properties"]["member_state"] = json!({ "$ref": "#/components/schemas/MemberState" });
+        all.insert("MaturityPeerAssessor".into(), peer);
+    }
+    let Some(s) = all.get_mut("MaturityAssessmentInput") else {
+        return;
+    };
+    s["properties"]["scores"]["additionalProperties"] = json!({
+        "type": "integer", "minimum": 0, "maximum": crate::maturity::model::MAX_LEVEL
+    });
+    s["properties"]["evidence"]["additionalProperties"] =
+        json!({ "type": "string", "maxLength": 10000 });
+    s["anyOf"] = json!([
+        { "properties": { "type": { "type": "string", "enum": ["self", "audit"] } } },
+        { "required": ["assessors"], "properties": { "type": { "const": "peer" }, "assessors": {
+            "type": "array",
+            "minItems": 1,
+            "items": { "$ref": "#/components/schemas/MaturityPeerAssessor" }
+        } } }
+    ]);
+}
+
 /// The dry run takes either a registered entity or one described inline, never both.
 fn evaluate_input(doc: &mut Value) {
     if let Some(s) = schemas(doc).get_mut("EvaluateInput") {
@@ -405,5 +560,10 @@ fn op_has_idempotency(id: &str) -> bool {
             | "createIncident"
             | "addIncidentReport"
             | "createWebhook"
+            | "createAdvisory"
+            | "createCvdReport"
+            | "addCvdVendor"
+            | "createCvdMessage"
+            | "createMaturityAssessment"
     )
 }
