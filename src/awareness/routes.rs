@@ -66,10 +66,17 @@ fn format_of(req: &HttpRequest) -> Format {
 
 /// The period of a request: checked to be non-empty and within the configured maximum.
 fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<Utc>), AppError> {
-    let to =
-        q.to.map(crate::db::micros)
-            .unwrap_or_else(|| crate::db::now().and_utc());
-    let from = match q.from.map(crate::db::micros) {
+    let from = q.from.map(crate::db::micros);
+    let now = crate::db::now().and_utc();
+    // With only `from`, the period runs to now, or as far as the longest period allows.
+    let to = match (q.to.map(crate::db::micros), from) {
+        (Some(t), _) => t,
+        (None, Some(f)) => chrono::TimeDelta::try_days(max_days)
+            .and_then(|d| f.checked_add_signed(d))
+            .map_or(now, |end| end.min(now)),
+        (None, None) => now,
+    };
+    let from = match from {
         Some(f) => f,
         None => crate::time::sub_days(to, 28).ok_or_else(|| bad("to", "lies too early"))?,
     };
