@@ -151,8 +151,28 @@ pub fn document() -> serde_json::Value {
     problem_media_type(&mut doc);
     open_flattened_inputs(&mut doc);
     page_items_by_ref(&mut doc);
+    one_parameter_per_name(&mut doc);
     contract::apply(&mut doc);
     doc
+}
+
+/// utoipa's actix integration adds a handler's path arguments as parameters even when an
+/// `IntoParams` struct has stated them already (with their enums and patterns), and OpenAPI
+/// forbids two parameters with the same name and location. The stated ones come first; keep
+/// them.
+fn one_parameter_per_name(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for operation in paths.values_mut().filter_map(|p| p.as_object_mut()) {
+        for op in operation.values_mut() {
+            let Some(params) = op.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
+                continue;
+            };
+            let mut seen = std::collections::HashSet::new();
+            params.retain(|p| seen.insert((p["name"].to_string(), p["in"].to_string())));
+        }
+    }
 }
 
 /// utoipa inlines a generic's argument, so `Page<Entity>` carried its own copy of `Entity` and

@@ -131,3 +131,22 @@ fn every_operation_has_a_unique_descriptive_id() {
         }
     }
 }
+
+/// OpenAPI allows a parameter name once per location; generators drop or rename repeats.
+#[test]
+fn no_operation_states_a_parameter_twice() {
+    let doc = nis2hub::openapi::document();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let mut seen = std::collections::HashSet::new();
+            for p in op["parameters"].as_array().into_iter().flatten() {
+                assert!(
+                    seen.insert((p["name"].to_string(), p["in"].to_string())),
+                    "{method} {path} states {} in {} twice",
+                    p["name"],
+                    p["in"]
+                );
+            }
+        }
+    }
+}
