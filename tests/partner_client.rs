@@ -13,6 +13,12 @@ use std::time::{Duration, Instant};
 const BIN: &str = env!("CARGO_BIN_EXE_nis2hub");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 const DOCUMENT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json");
+/// Media types the generator does not know, read as text (see the file).
+const CLIENT_CONFIG: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/tests/partner/client-config.yaml"
+);
+
 const REQUIREMENTS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/tests/partner/requirements.txt"
@@ -89,7 +95,15 @@ fn files(dir: &Path) -> Vec<PathBuf> {
 /// generator warned of nothing and named every type.
 fn generate_client(bin: &Path, dir: &Path) -> PathBuf {
     let out = Command::new(bin.join("openapi-python-client"))
-        .args(["generate", "--path", DOCUMENT, "--meta", "none"])
+        .args([
+            "generate",
+            "--path",
+            DOCUMENT,
+            "--meta",
+            "none",
+            "--config",
+            CLIENT_CONFIG,
+        ])
         .current_dir(dir)
         .env("PATH", path_with(bin))
         .output()
