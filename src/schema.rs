@@ -324,6 +324,7 @@ diesel::table! {
         entity_id -> Text,
         range_start -> Text,
         range_end -> Text,
+        prefix_len -> Integer,
     }
 }
 

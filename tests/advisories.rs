@@ -917,8 +917,21 @@ async fn csaf_documents_pass_the_reference_validator() {
     );
     assert_eq!(v[0]["remediations"][0]["category"], "vendor_fix");
     assert_eq!(v[0]["remediations"][1]["category"], "mitigation");
+    // First the document's canonical URL in the provider tree, then the advisory's references.
+    let reference = doc["document"]["tracking"]["id"].as_str().unwrap();
+    assert_eq!(doc["document"]["references"][0]["category"], "self");
     assert_eq!(
         doc["document"]["references"][0]["url"],
+        format!(
+            "https://csirt.example/.well-known/csaf/white/{}/{}.json",
+            &doc["document"]["tracking"]["initial_release_date"]
+                .as_str()
+                .unwrap()[..4],
+            reference.to_lowercase()
+        )
+    );
+    assert_eq!(
+        doc["document"]["references"][1]["url"],
         "https://vendor.example/security/2026-01"
     );
     let doc: Value = serde_json::from_slice(&std::fs::read(&files[1]).unwrap()).unwrap();
@@ -1003,6 +1016,62 @@ async fn entities_registered_before_the_index_are_matched_after_migrating() {
         let id = published(&app, &t, &target(m.clone())).await;
         let r = send(&app, get(&format!("/api/v1/advisories/{id}"), &reader)).await;
         assert_eq!(r.status, 200, "{m}: {}", r.text);
+    }
+}
+
+/// Which registered entities an advisory's ranges reach, case by case: a registered block
+/// inside the advisory's, one containing it (from far before its start), the same block, a
+/// neighbour that only touches, IPv6, and a deregistered entity.
+#[actix_web::test]
+async fn match_reaches_exactly_the_overlapping_registered_ranges() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let wide = register(&ctx, &app, "m-wide", "banking", &["10.0.0.0/8"], &[]).await;
+    let mid = register(&ctx, &app, "m-mid", "banking", &["10.20.0.0/16"], &[]).await;
+    let small = register(&ctx, &app, "m-small", "banking", &["10.20.30.16/28"], &[]).await;
+    let next = register(&ctx, &app, "m-next", "banking", &["10.20.30.32/28"], &[]).await;
+    let other = register(&ctx, &app, "m-other", "banking", &["192.0.2.0/24"], &[]).await;
+    let six = register(&ctx, &app, "m-six", "banking", &["2001:db8:1::/48"], &[]).await;
+    let gone = register(&ctx, &app, "m-gone", "banking", &["10.20.30.16/28"], &[]).await;
+    let r = send(
+        &app,
+        post(
+            &format!("/api/v1/entities/{gone}/deregister"),
+            &ctx.national(),
+            &json!({"reason": "left the sector"}),
+        ),
+    )
+    .await;
+    assert!(r.status < 300, "{}", r.text);
+    let cases: &[(&[&str], &[&String])] = &[
+        // a host inside the /28: the /28, the /16 and the /8 contain it
+        (&["10.20.30.17/32"], &[&wide, &mid, &small]),
+        // the /28 itself, and a /24 around it: its neighbour too
+        (&["10.20.30.16/28"], &[&wide, &mid, &small]),
+        (&["10.20.30.0/24"], &[&wide, &mid, &small, &next]),
+        // the whole /8 holds every IPv4 block registered inside it
+        (&["10.0.0.0/8"], &[&wide, &mid, &small, &next]),
+        // inside the /8 but outside the /16
+        (&["10.21.0.0/16"], &[&wide]),
+        // 10.20.30.0/28 ends at .15: it touches the /28 at .16 but does not overlap it
+        (&["10.20.30.0/28"], &[&wide, &mid]),
+        (&["192.0.2.255/32", "203.0.113.0/24"], &[&other]),
+        (&["2001:db8::/32"], &[&six]),
+        (&["2001:db8:1:2::/64"], &[&six]),
+        (&["2001:db9::/32"], &[]),
+        // nested advisory ranges count once
+        (
+            &["10.20.30.17/32", "10.20.30.16/28", "10.20.0.0/16"],
+            &[&wide, &mid, &small, &next],
+        ),
+    ];
+    let mut conn = ctx.state.pool.get().unwrap();
+    for (ranges, expected) in cases {
+        let nets: Vec<ipnet::IpNet> = ranges.iter().map(|r| r.parse().unwrap()).collect();
+        let found = nis2hub::entities::repo::overlapping(&mut conn, &nets, &[]).unwrap();
+        let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+        expected.sort();
+        assert_eq!(found, expected, "{ranges:?}");
     }
 }
 

@@ -4,9 +4,9 @@
 //! Registered ranges are kept in `entity_networks` as fixed-width hex bounds (IPv4 as
 //! IPv4-mapped IPv6, 32 hex digits): byte order is numeric order, on SQLite and on PostgreSQL
 //! (`COLLATE "C"`). Two CIDR blocks overlap exactly when one contains the other's first
-//! address, so an overlap with a block `[s, e]` is two indexed lookups: registered blocks that
-//! start inside `[s, e]`, and registered blocks that contain `s` — which start at `s` masked
-//! to some prefix length, a short list of exact values. Domains are kept with their labels
+//! address, so an overlap with a block `[s, e]` is indexed lookups only: registered blocks that
+//! start inside `[s, e]`, and registered blocks that contain `s` — which are `s` masked to one
+//! of the few prefix lengths in use. Domains are kept with their labels
 //! reversed (`example.nl` → `nl.example.`): a domain and its subdomains are one index range,
 //! its parents a short list of exact values.
 
@@ -62,26 +62,31 @@ pub fn index_networks(
         .collect();
     ranges.sort_unstable();
     ranges.dedup();
-    for (start, end) in ranges {
-        diesel::insert_into(entity_networks::table)
-            .values((
+    let rows: Vec<_> = ranges
+        .into_iter()
+        .map(|(start, end)| {
+            (
                 entity_networks::entity_id.eq(entity_id),
                 entity_networks::range_start.eq(hex(start)),
                 entity_networks::range_end.eq(hex(end)),
-            ))
-            .execute(conn)?;
-    }
+                entity_networks::prefix_len.eq(i32::try_from(prefix_len(start, end)).unwrap_or(0)),
+            )
+        })
+        .collect();
+    crate::insert_rows!(conn, entity_networks::table, rows, 4);
     let mut names: Vec<String> = domains.iter().map(|d| reversed(d)).collect();
     names.sort_unstable();
     names.dedup();
-    for name in names {
-        diesel::insert_into(entity_domains::table)
-            .values((
+    let rows: Vec<_> = names
+        .into_iter()
+        .map(|name| {
+            (
                 entity_domains::entity_id.eq(entity_id),
                 entity_domains::reversed.eq(name),
-            ))
-            .execute(conn)?;
-    }
+            )
+        })
+        .collect();
+    crate::insert_rows!(conn, entity_domains::table, rows, 2);
     Ok(())
 }
 
@@ -104,16 +109,84 @@ pub fn backfill(conn: &mut DbConn) -> AppResult<usize> {
     Ok(rows.len())
 }
 
-/// The most bind parameters one overlap query uses (SQLite allows 32 766).
-const PARAMS_PER_QUERY: usize = 20_000;
+/// Prefix length of a CIDR block from its bounds (IPv4 as IPv4-mapped IPv6: /24 is 120).
+fn prefix_len(start: u128, end: u128) -> u32 {
+    (start ^ end).leading_zeros()
+}
 
-/// The most advisory ranges one overlap query tests: each adds two `OR` terms, and SQLite
-/// refuses expression trees deeper than 1 000 ("Expression tree is too large"), which an
-/// advisory of 10 000 ranges reached before this limit.
-const RANGES_PER_QUERY: usize = 100;
+/// The blocks as sorted disjoint bounds: CIDR blocks nest or are disjoint, so a block inside an
+/// earlier one adds nothing to an overlap.
+fn disjoint(nets: &[IpNet]) -> Vec<(u128, u128)> {
+    let mut blocks: Vec<(u128, u128)> = nets.iter().map(bounds).collect();
+    blocks.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+    let mut out: Vec<(u128, u128)> = Vec::with_capacity(blocks.len());
+    for (start, end) in blocks {
+        if out.last().is_some_and(|&(_, last_end)| start <= last_end) {
+            continue;
+        }
+        out.push((start, end));
+    }
+    out
+}
+
+/// Registered entities with a block whose bounds satisfy `join` against one of `pairs`, a JSON
+/// array of `[a, b]` hex pairs joined with one indexed lookup each. One statement whatever the
+/// number of pairs: the pairs travel as one JSON parameter (SQLite's `json_each`,
+/// PostgreSQL's `json_array_elements`), so no bind-parameter or expression-depth limit applies.
+fn registered_with_blocks(
+    conn: &mut DbConn,
+    pairs: &[(String, String)],
+    join: &str,
+) -> AppResult<Vec<String>> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        entity_id: String,
+    }
+    if pairs.is_empty() {
+        return Ok(vec![]);
+    }
+    let json = serde_json::to_string(pairs)?;
+    // `CROSS JOIN` is SQLite's way of fixing the join order: the pairs outside, each an index
+    // lookup in `entity_networks` (left to itself, SQLite may scan the register and test every
+    // pair per row). PostgreSQL plans the order itself from its statistics.
+    let sql = |from: &str, join_kw: &str, a: &str, b: &str| {
+        format!(
+            "SELECT DISTINCT n.entity_id FROM {from} AS p \
+             {join_kw} entity_networks n ON {} \
+             {join_kw} entities e ON e.id = n.entity_id AND e.status = 'registered'",
+            join.replace("{a}", a).replace("{b}", b)
+        )
+    };
+    let rows: Vec<Row> = match conn {
+        DbConn::Pg(c) => diesel::sql_query(sql(
+            "json_array_elements($1::json)",
+            "JOIN",
+            "(p.value->>0)",
+            "(p.value->>1)",
+        ))
+        .bind::<diesel::sql_types::Text, _>(json)
+        .load(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(sql(
+            "json_each(?)",
+            "CROSS JOIN",
+            "json_extract(p.value, '$[0]')",
+            "json_extract(p.value, '$[1]')",
+        ))
+        .bind::<diesel::sql_types::Text, _>(json)
+        .load(c)?,
+    };
+    Ok(rows.into_iter().map(|r| r.entity_id).collect())
+}
 
 /// Ids of the registered (not deregistered) entities with a registered range that overlaps
 /// one of `nets` or a registered domain equal to, under, or above one of `domains`. Sorted.
+///
+/// Two CIDR blocks overlap exactly when one contains the other's first address. Registered
+/// blocks that start inside an advisory block are one index range each. A registered block
+/// that contains an advisory block's first address `s` and starts before it is, for its
+/// prefix length `l`, exactly the block `s` masked to `l`: one exact index lookup per prefix
+/// length in use in the register (a handful), never a scan. Both run as one statement each.
 pub fn overlapping(
     conn: &mut DbConn,
     nets: &[IpNet],
@@ -123,53 +196,43 @@ pub fn overlapping(
         .filter(entities::status.eq("registered"))
         .select(entities::id);
     let mut found: Vec<String> = vec![];
-    // Each block: its bounds, and the starts of every block that could contain its first address.
-    let mut pending: Vec<(String, String, Vec<String>)> = vec![];
-    let mut params = 0usize;
-    let flush = |conn: &mut DbConn,
-                 pending: &mut Vec<(String, String, Vec<String>)>|
-     -> AppResult<Vec<String>> {
-        let mut q = entity_networks::table
-            .select(entity_networks::entity_id)
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("1 = 0"))
-            .into_boxed();
-        for (start, end, containing) in pending.drain(..) {
-            q = q
-                .or_filter(
-                    entity_networks::range_start
-                        .ge(start.clone())
-                        .and(entity_networks::range_start.le(end)),
-                )
-                .or_filter(
-                    entity_networks::range_start
-                        .eq_any(containing)
-                        .and(entity_networks::range_end.ge(start)),
-                );
-        }
-        Ok(q.filter(entity_networks::entity_id.eq_any(registered))
+    let blocks = disjoint(nets);
+    if !blocks.is_empty() {
+        let inside: Vec<(String, String)> = blocks.iter().map(|&(s, e)| (hex(s), hex(e))).collect();
+        found.extend(registered_with_blocks(
+            conn,
+            &inside,
+            "n.range_start >= {a} AND n.range_start <= {b}",
+        )?);
+        let lengths: Vec<i32> = entity_networks::table
+            .select(entity_networks::prefix_len)
             .distinct()
-            .load(conn)?)
-    };
-    for net in nets {
-        let (start, end) = bounds(net);
-        let mut containing: Vec<u128> = (0..=128u32)
-            .map(|len| start & u128::MAX.checked_shl(128 - len).unwrap_or(0))
-            .collect();
+            .load(conn)?;
+        let mut containing: Vec<(u128, u128)> = vec![];
+        for &(start, end) in &blocks {
+            let own = prefix_len(start, end);
+            for &len in &lengths {
+                let Ok(len) = u32::try_from(len) else {
+                    continue;
+                };
+                if len >= own {
+                    continue; // such a block starting at or after `start` is found above
+                }
+                let mask = u128::MAX.checked_shl(128 - len).unwrap_or(0);
+                containing.push((start & mask, (start & mask) | !mask));
+            }
+        }
         containing.sort_unstable();
         containing.dedup();
-        params = params.saturating_add(containing.len().saturating_add(4));
-        pending.push((
-            hex(start),
-            hex(end),
-            containing.into_iter().map(hex).collect(),
-        ));
-        if params >= PARAMS_PER_QUERY || pending.len() >= RANGES_PER_QUERY {
-            found.extend(flush(conn, &mut pending)?);
-            params = 0;
-        }
-    }
-    if !pending.is_empty() {
-        found.extend(flush(conn, &mut pending)?);
+        let containing: Vec<(String, String)> = containing
+            .into_iter()
+            .map(|(s, e)| (hex(s), hex(e)))
+            .collect();
+        found.extend(registered_with_blocks(
+            conn,
+            &containing,
+            "n.range_start = {a} AND n.range_end = {b}",
+        )?);
     }
     for chunk in domains.chunks(500) {
         let mut q = entity_domains::table

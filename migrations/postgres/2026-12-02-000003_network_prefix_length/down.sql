@@ -1,0 +1,2 @@
+DROP INDEX entity_networks_prefix_len;
+ALTER TABLE entity_networks DROP COLUMN prefix_len;
