@@ -65,6 +65,8 @@ fn routes(cfg: &mut ServiceConfig) {
         .service(advisories::provider_routes::feed)
         .service(advisories::provider_routes::index)
         .service(advisories::provider_routes::changes)
+        .service(advisories::provider_routes::directory)
+        .service(advisories::provider_routes::year_directory)
         .service(advisories::provider_routes::document)
         .service(advisories::provider_routes::sha256)
         .service(advisories::provider_routes::sha512)

@@ -207,6 +207,8 @@ const CSAF_TREES: &[&str] = &[
     "/.well-known/csaf/feed-tlp-{tlp}.json",
     "/.well-known/csaf/{tlp}/index.txt",
     "/.well-known/csaf/{tlp}/changes.csv",
+    "/.well-known/csaf/{tlp}/",
+    "/.well-known/csaf/{tlp}/{year}/",
     "/.well-known/csaf/{tlp}/{year}/{name}.json",
     "/.well-known/csaf/{tlp}/{year}/{name}.json.sha256",
     "/.well-known/csaf/{tlp}/{year}/{name}.json.sha512",
@@ -1118,12 +1120,18 @@ async fn csaf_trees_beyond_white_need_a_token_with_advisories_read() {
         assert_insufficient_scope(&format!("GET {uri}"), &r, "advisories:read");
         let r = send(&app, get(&uri, &national)).await;
         assert_eq!(r.status, 200, "GET {uri} with a valid token: {}", r.text);
-        // The white tree opens without a token, and has no AMBER document.
+        // The white tree opens without a token, and has no AMBER document (nor, so, a year
+        // folder for it).
         let white = uri
             .replace("/amber/", "/white/")
             .replace("tlp-amber", "tlp-white");
         let r = send(&app, TestRequest::get().uri(&white)).await;
-        let expected = if white.contains(&name) { 404 } else { 200 };
+        let year_folder = format!("/white/{year}/");
+        let expected = if white.contains(&name) || white.ends_with(&year_folder) {
+            404
+        } else {
+            200
+        };
         assert_eq!(
             r.status, expected,
             "GET {white} without a token: {}",

@@ -152,6 +152,15 @@ struct Crawled {
     docs: Vec<(String, Value, std::path::PathBuf)>,
 }
 
+/// The `href`s of an HTML listing, in order.
+fn hrefs(html: &str) -> Vec<String> {
+    html.split("href=\"")
+        .skip(1)
+        .filter_map(|s| s.split('"').next())
+        .map(str::to_string)
+        .collect()
+}
+
 /// Reads one feed as an aggregator: every entry's document, hashes and signature.
 fn crawl_feed(
     http: &Http,
@@ -196,6 +205,15 @@ fn crawl_feed(
         let prefix = format!("/.well-known/csaf/{dir}/");
         let path = url.split(&prefix).nth(1).unwrap_or_else(|| panic!("{url}"));
         assert_eq!(path, format!("{year}/{file}"));
+        // The document names that URL as its canonical one (CSAF 2.0 §6.2.11).
+        let selves: Vec<&Value> = parsed["document"]["references"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["category"] == "self")
+            .map(|r| &r["url"])
+            .collect();
+        assert_eq!(selves, [&json!(url)], "the self reference of {url}");
         assert_eq!(
             parsed["document"]["distribution"]["tlp"]["label"],
             dir.to_uppercase()
@@ -241,6 +259,29 @@ fn crawl_feed(
     assert_eq!(index.status, 200);
     let listed: BTreeSet<String> = index.text().lines().map(str::to_string).collect();
     assert_eq!(listed, paths, "index.txt of {dir}");
+    // The directory listings (§7.1.14) lead a person to the same documents, with their hashes
+    // and signatures.
+    let top = http.get(&format!("{base}/{dir}/"), token);
+    assert_eq!(top.status, 200, "{dir}/: {}", top.text());
+    assert!(top.content_type.starts_with("text/html"));
+    let top = hrefs(&top.text());
+    assert!(top.contains(&"index.txt".to_string()) && top.contains(&"changes.csv".to_string()));
+    let mut browsed = BTreeSet::new();
+    for year in top.iter().filter(|h| h.ends_with('/') && *h != "../") {
+        let folder = http.get(&format!("{base}/{dir}/{year}"), token);
+        assert_eq!(folder.status, 200, "{dir}/{year}: {}", folder.text());
+        let entries = hrefs(&folder.text());
+        for file in entries.iter().filter(|h| h.ends_with(".json")) {
+            for ext in [".asc", ".sha256", ".sha512"] {
+                assert!(
+                    entries.contains(&format!("{file}{ext}")),
+                    "{year}{file}{ext}"
+                );
+            }
+            browsed.insert(format!("{year}{file}"));
+        }
+    }
+    assert_eq!(browsed, paths, "the listings of {dir}");
     let changes = http.get(&format!("{base}/{dir}/changes.csv"), token).text();
     let rows: Vec<(String, String)> = changes
         .lines()
@@ -447,6 +488,8 @@ fn an_aggregator_crawls_the_trusted_provider() {
         format!("{csaf}/feed-tlp-amber.json"),
         format!("{csaf}/amber/index.txt"),
         format!("{csaf}/amber/changes.csv"),
+        format!("{csaf}/amber/"),
+        format!("{}/", amber_url.rsplit_once('/').unwrap().0),
         amber_url.clone(),
         format!("{amber_url}.sha256"),
         format!("{amber_url}.sha512"),
@@ -471,10 +514,14 @@ fn an_aggregator_crawls_the_trusted_provider() {
             .text(),
         ""
     );
+    let listing = http.get(&format!("{csaf}/amber/"), Some(&health));
+    assert_eq!(listing.status, 200);
+    assert_eq!(hrefs(&listing.text()), ["../", "index.txt", "changes.csv"]);
     for url in [
         amber_url.clone(),
         format!("{amber_url}.asc"),
         format!("{amber_url}.sha256"),
+        format!("{}/", amber_url.rsplit_once('/').unwrap().0),
     ] {
         assert_eq!(http.get(&url, Some(&health)).status, 404, "{url}");
     }

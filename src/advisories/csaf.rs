@@ -31,8 +31,9 @@ struct Products {
 }
 
 /// Builds the document. `national` tells the publisher's role; `website` is the issuer's
-/// (its namespace), else a URN naming it.
-pub fn document(a: &Advisory, national: bool, website: Option<&str>) -> Value {
+/// (its namespace), else a URN naming it; `public_url` is the provider's, under which the
+/// document's canonical URL (its `self` reference, CSAF 2.0 §6.2.11) lives.
+pub fn document(a: &Advisory, national: bool, website: Option<&str>, public_url: &str) -> Value {
     let input = &a.input;
     let mut next_id = 0u32;
     let mut pid = || {
@@ -200,7 +201,7 @@ pub fn document(a: &Advisory, national: bool, website: Option<&str>) -> Value {
             "text": format!("This advisory has been withdrawn: {}", a.withdrawn_reason.clone().unwrap_or_default()),
         }));
     }
-    let references: Vec<Value> = input
+    let mut references: Vec<Value> = input
         .references
         .iter()
         .map(|r| json!({"category": "external", "summary": r.summary, "url": r.url}))
@@ -217,6 +218,19 @@ pub fn document(a: &Advisory, national: bool, website: Option<&str>) -> Value {
         .or(a.revisions.first().map(|r| r.date))
         .unwrap_or(a.created_at);
     let current = a.revisions.last().map(|r| r.date).unwrap_or(a.updated_at);
+    references.insert(
+        0,
+        json!({
+            "category": "self",
+            "summary": "The canonical URL of this document",
+            "url": format!(
+                "{public_url}/.well-known/csaf/{}/{}/{}",
+                super::provider::Dir::of(input.tlp).name(),
+                initial.format("%Y"),
+                super::provider::file_name(&a.reference),
+            ),
+        }),
+    );
     let namespace = website
         .filter(|w| w.starts_with("https://") || w.starts_with("http://"))
         .map(str::to_string)

@@ -103,7 +103,7 @@ impl Dir {
         }
     }
 
-    fn of(tlp: Tlp) -> Dir {
+    pub fn of(tlp: Tlp) -> Dir {
         match super::csaf::tlp_label(tlp) {
             "WHITE" => Dir::White,
             "GREEN" => Dir::Green,
@@ -172,6 +172,7 @@ pub fn documents(
     caller: Option<&Caller>,
     dir: Dir,
     only_file: Option<&str>,
+    public_url: &str,
 ) -> AppResult<Vec<Document>> {
     if caller.is_none() && dir != Dir::White {
         return Err(AppError::Unauthorized(
@@ -191,7 +192,7 @@ pub fn documents(
         if only_file.is_some_and(|f| f != file_name(&reference)) {
             continue;
         }
-        match service::csaf(conn, caller, &id) {
+        match service::csaf(conn, caller, &id, public_url) {
             Ok(doc) => out.push(document(&doc)?),
             Err(AppError::NotFound | AppError::Unauthorized(_)) => {}
             Err(e) => return Err(e),
@@ -210,6 +211,57 @@ pub fn index_txt(docs: &[Document]) -> String {
 pub fn changes_csv(docs: &[Document]) -> String {
     docs.iter()
         .map(|d| format!("\"{}\",\"{}\"\n", d.path(), d.current))
+        .collect()
+}
+
+/// A server-side directory listing (§7.1.14): a plain HTML page with one link per entry,
+/// relative to the directory, so a person can browse the tree as a web server shows folders.
+pub fn listing_html(title: &str, entries: &[String]) -> String {
+    fn escape(s: &str) -> String {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    }
+    let title = escape(title);
+    let mut out = format!(
+        "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Index of {title}</title></head>\n<body><h1>Index of {title}</h1>\n<ul>\n<li><a href=\"../\">../</a></li>\n"
+    );
+    for entry in entries {
+        let entry = escape(entry);
+        out.push_str(&format!("<li><a href=\"{entry}\">{entry}</a></li>\n"));
+    }
+    out.push_str("</ul></body></html>\n");
+    out
+}
+
+/// The entries of a TLP directory: `index.txt`, `changes.csv` and a folder per year, newest first.
+pub fn directory_entries(docs: &[Document]) -> Vec<String> {
+    let mut years: Vec<&str> = docs.iter().map(|d| d.year.as_str()).collect();
+    years.sort_unstable_by(|a, b| b.cmp(a));
+    years.dedup();
+    ["index.txt", "changes.csv"]
+        .into_iter()
+        .map(String::from)
+        .chain(years.into_iter().map(|y| format!("{y}/")))
+        .collect()
+}
+
+/// The entries of a year folder: every document with its hashes and signature, by file name.
+pub fn year_entries(docs: &[Document], year: &str) -> Vec<String> {
+    let mut files: Vec<&str> = docs
+        .iter()
+        .filter(|d| d.year == year)
+        .map(|d| d.file.as_str())
+        .collect();
+    files.sort_unstable();
+    files
+        .into_iter()
+        .flat_map(|f| {
+            ["", ".asc", ".sha256", ".sha512"]
+                .into_iter()
+                .map(move |ext| format!("{f}{ext}"))
+        })
         .collect()
 }
 

@@ -8,7 +8,7 @@
 use super::provider::{self, Dir, Document};
 use super::routes::Reader;
 use crate::auth::Caller;
-use crate::error::AppError;
+use crate::error::{AppError, Problem};
 use crate::AppState;
 use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
 use actix_web::{get, web, HttpResponse};
@@ -146,8 +146,11 @@ async fn listing(
     only: Option<String>,
 ) -> Result<(Dir, Vec<Document>), AppError> {
     let dir = dir(tlp)?;
+    let public_url = state.config.provider.public_url.clone();
     let docs = state
-        .db(move |conn| provider::documents(conn, caller.as_ref(), dir, only.as_deref()))
+        .db(move |conn| {
+            provider::documents(conn, caller.as_ref(), dir, only.as_deref(), &public_url)
+        })
         .await?;
     Ok((dir, docs))
 }
@@ -214,6 +217,71 @@ pub async fn changes(
     Ok(text(
         "text/csv; charset=utf-8",
         provider::changes_csv(&docs),
+    ))
+}
+
+/// The listing of a TLP directory (CSAF 2.0 §7.1.14): `index.txt`, `changes.csv` and the
+/// year folders that hold a document the caller may read.
+#[utoipa::path(
+    operation_id = "getCsafDirectory",
+    tag = "advisories",
+    params(DirectoryPath),
+    security(("bearer" = ["advisories:read"]), ()),
+    responses((status = 200, description = "An HTML directory listing", body = String, content_type = "text/html"))
+)]
+#[get("/.well-known/csaf/{tlp}/")]
+pub async fn directory(
+    state: web::Data<AppState>,
+    reader: Reader,
+    tlp: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    let (dir, docs) = listing(&state, reader.0, &tlp, None).await?;
+    let title = format!("/.well-known/csaf/{}/", dir.name());
+    Ok(text(
+        "text/html; charset=utf-8",
+        provider::listing_html(&title, &provider::directory_entries(&docs)),
+    ))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct YearPath {
+    /// The TLP directory.
+    #[param(inline)]
+    pub tlp: TlpDirectory,
+    /// Year of the documents' initial release.
+    #[param(pattern = "^[0-9]{4}$", example = "2026")]
+    pub year: String,
+}
+
+/// The listing of a year folder (CSAF 2.0 §7.1.14): each document the caller may read with its
+/// `.asc`, `.sha256` and `.sha512`; 404 when it may read none of that year.
+#[utoipa::path(
+    operation_id = "getCsafYearDirectory",
+    tag = "advisories",
+    params(YearPath),
+    security(("bearer" = ["advisories:read"]), ()),
+    responses(
+        (status = 200, description = "An HTML directory listing", body = String, content_type = "text/html"),
+        (status = 404, description = "No document of that year the caller may read", body = Problem)
+    )
+)]
+#[get("/.well-known/csaf/{tlp}/{year}/")]
+pub async fn year_directory(
+    state: web::Data<AppState>,
+    reader: Reader,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, AppError> {
+    let (tlp, year) = path.into_inner();
+    let (dir, docs) = listing(&state, reader.0, &tlp, None).await?;
+    let entries = provider::year_entries(&docs, &year);
+    if entries.is_empty() {
+        return Err(AppError::NotFound);
+    }
+    let title = format!("/.well-known/csaf/{}/{year}/", dir.name());
+    Ok(text(
+        "text/html; charset=utf-8",
+        provider::listing_html(&title, &entries),
     ))
 }
 

@@ -319,8 +319,9 @@ pub async fn csaf(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = parse_id(&id)?;
+    let public_url = state.config.provider.public_url.clone();
     let doc = state
-        .db(move |conn| service::csaf(conn, reader.0.as_ref(), &id))
+        .db(move |conn| service::csaf(conn, reader.0.as_ref(), &id, &public_url))
         .await?;
     Ok(HttpResponse::Ok().json(doc))
 }

@@ -898,8 +898,14 @@ pub fn revision(
     })
 }
 
-/// The CSAF 2.0 document of a published (or withdrawn) advisory, as its readers see it.
-pub fn csaf(conn: &mut DbConn, caller: Option<&Caller>, id: &str) -> AppResult<serde_json::Value> {
+/// The CSAF 2.0 document of a published (or withdrawn) advisory, as its readers see it;
+/// `public_url` is the provider's (its canonical URL is the document's `self` reference).
+pub fn csaf(
+    conn: &mut DbConn,
+    caller: Option<&Caller>,
+    id: &str,
+    public_url: &str,
+) -> AppResult<serde_json::Value> {
     let row = load_for(conn, caller, id)?;
     if row.status == "draft" {
         return Err(AppError::Conflict(
@@ -924,5 +930,6 @@ pub fn csaf(conn: &mut DbConn, caller: Option<&Caller>, id: &str) -> AppResult<s
             .map(|o| o.kind == OrgKind::NationalCsirt)
             .unwrap_or(false),
         website.as_deref(),
+        public_url,
     ))
 }
