@@ -649,3 +649,120 @@ async fn a_voluntary_near_miss_owes_nothing_and_is_counted_apart() {
     let g = group(&a, "malicious_action");
     assert_eq!((&g["incidents"], &g["near_misses"]), (&json!(0), &json!(1)));
 }
+
+/// Art. 30: an organisation outside the register notifies a cyber threat through the national
+/// CSIRT, which records it with the report (out of the scope of NIS2, so the notification is
+/// voluntary); then an API client with `incidents:report` lets it report a near miss itself.
+/// An organisation NIS2 covers, a sectoral CSIRT recording one, and a reporter beside an
+/// `entity_id` are refused, writing nothing.
+#[actix_web::test]
+async fn a_reporter_outside_the_register_notifies_voluntarily_and_then_reports_itself() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let national = ctx.national();
+    let mut bakery = entity_body("BAKERY-1", "energy.gas");
+    bakery["name"] = json!("Village Gas Cooperative");
+    bakery["size"] = json!("small");
+    let aware = Utc::now() - chrono::Duration::hours(2);
+    let threat = json!({"reporter": bakery, "stage": "notification", "kind": "cyber_threat",
+                        "aware_at": aware, "summary": "Scans for exposed gas meter gateways",
+                        "threat_type": "information-gathering"});
+
+    // Refused first, and nothing is written.
+    let tables = ["entities", "incidents", "events", "audit_log"];
+    let before: Vec<i64> = tables.iter().map(|t| count(&ctx, t)).collect();
+    let mut covered = threat.clone();
+    covered["reporter"]["size"] = json!("large");
+    let r = send(&app, post("/api/v1/incidents", &national, &covered)).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["pointer"], "/reporter", "{}", r.text);
+    let mut both = threat.clone();
+    both["entity_id"] = json!(uuid::Uuid::new_v4().to_string());
+    let r = send(&app, post("/api/v1/incidents", &national, &both)).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["pointer"], "/reporter");
+    let mut bad = threat.clone();
+    bad["reporter"]["country"] = json!("XX");
+    let r = send(&app, post("/api/v1/incidents", &national, &bad)).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["pointer"], "/reporter/country");
+    let energy = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let r = send(&app, post("/api/v1/incidents", &energy, &threat)).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let after: Vec<i64> = tables.iter().map(|t| count(&ctx, t)).collect();
+    assert_eq!(after, before, "refused reports write nothing");
+
+    // Recorded with the report, routed to the sector's CSIRT, owing nothing.
+    let r = send(&app, post("/api/v1/incidents", &national, &threat)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let record = r.body["entity_id"].as_str().unwrap().to_string();
+    let cl = &r.body["decision"]["classification"];
+    assert_eq!(
+        (&cl["kind"], &cl["mandatory"]),
+        (&json!("cyber_threat"), &json!(false))
+    );
+    assert_eq!(r.body["next_obligation"], Value::Null);
+    let recipients: Vec<&str> = r.body["decision"]["recipients"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["organisation_code"].as_str().unwrap())
+        .collect();
+    assert_eq!(recipients, ["csirt-energy"], "{}", r.text);
+    let e = send(&app, get(&format!("/api/v1/entities/{record}"), &national)).await;
+    assert_eq!(e.status, 200, "{}", e.text);
+    assert_eq!(e.body["name"], "Village Gas Cooperative");
+    assert_eq!(e.body["category"], "out_of_scope");
+
+    // A client of its own: the reporter notifies a near miss itself.
+    let c = send(
+        &app,
+        post(
+            "/api/v1/clients",
+            &national,
+            &json!({"name": "Cooperative reporting", "organisation_id": record,
+                    "scope": "incidents:report incidents:read"}),
+        ),
+    )
+    .await;
+    assert_eq!(c.status, 201, "{}", c.text);
+    let grant = serde_urlencoded::to_string([
+        ("grant_type", "client_credentials"),
+        ("client_id", c.body["client_id"].as_str().unwrap()),
+        ("client_secret", c.body["client_secret"].as_str().unwrap()),
+    ])
+    .unwrap();
+    let t = send(
+        &app,
+        actix_web::test::TestRequest::post()
+            .uri("/oauth/token")
+            .insert_header(("content-type", "application/x-www-form-urlencoded"))
+            .set_payload(grant),
+    )
+    .await;
+    assert_eq!(t.status, 200, "{}", t.text);
+    let own = t.body["access_token"].as_str().unwrap().to_string();
+    let r = send(
+        &app,
+        post(
+            "/api/v1/incidents",
+            &own,
+            &json!({"entity_id": record, "stage": "notification", "kind": "near_miss",
+                    "aware_at": aware, "significant": true,
+                    "summary": "A gateway's default password was found and changed in time"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["decision"]["classification"]["mandatory"], false);
+    assert!(r.body["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|s| s["due_at"].is_null()));
+    // It may not record reporters of its own.
+    let mut other = threat.clone();
+    other["reporter"]["identifier"] = json!("BAKERY-2");
+    let r = send(&app, post("/api/v1/incidents", &own, &other)).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+}

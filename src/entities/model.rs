@@ -98,6 +98,20 @@ impl EntityInput {
         Ok(input)
     }
 
+    /// The checks and normalisation of `from_json` for a registration inside another document
+    /// (already parsed and field-validated there), its errors under `pointer`.
+    pub fn check_nested(&mut self, pointer: &str) -> Vec<FieldError> {
+        let errors = match self.check() {
+            Err(AppError::Validation(errors)) => errors,
+            _ => vec![],
+        };
+        self.normalise();
+        errors
+            .into_iter()
+            .map(|e| FieldError::new(format!("{pointer}{}", e.pointer), e.message))
+            .collect()
+    }
+
     fn normalise(&mut self) {
         self.name = self.name.trim().to_string();
         self.identifier = self.identifier.trim().to_string();

@@ -124,6 +124,13 @@ pub struct ReportInput {
     /// The entity the incident belongs to (first report only).
     #[schema(format = Uuid)]
     pub entity_id: Option<String>,
+    /// A reporter outside the register (NIS2 Art. 30; first report only, instead of
+    /// `entity_id`; the national CSIRT only): the organisation's details, recorded with the
+    /// report as an entity out of the scope of NIS2 — so the notification is voluntary and
+    /// imposes no obligation — whose id later reports, and an API client of its own, use.
+    /// An organisation NIS2 covers is registered as an entity instead (422).
+    #[validate(nested)]
+    pub reporter: Option<crate::entities::model::EntityInput>,
     pub stage: Stage,
     /// What is notified (first report only; default `incident`). A near miss or a cyber
     /// threat is always voluntary (Art. 30): it imposes no stage, deadline or obligation.
@@ -191,11 +198,17 @@ impl ReportInput {
         r.handling_ended_at = r.handling_ended_at.map(crate::db::micros);
         let mut e = Vec::new();
         if first {
-            if r.entity_id.is_none() {
-                e.push(FieldError::new(
+            match (&r.entity_id, &mut r.reporter) {
+                (None, None) => e.push(FieldError::new(
                     "/entity_id",
-                    "name the entity the incident belongs to",
-                ));
+                    "name the entity the incident belongs to (or, for a reporter outside the register, give `reporter`)",
+                )),
+                (Some(_), Some(_)) => e.push(FieldError::new(
+                    "/reporter",
+                    "give either entity_id or reporter, not both",
+                )),
+                (None, Some(reporter)) => e.extend(reporter.check_nested("/reporter")),
+                (Some(_), None) => {}
             }
             match r.aware_at {
                 None => e.push(FieldError::new(
@@ -217,6 +230,7 @@ impl ReportInput {
         } else {
             for (field, set) in [
                 ("/entity_id", r.entity_id.is_some()),
+                ("/reporter", r.reporter.is_some()),
                 ("/kind", r.kind.is_some()),
                 ("/aware_at", r.aware_at.is_some()),
                 ("/occurred_at", r.occurred_at.is_some()),

@@ -370,12 +370,39 @@ fn awareness_columns(existing: Option<&IncidentRow>, input: &ReportInput) -> Awa
 }
 
 /// Records a report: the first one (`incident_id` = `None`) opens the incident.
+/// Records a reporter outside the register (Art. 30) for its first voluntary notification: an
+/// entity out of the scope of NIS2, in the report's transaction. Only the national CSIRT
+/// records one; an organisation that NIS2 covers must be registered as an entity instead.
+fn record_reporter(
+    conn: &mut DbConn,
+    caller: &Caller,
+    reporter: crate::entities::model::EntityInput,
+    dir: &[DirectoryOrg],
+) -> AppResult<Entity> {
+    if caller.role != Role::NationalCsirt {
+        return Err(AppError::ForbiddenAction(
+            "only the national CSIRT records a reporter outside the register".into(),
+        ));
+    }
+    let derived = crate::entities::service::derive(&reporter, dir);
+    if derived.category != Category::OutOfScope {
+        return Err(AppError::invalid(
+            "/reporter",
+            format!(
+                "NIS2 covers this organisation (it would be {}): register it as an entity and report with its entity_id",
+                derived.category.as_str()
+            ),
+        ));
+    }
+    crate::entities::service::create(conn, caller, reporter)
+}
+
 pub fn report(
     conn: &mut DbConn,
     caller: &Caller,
     rs: &RuleSet,
     incident_id: Option<&str>,
-    input: ReportInput,
+    mut input: ReportInput,
 ) -> AppResult<Incident> {
     db::lock_writes(conn)?;
     let now = db::now().and_utc();
@@ -386,6 +413,13 @@ pub fn report(
     }
     let dir = load_directory(conn)?;
     let (existing, entity) = match incident_id {
+        None if input.reporter.is_some() => {
+            let reporter = input.reporter.take().expect("the guard saw a reporter");
+            let entity = record_reporter(conn, caller, reporter, &dir)?;
+            // The stored report names the record, as every first report names its entity.
+            input.entity_id = Some(entity.id.clone());
+            (None, entity)
+        }
         None => {
             let no_entity = || {
                 AppError::Validation(vec![FieldError::new(
