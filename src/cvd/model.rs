@@ -482,26 +482,6 @@ pub struct Message {
 // ---------------------------------------------------------------------------------------
 // Publication: `POST /api/v1/cvd/cases/{id}/publish`.
 
-/// The pattern of a reference URL: `http://` or `https://` and at least two more characters,
-/// none of them whitespace or control characters. The service checks the same pattern.
-pub const REFERENCE_URL_PATTERN: &str = "^https?://[^\\s\\x00-\\x1f\\x7f]{2,}$";
-
-/// A link the advisory points readers to (a vendor bulletin, the fix).
-#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct PublicationReference {
-    #[validate(length(max = 2000))]
-    #[schema(
-        max_length = 2000,
-        pattern = "^https?://[^\\s\\x00-\\x1f\\x7f]{2,}$",
-        example = "https://vendor.example/security/2027-01"
-    )]
-    pub url: String,
-    #[validate(length(min = 1, max = 500))]
-    #[schema(min_length = 1, max_length = 500, example = "Vendor bulletin")]
-    pub summary: String,
-}
-
 /// Publishes a case as an advisory. The advisory is made from the case (title, CVE ids, the
 /// product and versions, each vendor's status, the finder's credit); the body adds what only
 /// the coordinator can judge. Further detail (CVSS vector, CWEs) is added to the advisory
@@ -531,7 +511,7 @@ pub struct PublishCvdCase {
     #[serde(default)]
     #[validate(length(max = 100), nested)]
     #[schema(max_items = 100)]
-    pub references: Vec<PublicationReference>,
+    pub references: Vec<crate::advisories::model::Reference>,
     /// Publish before `embargo_until` (needs a `reason`, which is kept on the case and the
     /// disclosure audited as forced).
     #[serde(default)]

@@ -16,14 +16,6 @@ use crate::db::DbConn;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::schema::cvd_vendors;
 use diesel::prelude::*;
-use std::sync::OnceLock;
-
-/// True for exactly the URLs [`REFERENCE_URL_PATTERN`] matches.
-fn is_reference_url(url: &str) -> bool {
-    static RE: OnceLock<regex::Regex> = OnceLock::new();
-    RE.get_or_init(|| regex::Regex::new(REFERENCE_URL_PATTERN).expect("the pattern compiles"))
-        .is_match(url)
-}
 
 /// The product entries of the advisory: one per vendor that answered, the case's versions
 /// under the vendor's status (`affected` → known affected, `fixed` → fixed, `not_affected` →
@@ -94,14 +86,7 @@ fn advisory_input(
     let mut cves: Vec<String> = serde_json::from_str(&row.cves)?;
     cves.sort();
     cves.dedup();
-    let mut references: Vec<Reference> = input
-        .references
-        .iter()
-        .map(|r| Reference {
-            url: r.url.clone(),
-            summary: r.summary.clone(),
-        })
-        .collect();
+    let mut references: Vec<Reference> = input.references.clone();
     references.extend(cves.iter().map(|c| Reference {
         url: format!("https://www.cve.org/CVERecord?id={c}"),
         summary: format!("CVE record {c}"),
@@ -194,7 +179,7 @@ pub fn publish(
         ));
     }
     for (i, r) in input.references.iter().enumerate() {
-        if !is_reference_url(&r.url) {
+        if !crate::http::formats::is_http_url(&r.url) {
             errors.push(FieldError::new(
                 format!("/references/{i}/url"),
                 "must be an http(s) URL without spaces",
@@ -227,19 +212,4 @@ pub fn publish(
         },
     )?;
     Ok(CvdPublication { case, advisory })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reference_urls_are_http_without_spaces() {
-        assert!(is_reference_url("https://vendor.example/a"));
-        assert!(is_reference_url("http://x.y"));
-        assert!(!is_reference_url("https://"));
-        assert!(!is_reference_url("ftp://vendor.example"));
-        assert!(!is_reference_url("https://vendor.example/a b"));
-        assert!(!is_reference_url("https://vendor.example/\n"));
-    }
 }

@@ -1461,6 +1461,46 @@ pub fn post_message(
     Ok(message_api(&acting, stored))
 }
 
+/// Marks the cases whose `$due` deadline passed with `$done` still unset, each once (`$missed`,
+/// claimed with a conditional update so two sweeps never both mark one), with an event to the
+/// coordinators and an audit record. A macro because the three columns differ in type.
+macro_rules! mark_missed {
+    ($conn:expr, $caller:expr, $now:expr, $limit:expr, $done:ident, $missed:ident, $due:ident, $action:expr) => {{
+        let ids: Vec<String> = cvd_cases::table
+            .filter(
+                cvd_cases::$done
+                    .is_null()
+                    .and(cvd_cases::$missed.is_null())
+                    .and(cvd_cases::$due.lt($now)),
+            )
+            .order(cvd_cases::$due.asc())
+            .limit($limit)
+            .select(cvd_cases::id)
+            .load($conn)?;
+        let mut marked = 0usize;
+        for id in ids {
+            let claimed = diesel::update(
+                cvd_cases::table.filter(cvd_cases::id.eq(&id).and(cvd_cases::$missed.is_null())),
+            )
+            .set(cvd_cases::$missed.eq(Some($now)))
+            .execute($conn)?;
+            if claimed != 1 {
+                continue;
+            }
+            let row = case_row($conn, &id)?;
+            emit_update(
+                $conn,
+                &row,
+                &[stringify!($missed).to_string()],
+                Audience::Visibility(Visibility::Coordinators),
+            )?;
+            audit::record($conn, $caller, $action, "cvd_case", &id)?;
+            marked += 1;
+        }
+        marked
+    }};
+}
+
 /// Marks missed acknowledgement deadlines and vendors that did not answer in time, each once
 /// with a `cvd.case_updated` event. Call inside a write transaction; returns how many it
 /// marked.
@@ -1468,74 +1508,26 @@ pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> AppResult<usi
     db::lock_writes(conn)?;
     let caller = Caller::system("cvd-deadline-sweep");
     let mut marked = 0;
-    let late: Vec<String> = cvd_cases::table
-        .filter(
-            cvd_cases::acknowledged_at
-                .is_null()
-                .and(cvd_cases::acknowledge_missed_at.is_null())
-                .and(cvd_cases::acknowledge_due_at.lt(now)),
-        )
-        .order(cvd_cases::acknowledge_due_at.asc())
-        .limit(limit)
-        .select(cvd_cases::id)
-        .load(conn)?;
-    for id in late {
-        let claimed = diesel::update(
-            cvd_cases::table.filter(
-                cvd_cases::id
-                    .eq(&id)
-                    .and(cvd_cases::acknowledge_missed_at.is_null()),
-            ),
-        )
-        .set(cvd_cases::acknowledge_missed_at.eq(Some(now)))
-        .execute(conn)?;
-        if claimed != 1 {
-            continue;
-        }
-        let row = case_row(conn, &id)?;
-        emit_update(
-            conn,
-            &row,
-            &["acknowledge_missed_at".to_string()],
-            Audience::Visibility(Visibility::Coordinators),
-        )?;
-        audit::record(conn, &caller, "cvd.acknowledge_missed", "cvd_case", &id)?;
-        marked += 1;
-    }
-    let unassessed: Vec<String> = cvd_cases::table
-        .filter(
-            cvd_cases::assessed_at
-                .is_null()
-                .and(cvd_cases::assess_missed_at.is_null())
-                .and(cvd_cases::assess_due_at.lt(now)),
-        )
-        .order(cvd_cases::assess_due_at.asc())
-        .limit(limit)
-        .select(cvd_cases::id)
-        .load(conn)?;
-    for id in unassessed {
-        let claimed = diesel::update(
-            cvd_cases::table.filter(
-                cvd_cases::id
-                    .eq(&id)
-                    .and(cvd_cases::assess_missed_at.is_null()),
-            ),
-        )
-        .set(cvd_cases::assess_missed_at.eq(Some(now)))
-        .execute(conn)?;
-        if claimed != 1 {
-            continue;
-        }
-        let row = case_row(conn, &id)?;
-        emit_update(
-            conn,
-            &row,
-            &["assess_missed_at".to_string()],
-            Audience::Visibility(Visibility::Coordinators),
-        )?;
-        audit::record(conn, &caller, "cvd.assess_missed", "cvd_case", &id)?;
-        marked += 1;
-    }
+    marked += mark_missed!(
+        conn,
+        &caller,
+        now,
+        limit,
+        acknowledged_at,
+        acknowledge_missed_at,
+        acknowledge_due_at,
+        "cvd.acknowledge_missed"
+    );
+    marked += mark_missed!(
+        conn,
+        &caller,
+        now,
+        limit,
+        assessed_at,
+        assess_missed_at,
+        assess_due_at,
+        "cvd.assess_missed"
+    );
     let silent: Vec<VendorRow> = cvd_vendors::table
         .inner_join(cvd_cases::table.on(cvd_cases::id.eq(cvd_vendors::case_id)))
         .filter(

@@ -302,20 +302,40 @@ pub fn parse_valid<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, Ap
     Ok(value)
 }
 
+/// The body of a JSON request, within the body limit; `Content-Type` must say JSON, except,
+/// when `may_be_empty`, for an empty body (a request without a body has none to declare).
+fn json_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    may_be_empty: bool,
+) -> LocalBoxFuture<'static, Result<web::Bytes, AppError>> {
+    let checked = check_content_type(req);
+    let limit = body_limit(req);
+    let declared = declared_length(req);
+    let payload = payload.take();
+    Box::pin(async move {
+        // A required body is refused for its type before it is read.
+        let deferred = if may_be_empty {
+            Some(checked)
+        } else {
+            checked?;
+            None
+        };
+        let bytes = read_body(payload, limit, declared).await?;
+        if let Some(checked) = deferred.filter(|_| !bytes.is_empty()) {
+            checked?;
+        }
+        Ok(bytes)
+    })
+}
+
 impl<T: DeserializeOwned + Validate + 'static> FromRequest for ValidJson<T> {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let checked = check_content_type(req);
-        let limit = body_limit(req);
-        let declared = declared_length(req);
-        let payload = payload.take();
-        Box::pin(async move {
-            checked?;
-            let bytes = read_body(payload, limit, declared).await?;
-            parse_valid(&bytes).map(ValidJson)
-        })
+        let body = json_body(req, payload, false);
+        Box::pin(async move { parse_valid(&body.await?).map(ValidJson) })
     }
 }
 
@@ -324,15 +344,8 @@ impl FromRequest for JsonBody {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let checked = check_content_type(req);
-        let limit = body_limit(req);
-        let declared = declared_length(req);
-        let payload = payload.take();
-        Box::pin(async move {
-            checked?;
-            let bytes = read_body(payload, limit, declared).await?;
-            Ok(JsonBody { bytes })
-        })
+        let body = json_body(req, payload, false);
+        Box::pin(async move { Ok(JsonBody { bytes: body.await? }) })
     }
 }
 
@@ -347,17 +360,8 @@ impl FromRequest for OptionalJsonBody {
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let checked = check_content_type(req);
-        let limit = body_limit(req);
-        let declared = declared_length(req);
-        let payload = payload.take();
-        Box::pin(async move {
-            let bytes = read_body(payload, limit, declared).await?;
-            if !bytes.is_empty() {
-                checked?;
-            }
-            Ok(OptionalJsonBody { bytes })
-        })
+        let body = json_body(req, payload, true);
+        Box::pin(async move { Ok(OptionalJsonBody { bytes: body.await? }) })
     }
 }
 
