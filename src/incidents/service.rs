@@ -369,7 +369,6 @@ fn awareness_columns(existing: Option<&IncidentRow>, input: &ReportInput) -> Awa
     }
 }
 
-/// Records a report: the first one (`incident_id` = `None`) opens the incident.
 /// Records a reporter outside the register (Art. 30) for its first voluntary notification: an
 /// entity out of the scope of NIS2, in the report's transaction. Only the national CSIRT
 /// records one; an organisation that NIS2 covers must be registered as an entity instead.
@@ -397,6 +396,7 @@ fn record_reporter(
     crate::entities::service::create(conn, caller, reporter)
 }
 
+/// Records a report: the first one (`incident_id` = `None`) opens the incident.
 pub fn report(
     conn: &mut DbConn,
     caller: &Caller,
