@@ -216,7 +216,7 @@ pub fn seed(
             request_id: uuid::Uuid::now_v7().simple().to_string(),
         };
         let incident = db::write_tx(conn, |c| {
-            crate::incidents::service::report(c, &caller, rs, None, input)
+            crate::incidents::report::report(c, &caller, rs, None, input)
         })?;
         templates.push(load_template(conn, &incident.id)?);
     }

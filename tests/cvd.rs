@@ -27,7 +27,7 @@ fn anonymous(body: &Value, ip: &str) -> TestRequest {
 fn sweep(ctx: &Ctx, when: chrono::DateTime<chrono::Utc>) -> usize {
     let mut conn = ctx.state.pool.get().unwrap();
     nis2hub::db::write_tx(&mut conn, |c| {
-        nis2hub::cvd::service::sweep(c, when.naive_utc(), 100)
+        nis2hub::cvd::sweep::sweep(c, when.naive_utc(), 100)
     })
     .unwrap()
 }

@@ -190,9 +190,8 @@ fn a_feed_reader_sees_every_event_exactly_once_in_order_while_writers_commit() {
                         // out of seq order if nothing serialised them.
                         let pause = std::time::Duration::from_micros(rng.gen_range(0..3000));
                         let incident = db::write_tx(&mut conn, |c| {
-                            let incident = nis2hub::incidents::service::report(
-                                c, &caller, rules, None, input,
-                            )?;
+                            let incident =
+                                nis2hub::incidents::report::report(c, &caller, rules, None, input)?;
                             std::thread::sleep(pause);
                             Ok(incident)
                         })
@@ -348,7 +347,7 @@ fn the_deadline_sweep_reports_each_missed_deadline_once_with_concurrent_sweepers
         let caller = entity_caller(entity, "reporter");
         let input = early_warning(entity, aware, true, &format!("incident {i}"));
         let incident = db::write_tx(&mut conn, |c| {
-            nis2hub::incidents::service::report(c, &caller, rules, None, input)
+            nis2hub::incidents::report::report(c, &caller, rules, None, input)
         })
         .expect("report");
         assert!(incident.classification.mandatory);
@@ -467,7 +466,7 @@ fn a_report_and_the_sweep_of_the_same_incident_do_not_deadlock() {
     let caller = entity_caller(&entity, "reporter");
     let input = early_warning(&entity, Utc::now() - Duration::hours(30), true, "race");
     let incident = db::write_tx(&mut conn, |c| {
-        nis2hub::incidents::service::report(c, &caller, &rules, None, input)
+        nis2hub::incidents::report::report(c, &caller, &rules, None, input)
     })
     .unwrap();
     drop(conn);
@@ -482,7 +481,7 @@ fn a_report_and_the_sweep_of_the_same_incident_do_not_deadlock() {
             db::write_tx(&mut conn, |c| {
                 db::lock_writes(c)?;
                 std::thread::sleep(std::time::Duration::from_millis(300));
-                nis2hub::incidents::service::report(c, &caller, &rules, Some(&incident.id), input)
+                nis2hub::incidents::report::report(c, &caller, &rules, Some(&incident.id), input)
             })
         });
         let sweep = s.spawn(|| {

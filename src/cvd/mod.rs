@@ -3,10 +3,15 @@
 //! with the vendors, and with other member states' CSIRTs.
 
 pub mod access;
+pub mod intake;
+pub mod lifecycle;
+pub mod messages;
 pub mod model;
 pub mod publish;
 pub mod routes;
 pub mod service;
+pub mod sweep;
+pub mod vendors;
 
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::net::IpAddr;

@@ -5,8 +5,9 @@
 //! register refuses) leaves neither an advisory nor a changed case.
 
 use super::access::Principal;
+use super::lifecycle::Force;
 use super::model::*;
-use super::service::{self, CaseRow, Force, VendorRow};
+use super::service::{self, CaseRow, VendorRow};
 use crate::advisories::model::{
     Acknowledgment, AdvisoryInput, AffectedProduct, Audience, Match, Reference,
 };
@@ -201,7 +202,7 @@ pub fn publish(
     let advisory = advisory_input(conn, &row, &caller, &input)?;
     let draft = advisories::create(conn, &caller, advisory)?;
     let advisory = advisories::publish(conn, &caller, &draft.id, None, None)?;
-    let case = service::disclose(
+    let case = super::lifecycle::disclose(
         conn,
         principal,
         id,

@@ -7,6 +7,7 @@
 use super::access::{CvdAuth, Reporter};
 use super::model::*;
 use super::service::{self, Filters};
+use super::{intake, lifecycle, vendors};
 use crate::error::{AppError, Problem};
 use crate::http::conditional;
 use crate::http::json::{self, JsonBody};
@@ -71,7 +72,7 @@ pub async fn report(
     let outcome = state
         .write(move |conn| match &reporter {
             Some(caller) => idempotency::once_storing(conn, caller, key.as_ref(), |conn| {
-                let (shown, kept) = service::report(conn, Some(caller), &request_id, input)?;
+                let (shown, kept) = intake::report(conn, Some(caller), &request_id, input)?;
                 Ok((
                     StatusCode::CREATED,
                     serde_json::to_string(&shown)?,
@@ -79,7 +80,7 @@ pub async fn report(
                 ))
             }),
             None => {
-                let (shown, _) = service::report(conn, None, &request_id, input)?;
+                let (shown, _) = intake::report(conn, None, &request_id, input)?;
                 Ok(idempotency::Outcome {
                     status: StatusCode::CREATED,
                     body: serde_json::to_string(&shown)?,
@@ -195,7 +196,7 @@ pub async fn update(
     let patch: CasePatch = json::parse_valid(&body.bytes)?;
     let if_match = conditional::if_match(&req);
     let case = state
-        .write(move |conn| service::update(conn, &auth.0, &id, patch, if_match.as_deref()))
+        .write(move |conn| lifecycle::update(conn, &auth.0, &id, patch, if_match.as_deref()))
         .await?;
     Ok(etagged(StatusCode::OK, &case))
 }
@@ -224,7 +225,7 @@ pub async fn triage(
     let id = parse_id(&id)?;
     let input: TriageInput = json::parse_valid(&body.bytes)?;
     let case = state
-        .write(move |conn| service::triage(conn, &auth.0, &id, input))
+        .write(move |conn| lifecycle::triage(conn, &auth.0, &id, input))
         .await?;
     Ok(etagged(StatusCode::OK, &case))
 }
@@ -262,7 +263,7 @@ pub async fn add_vendor(
         .write(move |conn| {
             let (_, caller) = service::coordinating(conn, &auth.0, &id)?;
             idempotency::once_storing(conn, &caller, key.as_ref(), |conn| {
-                let (shown, kept) = service::add_vendor(conn, &auth.0, &id, input)?;
+                let (shown, kept) = vendors::add_vendor(conn, &auth.0, &id, input)?;
                 Ok((
                     StatusCode::CREATED,
                     serde_json::to_string(&shown)?,
@@ -303,7 +304,7 @@ pub async fn update_vendor(
     let vendor_id = parse_id(&vendor_id)?;
     let patch: VendorPatch = json::parse_valid(&body.bytes)?;
     let vendor = state
-        .write(move |conn| service::update_vendor(conn, &auth.0, &id, &vendor_id, patch))
+        .write(move |conn| vendors::update_vendor(conn, &auth.0, &id, &vendor_id, patch))
         .await?;
     Ok(HttpResponse::Ok().json(vendor))
 }
@@ -343,7 +344,7 @@ pub async fn messages(
     pagination::load(
         &req,
         page,
-        |p| state.db(move |conn| service::messages(conn, &auth.0, &id, &p)),
+        |p| state.db(move |conn| super::messages::messages(conn, &auth.0, &id, &p)),
         |m| m.id.clone(),
     )
     .await
@@ -379,7 +380,7 @@ pub async fn post_message(
             let (_, acting) = service::acting(conn, &auth.0, &id)?;
             let who = acting.idempotency_caller();
             idempotency::once(conn, &who, key.as_ref(), |conn| {
-                let m = service::post_message(conn, &auth.0, &id, input)?;
+                let m = super::messages::post_message(conn, &auth.0, &id, input)?;
                 Ok((StatusCode::CREATED, serde_json::to_string(&m)?))
             })
         })

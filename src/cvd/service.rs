@@ -1,7 +1,9 @@
-//! CVD cases: intake, triage, vendors, messages, and the deadline sweep. Every function that
-//! writes runs inside the caller's write transaction and records its audit entry and events.
+//! CVD cases: the rows, who takes part how (`Acting`), what each participant sees of a case,
+//! events and reads. The writes are by sub-capability beside it: `intake`, `lifecycle`,
+//! `vendors`, `messages`, `sweep`, `publish`. Every function that writes runs inside the
+//! caller's write transaction and records its audit entry and events.
 
-use super::access::{self, Principal};
+use super::access::Principal;
 use super::model::*;
 use crate::audit::{self, Actor};
 use crate::auth::{Caller, Role, Scope};
@@ -10,7 +12,7 @@ use crate::entities::model::OrgRef;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::PageParams;
 use crate::outbox::{self, NewEvent};
-use crate::schema::{counters, cvd_cases, cvd_messages, cvd_vendors, entities, organisations};
+use crate::schema::{counters, cvd_cases, cvd_vendors, organisations};
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc, Weekday};
 use diesel::prelude::*;
 
@@ -84,7 +86,7 @@ pub struct VendorRow {
 }
 
 impl VendorRow {
-    fn into_api(self) -> Vendor {
+    pub(super) fn into_api(self) -> Vendor {
         Vendor {
             status: VendorStatus::parse(&self.status),
             id: self.id,
@@ -98,20 +100,6 @@ impl VendorRow {
             unresponsive_at: self.unresponsive_at.map(|t| t.and_utc()),
         }
     }
-}
-
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = cvd_messages)]
-struct MessageRow {
-    id: String,
-    #[allow(dead_code)]
-    case_id: String,
-    author_kind: String,
-    author_id: Option<String>,
-    author_name: String,
-    visibility: String,
-    body: String,
-    created_at: NaiveDateTime,
 }
 
 /// How a principal takes part in one case.
@@ -142,7 +130,13 @@ impl Acting {
 
     /// Records an audit entry for this actor. Token holders are named by their case or
     /// vendor record, never by anything identifying.
-    fn audit(&self, conn: &mut DbConn, action: &str, kind: &str, id: &str) -> AppResult<()> {
+    pub(super) fn audit(
+        &self,
+        conn: &mut DbConn,
+        action: &str,
+        kind: &str,
+        id: &str,
+    ) -> AppResult<()> {
         match self {
             Acting::Coordinator(c)
             | Acting::Finder {
@@ -210,7 +204,7 @@ impl Acting {
     }
 }
 
-fn token_caller(org: &str, request_id: &str) -> Caller {
+pub(super) fn token_caller(org: &str, request_id: &str) -> Caller {
     Caller {
         sub: org.to_string(),
         org: org.to_string(),
@@ -221,7 +215,7 @@ fn token_caller(org: &str, request_id: &str) -> Caller {
     }
 }
 
-fn utc(t: NaiveDateTime) -> DateTime<Utc> {
+pub(super) fn utc(t: NaiveDateTime) -> DateTime<Utc> {
     t.and_utc()
 }
 
@@ -241,7 +235,7 @@ pub fn three_working_days_after(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// `CVD-<year>-<number>`, numbered per year under the write lock.
-fn next_reference(conn: &mut DbConn, now: DateTime<Utc>) -> AppResult<String> {
+pub(super) fn next_reference(conn: &mut DbConn, now: DateTime<Utc>) -> AppResult<String> {
     db::lock_writes(conn)?;
     let name = format!("cvd-{}", now.year());
     let current: Option<i64> = counters::table
@@ -262,7 +256,7 @@ fn next_reference(conn: &mut DbConn, now: DateTime<Utc>) -> AppResult<String> {
     Ok(format!("CVD-{}-{next:04}", now.year()))
 }
 
-fn national_csirt(conn: &mut DbConn) -> AppResult<String> {
+pub(super) fn national_csirt(conn: &mut DbConn) -> AppResult<String> {
     organisations::table
         .filter(organisations::kind.eq("national_csirt"))
         .select(organisations::id)
@@ -276,7 +270,7 @@ fn national_csirt(conn: &mut DbConn) -> AppResult<String> {
         })
 }
 
-fn org_ref(conn: &mut DbConn, id: &str) -> AppResult<OrgRef> {
+pub(super) fn org_ref(conn: &mut DbConn, id: &str) -> AppResult<OrgRef> {
     let (id, code, name): (String, String, String) = organisations::table
         .find(id)
         .select((organisations::id, organisations::code, organisations::name))
@@ -284,105 +278,14 @@ fn org_ref(conn: &mut DbConn, id: &str) -> AppResult<OrgRef> {
     Ok(OrgRef { id, code, name })
 }
 
-/// Records a report and opens its case; returns the receipt to send and the one to keep for
-/// an idempotent replay (without the case token).
-pub fn report(
-    conn: &mut DbConn,
-    reporter: Option<&Caller>,
-    request_id: &str,
-    input: VulnerabilityReport,
-) -> AppResult<(ReportReceipt, ReportReceipt)> {
-    let now = db::now();
-    let coordinator = national_csirt(conn)?;
-    let reference = next_reference(conn, utc(now))?;
-    let id = db::new_id();
-    let token = reporter
-        .is_none()
-        .then(|| access::new_token(access::CASE_PREFIX));
-    let ack = one_working_day_after(utc(now)).naive_utc();
-    let assess = three_working_days_after(utc(now)).naive_utc();
-    let anonymous = reporter.is_none() && input.finder.is_none();
-    diesel::insert_into(cvd_cases::table)
-        .values((
-            cvd_cases::id.eq(&id),
-            cvd_cases::reference.eq(&reference),
-            cvd_cases::state.eq("received"),
-            cvd_cases::title.eq(&input.title),
-            cvd_cases::description.eq(&input.description),
-            cvd_cases::vendor_hint.eq(&input.vendor),
-            cvd_cases::product.eq(&input.product),
-            cvd_cases::versions.eq(serde_json::to_string(&input.versions)?),
-            cvd_cases::cves.eq(serde_json::to_string(&input.cves)?),
-            cvd_cases::finder.eq(input
-                .finder
-                .as_ref()
-                .map(serde_json::to_string)
-                .transpose()?),
-            cvd_cases::reporter_org.eq(reporter.map(|c| c.org.clone())),
-            cvd_cases::reporter_sub.eq(reporter.map(|c| c.sub.clone())),
-            cvd_cases::case_token_hash.eq(token.as_ref().map(|(_, h)| h.clone())),
-            cvd_cases::coordinator_id.eq(&coordinator),
-            cvd_cases::co_coordinators.eq("[]"),
-            cvd_cases::wanted_disclosure_at.eq(input
-                .wanted_disclosure_at
-                .map(|t| db::micros(t).naive_utc())),
-            cvd_cases::acknowledge_due_at.eq(ack),
-            cvd_cases::assess_due_at.eq(assess),
-            cvd_cases::version.eq(1i64),
-            cvd_cases::created_at.eq(now),
-            cvd_cases::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    outbox::emit(
-        conn,
-        NewEvent {
-            event_type: "cvd.case_received",
-            subject_type: "cvd_case",
-            subject_id: &id,
-            significant: false,
-            data: serde_json::json!({
-                "case_id": id, "reference": reference, "state": "received",
-                "anonymous": anonymous,
-                "acknowledge_due_at": utc(ack),
-                "assess_due_at": utc(assess),
-            }),
-            recipients: vec![coordinator],
-        },
-    )?;
-    match reporter {
-        Some(c) => audit::record(conn, c, "cvd.report", "cvd_case", &id)?,
-        None => audit::record_as(
-            conn,
-            &Actor {
-                org: "anonymous",
-                sub: "finder",
-                role: "finder",
-                client_id: None,
-                request_id,
-            },
-            "cvd.report",
-            "cvd_case",
-            &id,
-        )?,
-    }
-    let receipt = |token: Option<String>| ReportReceipt {
-        case_id: id.clone(),
-        reference: reference.clone(),
-        case_token: token,
-        anonymous,
-        acknowledge_due_at: utc(ack),
-    };
-    Ok((receipt(token.map(|(t, _)| t)), receipt(None)))
-}
-
-fn case_row(conn: &mut DbConn, id: &str) -> AppResult<CaseRow> {
+pub(super) fn case_row(conn: &mut DbConn, id: &str) -> AppResult<CaseRow> {
     Ok(cvd_cases::table
         .find(id)
         .select(CaseRow::as_select())
         .first(conn)?)
 }
 
-fn vendors_of(conn: &mut DbConn, case_id: &str) -> AppResult<Vec<VendorRow>> {
+pub(super) fn vendors_of(conn: &mut DbConn, case_id: &str) -> AppResult<Vec<VendorRow>> {
     Ok(cvd_vendors::table
         .filter(cvd_vendors::case_id.eq(case_id))
         .order(cvd_vendors::id.asc())
@@ -392,7 +295,7 @@ fn vendors_of(conn: &mut DbConn, case_id: &str) -> AppResult<Vec<VendorRow>> {
 
 /// Whether an organisation coordinates the case: the national CSIRT always; a sectoral CSIRT
 /// when the case is assigned to it; another state's CSIRT registered as co-coordinator.
-fn coordinates(caller: &Caller, row: &CaseRow) -> bool {
+pub(super) fn coordinates(caller: &Caller, row: &CaseRow) -> bool {
     caller.role == Role::NationalCsirt
         || caller.org == row.coordinator_id
         || row
@@ -516,7 +419,7 @@ pub fn coordinating(
     Ok((row, caller.clone()))
 }
 
-fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResult<Case> {
+pub(super) fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResult<Case> {
     let viewer = acting.viewer();
     let coordinator = viewer == Viewer::Coordinator;
     let vendors: Vec<Vendor> = match acting {
@@ -586,13 +489,17 @@ fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResult<Case> {
 /// Who hears of a change: `everyone` — the coordinators, the entity vendors and the
 /// reporting organisation; `coordinators` — the coordinators only; one vendor — the
 /// coordinators and that vendor's entity.
-enum Audience<'a> {
+pub(super) enum Audience<'a> {
     Everyone,
     Visibility(Visibility),
     Vendor(&'a VendorRow),
 }
 
-fn recipients(conn: &mut DbConn, row: &CaseRow, audience: Audience) -> AppResult<Vec<String>> {
+pub(super) fn recipients(
+    conn: &mut DbConn,
+    row: &CaseRow,
+    audience: Audience,
+) -> AppResult<Vec<String>> {
     let mut out = vec![national_csirt(conn)?, row.coordinator_id.clone()];
     out.extend(row.co().into_iter().filter_map(|c| c.organisation_id));
     let entity_vendors = |conn: &mut DbConn| -> AppResult<Vec<String>> {
@@ -626,7 +533,7 @@ fn recipients(conn: &mut DbConn, row: &CaseRow, audience: Audience) -> AppResult
     Ok(out)
 }
 
-fn emit_update(
+pub(super) fn emit_update(
     conn: &mut DbConn,
     row: &CaseRow,
     changes: &[String],
@@ -650,7 +557,7 @@ fn emit_update(
     Ok(())
 }
 
-fn bump(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> AppResult<CaseRow> {
+pub(super) fn bump(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> AppResult<CaseRow> {
     diesel::update(cvd_cases::table.find(id))
         .set((
             cvd_cases::version.eq(cvd_cases::version + 1),
@@ -724,7 +631,11 @@ pub fn list(
     Ok(out)
 }
 
-fn future(t: DateTime<Utc>, now: NaiveDateTime, pointer: &str) -> AppResult<NaiveDateTime> {
+pub(super) fn future(
+    t: DateTime<Utc>,
+    now: NaiveDateTime,
+    pointer: &str,
+) -> AppResult<NaiveDateTime> {
     let t = db::micros(t).naive_utc();
     if t <= now {
         return Err(AppError::invalid(
@@ -733,848 +644,6 @@ fn future(t: DateTime<Utc>, now: NaiveDateTime, pointer: &str) -> AppResult<Naiv
         ));
     }
     Ok(t)
-}
-
-/// Changes a case's content, embargo, coordinator or co-coordinators.
-pub fn update(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-    patch: CasePatch,
-    if_match: Option<&str>,
-) -> AppResult<Case> {
-    let (row, caller) = coordinating(conn, principal, id)?;
-    crate::http::conditional::check(if_match, row.version)?;
-    let now = db::now();
-    let mut changes: Vec<String> = vec![];
-    let embargo = patch
-        .embargo_until
-        .map(|t| future(t, now, "/embargo_until"))
-        .transpose()?;
-    if let Some(new) = &patch.coordinator_id {
-        if caller.role != Role::NationalCsirt {
-            return Err(AppError::ForbiddenAction(
-                "only the national CSIRT hands a case to another coordinator".into(),
-            ));
-        }
-        let kind: Option<String> = organisations::table
-            .find(new)
-            .select(organisations::kind)
-            .first(conn)
-            .optional()?;
-        if !matches!(kind.as_deref(), Some("national_csirt" | "sectoral_csirt")) {
-            return Err(AppError::invalid(
-                "/coordinator_id",
-                "must be the id of a CSIRT in the directory",
-            ));
-        }
-    }
-    if let Some(list) = &patch.co_coordinators {
-        for (i, c) in list.iter().enumerate() {
-            if !c.country.bytes().all(|b| b.is_ascii_uppercase()) {
-                return Err(AppError::invalid(
-                    format!("/co_coordinators/{i}/country"),
-                    "must be an ISO 3166-1 alpha-2 code in capitals",
-                ));
-            }
-            if let Some(org) = &c.organisation_id {
-                let found: i64 = organisations::table
-                    .filter(organisations::id.eq(org))
-                    .count()
-                    .get_result(conn)?;
-                if found == 0 {
-                    return Err(AppError::invalid(
-                        format!("/co_coordinators/{i}/organisation_id"),
-                        "no organisation of the directory has this id",
-                    ));
-                }
-            }
-        }
-    }
-    let target = cvd_cases::table.find(id);
-    if let Some(v) = &patch.title {
-        diesel::update(target)
-            .set(cvd_cases::title.eq(v))
-            .execute(conn)?;
-        changes.push("title".into());
-    }
-    if let Some(v) = &patch.description {
-        diesel::update(target)
-            .set(cvd_cases::description.eq(v))
-            .execute(conn)?;
-        changes.push("description".into());
-    }
-    if let Some(v) = &patch.product {
-        diesel::update(target)
-            .set(cvd_cases::product.eq(v))
-            .execute(conn)?;
-        changes.push("product".into());
-    }
-    if let Some(v) = &patch.versions {
-        diesel::update(target)
-            .set(cvd_cases::versions.eq(serde_json::to_string(v)?))
-            .execute(conn)?;
-        changes.push("versions".into());
-    }
-    if let Some(v) = &patch.cves {
-        diesel::update(target)
-            .set(cvd_cases::cves.eq(serde_json::to_string(v)?))
-            .execute(conn)?;
-        changes.push("cves".into());
-    }
-    if let Some(t) = embargo {
-        diesel::update(target)
-            .set(cvd_cases::embargo_until.eq(Some(t)))
-            .execute(conn)?;
-        changes.push("embargo_until".into());
-    }
-    if let Some(v) = &patch.coordinator_id {
-        diesel::update(target)
-            .set(cvd_cases::coordinator_id.eq(v))
-            .execute(conn)?;
-        changes.push("coordinator".into());
-    }
-    if let Some(v) = &patch.co_coordinators {
-        diesel::update(target)
-            .set(cvd_cases::co_coordinators.eq(serde_json::to_string(v)?))
-            .execute(conn)?;
-        changes.push("co_coordinators".into());
-    }
-    let row = if changes.is_empty() {
-        row
-    } else {
-        let new = bump(conn, id, now)?;
-        // The previous coordinator hears that it handed the case on.
-        let mut to = recipients(conn, &new, Audience::Everyone)?;
-        to.push(row.coordinator_id.clone());
-        to.sort();
-        to.dedup();
-        outbox::emit(
-            conn,
-            NewEvent {
-                event_type: "cvd.case_updated",
-                subject_type: "cvd_case",
-                subject_id: id,
-                significant: false,
-                data: serde_json::json!({
-                    "case_id": new.id, "reference": new.reference, "state": new.state,
-                    "changes": changes,
-                }),
-                recipients: to,
-            },
-        )?;
-        new
-    };
-    audit::record(conn, &caller, "cvd.case.update", "cvd_case", id)?;
-    view(conn, &row, &Acting::Coordinator(caller))
-}
-
-/// Moves a case along its graph: 409 for any other transition.
-pub fn triage(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-    input: TriageInput,
-) -> AppResult<Case> {
-    let (row, caller) = coordinating(conn, principal, id)?;
-    let from = row.state();
-    let to = input.state;
-    if to == CaseState::Disclosed {
-        return Err(AppError::invalid(
-            "/state",
-            "a case is disclosed by publishing it, which creates its advisory",
-        ));
-    }
-    if !from.may_become(to) {
-        return Err(AppError::Conflict(
-            "invalid_transition",
-            format!(
-                "a case that is `{}` cannot become `{}`",
-                from.as_str(),
-                to.as_str()
-            ),
-        ));
-    }
-    let needs_reason = matches!(to, CaseState::Rejected | CaseState::Duplicate);
-    if needs_reason && input.reason.is_none() {
-        return Err(AppError::invalid("/reason", "a reason is required"));
-    }
-    let duplicate_of = match (to, &input.duplicate_of) {
-        (CaseState::Duplicate, None) => {
-            return Err(AppError::invalid(
-                "/duplicate_of",
-                "name the case this one duplicates",
-            ))
-        }
-        (CaseState::Duplicate, Some(other)) => {
-            let other = crate::http::parse_id(other)
-                .map_err(|_| AppError::invalid("/duplicate_of", "must be a case id"))?;
-            let original = cvd_cases::table
-                .find(&other)
-                .select(CaseRow::as_select())
-                .first(conn)
-                .optional()?;
-            match original {
-                Some(o) if o.id != row.id && coordinates(&caller, &o) => Some(o.id),
-                _ => {
-                    return Err(AppError::invalid(
-                        "/duplicate_of",
-                        "must be another case you coordinate",
-                    ))
-                }
-            }
-        }
-        (_, Some(_)) => {
-            return Err(AppError::invalid(
-                "/duplicate_of",
-                "only a duplicate names the case it duplicates",
-            ))
-        }
-        _ => None,
-    };
-    let now = db::now();
-    let mut changes = vec!["state".to_string()];
-    let target = cvd_cases::table.find(id);
-    diesel::update(target)
-        .set((
-            cvd_cases::state.eq(to.as_str()),
-            cvd_cases::reason.eq(input.reason.clone().or(row.reason.clone())),
-            cvd_cases::duplicate_of.eq(duplicate_of),
-        ))
-        .execute(conn)?;
-    if row.acknowledged_at.is_none() {
-        diesel::update(target)
-            .set(cvd_cases::acknowledged_at.eq(Some(now)))
-            .execute(conn)?;
-        changes.push("acknowledged_at".into());
-    }
-    // Leaving `received` is the assessment: triaged, rejected or a duplicate.
-    if row.assessed_at.is_none() {
-        diesel::update(target)
-            .set(cvd_cases::assessed_at.eq(Some(now)))
-            .execute(conn)?;
-        changes.push("assessed_at".into());
-    }
-    if to == CaseState::Triaged && row.embargo_until.is_none() {
-        let embargo =
-            crate::time::add_hours(utc(now), DEFAULT_EMBARGO_DAYS * 24).map(|t| t.naive_utc());
-        diesel::update(target)
-            .set(cvd_cases::embargo_until.eq(embargo))
-            .execute(conn)?;
-        changes.push("embargo_until".into());
-    }
-    if to.is_closed() {
-        diesel::update(target)
-            .set(cvd_cases::closed_at.eq(Some(now)))
-            .execute(conn)?;
-    }
-    let row = bump(conn, id, now)?;
-    emit_update(conn, &row, &changes, Audience::Everyone)?;
-    audit::record(
-        conn,
-        &caller,
-        &format!("cvd.case.{}", to.as_str()),
-        "cvd_case",
-        id,
-    )?;
-    view(conn, &row, &Acting::Coordinator(caller))
-}
-
-/// Adds a vendor; an external vendor gets a vendor token, shown once. The first vendor of a
-/// triaged case moves it to `coordinating`.
-pub fn add_vendor(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-    input: VendorInput,
-) -> AppResult<(VendorReceipt, VendorReceipt)> {
-    let (row, caller) = coordinating(conn, principal, id)?;
-    match row.state() {
-        CaseState::Received => {
-            return Err(AppError::Conflict(
-                "case_not_triaged",
-                "triage the case before notifying vendors".into(),
-            ))
-        }
-        s if s.is_closed() => {
-            return Err(AppError::Conflict(
-                "case_closed",
-                format!("the case is `{}`", s.as_str()),
-            ))
-        }
-        _ => {}
-    }
-    let (name, entity_id, email) = match (&input.entity_id, &input.contact_email) {
-        (Some(_), Some(_)) | (None, None) => return Err(AppError::invalid(
-            "/entity_id",
-            "give either `entity_id` (a registered entity) or `contact_email` (an external vendor)",
-        )),
-        (Some(entity), None) => {
-            let entity = crate::http::parse_id(entity)
-                .map_err(|_| AppError::invalid("/entity_id", "no registered entity has this id"))?;
-            let found: Option<(String, String)> = entities::table
-                .find(&entity)
-                .select((entities::name, entities::status))
-                .first(conn)
-                .optional()?;
-            let Some((entity_name, status)) = found else {
-                return Err(AppError::invalid(
-                    "/entity_id",
-                    "no registered entity has this id",
-                ));
-            };
-            if status == "deregistered" {
-                return Err(AppError::invalid(
-                    "/entity_id",
-                    "the entity is deregistered",
-                ));
-            }
-            let taken: i64 = cvd_vendors::table
-                .filter(
-                    cvd_vendors::case_id
-                        .eq(id)
-                        .and(cvd_vendors::entity_id.eq(&entity)),
-                )
-                .count()
-                .get_result(conn)?;
-            if taken > 0 {
-                return Err(AppError::Conflict(
-                    "vendor_exists",
-                    "the entity is already a vendor of this case".into(),
-                ));
-            }
-            (
-                input.name.clone().unwrap_or(entity_name),
-                Some(entity),
-                None,
-            )
-        }
-        (None, Some(email)) => {
-            let Some(name) = input.name.clone() else {
-                return Err(AppError::invalid(
-                    "/name",
-                    "an external vendor needs a name",
-                ));
-            };
-            (name, None, Some(email.clone()))
-        }
-    };
-    let now = db::now();
-    let days = input.answer_within_days.unwrap_or(DEFAULT_ANSWER_DAYS);
-    let due = crate::time::add_hours(utc(now), i64::from(days) * 24)
-        .ok_or_else(|| AppError::invalid("/answer_within_days", "out of range"))?
-        .naive_utc();
-    let token = email
-        .is_some()
-        .then(|| access::new_token(access::VENDOR_PREFIX));
-    let vendor_id = db::new_id();
-    diesel::insert_into(cvd_vendors::table)
-        .values((
-            cvd_vendors::id.eq(&vendor_id),
-            cvd_vendors::case_id.eq(id),
-            cvd_vendors::name.eq(&name),
-            cvd_vendors::entity_id.eq(&entity_id),
-            cvd_vendors::contact_email.eq(&email),
-            cvd_vendors::token_hash.eq(token.as_ref().map(|(_, h)| h.clone())),
-            cvd_vendors::status.eq("unknown"),
-            cvd_vendors::notified_at.eq(now),
-            cvd_vendors::answer_due_at.eq(due),
-            cvd_vendors::created_at.eq(now),
-            cvd_vendors::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-    let mut changes = vec!["vendors".to_string()];
-    if row.state() == CaseState::Triaged {
-        diesel::update(cvd_cases::table.find(id))
-            .set(cvd_cases::state.eq("coordinating"))
-            .execute(conn)?;
-        changes.push("state".into());
-    }
-    let row = bump(conn, id, now)?;
-    let vendor: VendorRow = cvd_vendors::table
-        .find(&vendor_id)
-        .select(VendorRow::as_select())
-        .first(conn)?;
-    // The new vendor learns of the case; the others learn only of a state change.
-    emit_update(conn, &row, &changes, Audience::Vendor(&vendor))?;
-    if changes.len() > 1 {
-        emit_update(conn, &row, &["state".to_string()], Audience::Everyone)?;
-    }
-    audit::record(conn, &caller, "cvd.vendor.add", "cvd_vendor", &vendor_id)?;
-    let api = vendor.into_api();
-    Ok((
-        VendorReceipt {
-            vendor: api.clone(),
-            vendor_token: token.map(|(t, _)| t),
-        },
-        VendorReceipt {
-            vendor: api,
-            vendor_token: None,
-        },
-    ))
-}
-
-/// A vendor's answer (status, statement), or a coordinator's change of a vendor.
-pub fn update_vendor(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-    vendor_id: &str,
-    patch: VendorPatch,
-) -> AppResult<Vendor> {
-    let (row, acting) = acting(conn, principal, id)?;
-    match &acting {
-        Acting::Coordinator(_) => {}
-        Acting::Vendor { vendor_id: own, .. } if own == vendor_id => {
-            if patch.answer_due_at.is_some() {
-                return Err(AppError::ForbiddenAction(
-                    "a vendor cannot move its own answer deadline".into(),
-                ));
-            }
-        }
-        // Another vendor's entry, or the finder: not one it may see.
-        _ => return Err(AppError::NotFound),
-    }
-    let vendor: VendorRow = cvd_vendors::table
-        .filter(
-            cvd_vendors::id
-                .eq(vendor_id)
-                .and(cvd_vendors::case_id.eq(id)),
-        )
-        .select(VendorRow::as_select())
-        .first(conn)?;
-    if patch.status == Some(VendorStatus::Unresponsive) {
-        return Err(AppError::invalid(
-            "/status",
-            "`unresponsive` is set by the service when the answer deadline passes",
-        ));
-    }
-    if row.state().is_closed() {
-        return Err(AppError::Conflict(
-            "case_closed",
-            format!("the case is `{}`", row.state().as_str()),
-        ));
-    }
-    let now = db::now();
-    let due = patch
-        .answer_due_at
-        .map(|t| future(t, now, "/answer_due_at"))
-        .transpose()?;
-    let mut changes = vec![];
-    let target = cvd_vendors::table.find(vendor_id);
-    if let Some(s) = patch.status {
-        diesel::update(target)
-            .set(cvd_vendors::status.eq(s.as_str()))
-            .execute(conn)?;
-        changes.push("vendors.status".to_string());
-    }
-    if let Some(s) = &patch.statement {
-        diesel::update(target)
-            .set(cvd_vendors::statement.eq(Some(s)))
-            .execute(conn)?;
-        changes.push("vendors.statement".to_string());
-    }
-    if let Some(t) = due {
-        // A new deadline gives an unresponsive vendor another chance.
-        diesel::update(target)
-            .set((
-                cvd_vendors::answer_due_at.eq(t),
-                cvd_vendors::unresponsive_at.eq(None::<NaiveDateTime>),
-            ))
-            .execute(conn)?;
-        if vendor.status == "unresponsive" && patch.status.is_none() {
-            diesel::update(target)
-                .set(cvd_vendors::status.eq("unknown"))
-                .execute(conn)?;
-        }
-        changes.push("vendors.answer_due_at".to_string());
-    }
-    let answered = matches!(acting, Acting::Vendor { .. })
-        && (patch.status.is_some() || patch.statement.is_some());
-    if answered && vendor.responded_at.is_none() {
-        diesel::update(target)
-            .set(cvd_vendors::responded_at.eq(Some(now)))
-            .execute(conn)?;
-    }
-    diesel::update(target)
-        .set(cvd_vendors::updated_at.eq(now))
-        .execute(conn)?;
-    let vendor: VendorRow = cvd_vendors::table
-        .find(vendor_id)
-        .select(VendorRow::as_select())
-        .first(conn)?;
-    if !changes.is_empty() {
-        let row = bump(conn, id, now)?;
-        emit_update(conn, &row, &changes, Audience::Vendor(&vendor))?;
-    }
-    acting.audit(conn, "cvd.vendor.update", "cvd_vendor", vendor_id)?;
-    Ok(vendor.into_api())
-}
-
-/// Why a case is disclosed before its embargo ends.
-#[derive(Debug, Clone, Default)]
-pub struct Force {
-    pub force: bool,
-    pub reason: Option<String>,
-}
-
-/// Discloses a coordinating case with the advisory that publishes it: the one call the
-/// publication endpoint makes after creating the advisory, in the same transaction. Before
-/// `embargo_until` it is refused (409) unless `force` comes with a `reason`; a forced
-/// disclosure is audited as such, with the reason kept on the case.
-pub fn disclose(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-    advisory_id: &str,
-    force: Force,
-) -> AppResult<Case> {
-    let (row, caller) = coordinating(conn, principal, id)?;
-    if !row.state().may_become(CaseState::Disclosed) {
-        return Err(AppError::Conflict(
-            "invalid_transition",
-            format!(
-                "a case that is `{}` cannot become `disclosed`",
-                row.state().as_str()
-            ),
-        ));
-    }
-    let now = db::now();
-    let early = row.embargo_until.is_some_and(|until| now < until);
-    if force.force && force.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
-        return Err(AppError::invalid(
-            "/reason",
-            "a forced publication needs a reason",
-        ));
-    }
-    if early && !force.force {
-        return Err(AppError::Conflict(
-            "embargo_in_force",
-            format!(
-                "the embargo lasts until {}; publish earlier only with `force: true` and a `reason`",
-                row.embargo_until.map(utc).unwrap_or_default().to_rfc3339()
-            ),
-        ));
-    }
-    let forced = early && force.force;
-    diesel::update(cvd_cases::table.find(id))
-        .set((
-            cvd_cases::state.eq("disclosed"),
-            cvd_cases::advisory_id.eq(Some(advisory_id)),
-            cvd_cases::closed_at.eq(Some(now)),
-            cvd_cases::reason.eq(if forced {
-                force.reason.clone()
-            } else {
-                row.reason.clone()
-            }),
-        ))
-        .execute(conn)?;
-    let row = bump(conn, id, now)?;
-    emit_update(
-        conn,
-        &row,
-        &["state".to_string(), "advisory_id".to_string()],
-        Audience::Everyone,
-    )?;
-    let action = if forced {
-        "cvd.case.disclose_forced"
-    } else {
-        "cvd.case.disclose"
-    };
-    audit::record(conn, &caller, action, "cvd_case", id)?;
-    view(conn, &row, &Acting::Coordinator(caller))
-}
-
-fn may_read(acting: &Acting, m: &MessageRow) -> bool {
-    let own = match acting {
-        Acting::Coordinator(_) => return true,
-        Acting::Finder { .. } => m.author_kind == "finder",
-        Acting::Vendor { vendor_id, .. } => {
-            m.author_kind == "vendor" && m.author_id.as_deref() == Some(vendor_id.as_str())
-        }
-    };
-    let meant = matches!(
-        (acting, Visibility::parse(&m.visibility)),
-        (_, Visibility::Everyone)
-            | (Acting::Finder { .. }, Visibility::Finder)
-            | (Acting::Vendor { .. }, Visibility::Vendors)
-    );
-    own || meant
-}
-
-fn message_api(acting: &Acting, m: MessageRow) -> Message {
-    let kind = match m.author_kind.as_str() {
-        "finder" => Viewer::Finder,
-        "vendor" => Viewer::Vendor,
-        _ => Viewer::Coordinator,
-    };
-    let own = match acting {
-        Acting::Coordinator(_) => true,
-        Acting::Finder { .. } => kind == Viewer::Finder,
-        Acting::Vendor { vendor_id, .. } => {
-            kind == Viewer::Vendor && m.author_id.as_deref() == Some(vendor_id.as_str())
-        }
-    };
-    // Coordinators speak with their organisation's name; a finder or vendor is named only to
-    // the coordinators and to itself.
-    let name = (own || kind == Viewer::Coordinator).then_some(m.author_name);
-    Message {
-        id: m.id,
-        author: Author { kind, name },
-        visibility: Visibility::parse(&m.visibility),
-        body: m.body,
-        created_at: utc(m.created_at),
-    }
-}
-
-/// The messages the principal may read, oldest first.
-pub fn messages(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-    page: &PageParams,
-) -> AppResult<Vec<Message>> {
-    let (_, acting) = acting(conn, principal, id)?;
-    let mut q = cvd_messages::table
-        .filter(cvd_messages::case_id.eq(id))
-        .select(MessageRow::as_select())
-        .into_boxed();
-    if let Some(after) = &page.after {
-        q = q.filter(cvd_messages::id.gt(after.clone()));
-    }
-    // Visibility is decided in SQL so that pages are full.
-    q = match &acting {
-        Acting::Coordinator(_) => q,
-        Acting::Finder { .. } => q.filter(
-            cvd_messages::visibility
-                .eq_any(["everyone", "finder"])
-                .or(cvd_messages::author_kind.eq("finder")),
-        ),
-        Acting::Vendor { vendor_id, .. } => q.filter(
-            cvd_messages::visibility
-                .eq_any(["everyone", "vendors"])
-                .or(cvd_messages::author_kind
-                    .eq("vendor")
-                    .and(cvd_messages::author_id.eq(vendor_id.clone()))),
-        ),
-    };
-    let rows: Vec<MessageRow> = q
-        .order(cvd_messages::id.asc())
-        .limit(page.limit + 1)
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter(|m| may_read(&acting, m))
-        .map(|m| message_api(&acting, m))
-        .collect())
-}
-
-/// Posts a message. A coordinator's message the finder can read acknowledges the report.
-pub fn post_message(
-    conn: &mut DbConn,
-    principal: &Principal,
-    id: &str,
-    input: MessageInput,
-) -> AppResult<Message> {
-    let (row, acting) = acting(conn, principal, id)?;
-    let allowed = match &acting {
-        Acting::Coordinator(_) => true,
-        Acting::Finder { .. } => input.visibility != Visibility::Vendors,
-        Acting::Vendor { .. } => input.visibility != Visibility::Finder,
-    };
-    if !allowed {
-        return Err(AppError::invalid(
-            "/visibility",
-            "a finder writes to `coordinators`, `finder` or `everyone`; a vendor to `coordinators`, `vendors` or `everyone`",
-        ));
-    }
-    let now = db::now();
-    let (kind, author_id, author_name) = match &acting {
-        Acting::Coordinator(c) => (
-            "coordinator",
-            Some(c.org.clone()),
-            org_ref(conn, &c.org)
-                .map(|o| o.name)
-                .unwrap_or_else(|_| "Coordinator".into()),
-        ),
-        Acting::Finder { caller, .. } => {
-            let finder: Option<Finder> = row
-                .finder
-                .as_deref()
-                .map(serde_json::from_str)
-                .transpose()?;
-            (
-                "finder",
-                caller.as_ref().map(|c| c.org.clone()),
-                finder
-                    .and_then(|f| f.name)
-                    .unwrap_or_else(|| "Finder".into()),
-            )
-        }
-        Acting::Vendor { vendor_id, .. } => {
-            let name: String = cvd_vendors::table
-                .find(vendor_id)
-                .select(cvd_vendors::name)
-                .first(conn)?;
-            ("vendor", Some(vendor_id.clone()), name)
-        }
-    };
-    let message_id = db::new_id();
-    diesel::insert_into(cvd_messages::table)
-        .values((
-            cvd_messages::id.eq(&message_id),
-            cvd_messages::case_id.eq(id),
-            cvd_messages::author_kind.eq(kind),
-            cvd_messages::author_id.eq(&author_id),
-            cvd_messages::author_name.eq(&author_name),
-            cvd_messages::visibility.eq(input.visibility.as_str()),
-            cvd_messages::body.eq(&input.body),
-            cvd_messages::created_at.eq(now),
-        ))
-        .execute(conn)?;
-    if let Acting::Vendor { vendor_id, .. } = &acting {
-        diesel::update(
-            cvd_vendors::table.filter(
-                cvd_vendors::id
-                    .eq(vendor_id)
-                    .and(cvd_vendors::responded_at.is_null()),
-            ),
-        )
-        .set(cvd_vendors::responded_at.eq(Some(now)))
-        .execute(conn)?;
-    }
-    let mut changes = vec!["messages".to_string()];
-    let finder_reads = matches!(input.visibility, Visibility::Everyone | Visibility::Finder);
-    if matches!(acting, Acting::Coordinator(_)) && finder_reads && row.acknowledged_at.is_none() {
-        diesel::update(cvd_cases::table.find(id))
-            .set(cvd_cases::acknowledged_at.eq(Some(now)))
-            .execute(conn)?;
-        changes.push("acknowledged_at".into());
-    }
-    let row = bump(conn, id, now)?;
-    emit_update(conn, &row, &changes, Audience::Visibility(input.visibility))?;
-    acting.audit(conn, "cvd.message.post", "cvd_message", &message_id)?;
-    let stored: MessageRow = cvd_messages::table
-        .find(&message_id)
-        .select(MessageRow::as_select())
-        .first(conn)?;
-    Ok(message_api(&acting, stored))
-}
-
-/// Marks the cases whose `$due` deadline passed with `$done` still unset, each once (`$missed`,
-/// claimed with a conditional update so two sweeps never both mark one), with an event to the
-/// coordinators and an audit record. A macro because the three columns differ in type.
-macro_rules! mark_missed {
-    ($conn:expr, $caller:expr, $now:expr, $limit:expr, $done:ident, $missed:ident, $due:ident, $action:expr) => {{
-        let ids: Vec<String> = cvd_cases::table
-            .filter(
-                cvd_cases::$done
-                    .is_null()
-                    .and(cvd_cases::$missed.is_null())
-                    .and(cvd_cases::$due.lt($now)),
-            )
-            .order(cvd_cases::$due.asc())
-            .limit($limit)
-            .select(cvd_cases::id)
-            .load($conn)?;
-        let mut marked = 0usize;
-        for id in ids {
-            let claimed = diesel::update(
-                cvd_cases::table.filter(cvd_cases::id.eq(&id).and(cvd_cases::$missed.is_null())),
-            )
-            .set(cvd_cases::$missed.eq(Some($now)))
-            .execute($conn)?;
-            if claimed != 1 {
-                continue;
-            }
-            let row = case_row($conn, &id)?;
-            emit_update(
-                $conn,
-                &row,
-                &[stringify!($missed).to_string()],
-                Audience::Visibility(Visibility::Coordinators),
-            )?;
-            audit::record($conn, $caller, $action, "cvd_case", &id)?;
-            marked += 1;
-        }
-        marked
-    }};
-}
-
-/// Marks missed acknowledgement deadlines and vendors that did not answer in time, each once
-/// with a `cvd.case_updated` event. Call inside a write transaction; returns how many it
-/// marked.
-pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> AppResult<usize> {
-    db::lock_writes(conn)?;
-    let caller = Caller::system("cvd-deadline-sweep");
-    let mut marked = 0;
-    marked += mark_missed!(
-        conn,
-        &caller,
-        now,
-        limit,
-        acknowledged_at,
-        acknowledge_missed_at,
-        acknowledge_due_at,
-        "cvd.acknowledge_missed"
-    );
-    marked += mark_missed!(
-        conn,
-        &caller,
-        now,
-        limit,
-        assessed_at,
-        assess_missed_at,
-        assess_due_at,
-        "cvd.assess_missed"
-    );
-    let silent: Vec<VendorRow> = cvd_vendors::table
-        .inner_join(cvd_cases::table.on(cvd_cases::id.eq(cvd_vendors::case_id)))
-        .filter(
-            cvd_vendors::responded_at
-                .is_null()
-                .and(cvd_vendors::unresponsive_at.is_null())
-                .and(cvd_vendors::answer_due_at.lt(now))
-                .and(cvd_cases::closed_at.is_null()),
-        )
-        .order(cvd_vendors::answer_due_at.asc())
-        .limit(limit)
-        .select(VendorRow::as_select())
-        .load(conn)?;
-    for v in silent {
-        let claimed = diesel::update(
-            cvd_vendors::table.filter(
-                cvd_vendors::id
-                    .eq(&v.id)
-                    .and(cvd_vendors::unresponsive_at.is_null()),
-            ),
-        )
-        .set((
-            cvd_vendors::unresponsive_at.eq(Some(now)),
-            cvd_vendors::status.eq("unresponsive"),
-            cvd_vendors::updated_at.eq(now),
-        ))
-        .execute(conn)?;
-        if claimed != 1 {
-            continue;
-        }
-        let row = bump(conn, &v.case_id, now)?;
-        emit_update(
-            conn,
-            &row,
-            &["vendors.status".to_string()],
-            Audience::Vendor(&v),
-        )?;
-        audit::record(
-            conn,
-            &caller,
-            "cvd.vendor.unresponsive",
-            "cvd_vendor",
-            &v.id,
-        )?;
-        marked += 1;
-    }
-    Ok(marked)
 }
 
 #[cfg(test)]

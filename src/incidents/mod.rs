@@ -3,6 +3,8 @@
 
 pub mod model;
 pub mod repo;
+pub mod report;
+pub mod review;
 pub mod routes;
 pub mod service;
 pub mod sweep;

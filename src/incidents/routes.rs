@@ -33,8 +33,13 @@ async fn submit(
     let outcome = state
         .write(move |conn| {
             idempotency::once(conn, &caller, key.as_ref(), |conn| {
-                let incident =
-                    service::report(conn, &caller, &rules.rules, incident_id.as_deref(), input)?;
+                let incident = super::report::report(
+                    conn,
+                    &caller,
+                    &rules.rules,
+                    incident_id.as_deref(),
+                    input,
+                )?;
                 Ok((StatusCode::CREATED, serde_json::to_string(&incident)?))
             })
         })
@@ -241,7 +246,9 @@ pub async fn review(
     let (id, report_id) = (parse_id(&id)?, parse_id(&report_id)?);
     let cfg = state.config.clone();
     let report = state
-        .write(move |conn| service::review(conn, &caller, &cfg.rules, &id, &report_id, body.0))
+        .write(move |conn| {
+            super::review::review(conn, &caller, &cfg.rules, &id, &report_id, body.0)
+        })
         .await?;
     Ok(HttpResponse::Ok().json(report))
 }
@@ -272,7 +279,9 @@ pub async fn request(
     let id = parse_id(&id)?;
     let cfg = state.config.clone();
     let r = state
-        .write(move |conn| service::request_intermediate(conn, &caller, &cfg.rules, &id, body.0))
+        .write(move |conn| {
+            super::review::request_intermediate(conn, &caller, &cfg.rules, &id, body.0)
+        })
         .await?;
     Ok(HttpResponse::Created().json(r))
 }
@@ -303,7 +312,7 @@ pub async fn close(
     let id = parse_id(&id)?;
     let cfg = state.config.clone();
     let incident = state
-        .write(move |conn| service::close(conn, &caller, &cfg.rules, &id))
+        .write(move |conn| super::review::close(conn, &caller, &cfg.rules, &id))
         .await?;
     Ok(HttpResponse::Ok().json(incident))
 }
@@ -326,7 +335,7 @@ pub async fn evaluate(
     let input: EvaluateInput = json::parse_valid(&body.bytes)?;
     let cfg = state.config.clone();
     let decision = state
-        .db(move |conn| service::evaluate(conn, &caller, &cfg.rules, input))
+        .db(move |conn| super::report::evaluate(conn, &caller, &cfg.rules, input))
         .await?;
     Ok(HttpResponse::Ok().json(decision))
 }

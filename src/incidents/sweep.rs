@@ -108,7 +108,7 @@ pub fn pass(
                 crate::idempotency::purge(conn, db::now())?;
                 let incidents = sweep(conn, db::now(), 500)?;
                 // CVD deadlines: missed acknowledgements, vendors that did not answer.
-                let cases = crate::cvd::service::sweep(conn, db::now(), 500)?;
+                let cases = crate::cvd::sweep::sweep(conn, db::now(), 500)?;
                 Ok(incidents + cases)
             })
         });
