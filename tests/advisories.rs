@@ -702,6 +702,12 @@ async fn refused_input_names_the_field_and_writes_nothing() {
             "/cwes/0/id",
         ),
         (
+            "a product with no version at all",
+            &t,
+            json!({"affected_products": [{"vendor": "v", "product": "p"}]}),
+            "/affected_products/0/versions",
+        ),
+        (
             "a version with two statuses",
             &t,
             json!({"affected_products": [{"vendor": "v", "product": "p", "versions": ["1"], "fixed_in": ["1"]}]}),

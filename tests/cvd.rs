@@ -1007,6 +1007,19 @@ async fn publication_after_the_embargo_maps_vendor_statuses_and_credits_the_find
     assert!(!d.text.contains("ada@finder.example"));
     common::csaf::assert_valid(&d.body);
 
+    // The advisory stays the register's to revise: the products of the vendors that answered
+    // only "fixed" or "not affected" name no affected version, and a change is accepted.
+    let r = send(
+        &app,
+        patch(
+            &format!("/api/v1/advisories/{id}"),
+            &national,
+            &json!({"cvss_v3": "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+
     // Disclosed: a vendor reads the other vendors' statements, not their addresses.
     let after = everything(&app, &case, &tokens[0].1).await;
     assert!(after.contains("statement-fixed"), "{after}");

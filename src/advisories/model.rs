@@ -100,10 +100,12 @@ pub struct AffectedProduct {
     #[validate(length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200, example = "Example Gateway")]
     pub product: String,
-    /// Versions known to be affected (at least one). A version has one status: it appears in
-    /// one of `versions`, `fixed_in` and `not_affected`, once.
-    #[validate(length(min = 1, max = 100))]
-    #[schema(min_items = 1, max_items = 100, example = json!(["4.1", "4.2"]))]
+    /// Versions known to be affected. A product names at least one version in `versions`,
+    /// `fixed_in` or `not_affected` (a vendor may answer only "fixed" or "not affected"), and
+    /// a version has one status: it appears in one of the three, once.
+    #[serde(default)]
+    #[validate(length(max = 100))]
+    #[schema(max_items = 100, example = json!(["4.1", "4.2"]))]
     pub versions: Vec<String>,
     /// Versions that fix it.
     #[serde(default)]
@@ -403,6 +405,12 @@ impl AdvisoryInput {
                 ("fixed_in", &p.fixed_in),
                 ("not_affected", &p.not_affected),
             ];
+            if lists.iter().all(|(_, list)| list.is_empty()) {
+                err(
+                    format!("/affected_products/{i}/versions"),
+                    "name at least one version: affected (`versions`), fixed (`fixed_in`) or not affected (`not_affected`)".into(),
+                );
+            }
             let mut seen: Vec<&str> = vec![];
             for (name, list) in lists {
                 for (j, v) in list.iter().enumerate() {
