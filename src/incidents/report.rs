@@ -363,24 +363,28 @@ pub fn report(
         .filter(incident_recipients::incident_id.eq(&id))
         .select((incident_recipients::org_id, incident_recipients::role))
         .load(conn)?;
-    let mut added = vec![];
-    for r in &decision.recipients {
-        if known
-            .iter()
-            .any(|(o, role)| *o == r.organisation_id && role == r.role.as_str())
-        {
-            continue;
-        }
-        diesel::insert_into(incident_recipients::table)
-            .values((
+    let added: Vec<_> = decision
+        .recipients
+        .iter()
+        .filter(|r| {
+            !known
+                .iter()
+                .any(|(o, role)| *o == r.organisation_id && role == r.role.as_str())
+        })
+        .cloned()
+        .collect();
+    let rows: Vec<_> = added
+        .iter()
+        .map(|r| {
+            (
                 incident_recipients::incident_id.eq(&id),
                 incident_recipients::org_id.eq(&r.organisation_id),
                 incident_recipients::role.eq(r.role.as_str()),
                 incident_recipients::since.eq(now_naive),
-            ))
-            .execute(conn)?;
-        added.push(r.clone());
-    }
+            )
+        })
+        .collect();
+    crate::insert_rows!(conn, incident_recipients::table, rows, 4);
     refresh_deadlines(conn, &id, &decision.stages, false)?;
 
     let first = existing.is_none();

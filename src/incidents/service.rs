@@ -237,24 +237,29 @@ pub(super) fn refresh_deadlines(
         .filter(incident_deadlines::incident_id.eq(id))
         .select((incident_deadlines::stage, incident_deadlines::request_id))
         .load(conn)?;
+    let mut open = vec![];
     for s in stages.iter().filter(|s| s.submitted_at.is_none()) {
         let Some(due) = s.due_at else { continue };
         let key = (
             s.stage.as_str().to_string(),
             s.request_id.clone().unwrap_or_default(),
         );
-        if missed.contains(&key) {
-            continue;
+        if !missed.contains(&key) {
+            open.push((key, due.naive_utc()));
         }
-        diesel::insert_into(incident_deadlines::table)
-            .values((
-                incident_deadlines::incident_id.eq(id),
-                incident_deadlines::stage.eq(&key.0),
-                incident_deadlines::request_id.eq(&key.1),
-                incident_deadlines::due_at.eq(due.naive_utc()),
-            ))
-            .execute(conn)?;
     }
+    let rows: Vec<_> = open
+        .iter()
+        .map(|((stage, request_id), due)| {
+            (
+                incident_deadlines::incident_id.eq(id),
+                incident_deadlines::stage.eq(stage),
+                incident_deadlines::request_id.eq(request_id),
+                incident_deadlines::due_at.eq(*due),
+            )
+        })
+        .collect();
+    crate::insert_rows!(conn, incident_deadlines::table, rows, 4);
     Ok(())
 }
 

@@ -132,14 +132,12 @@ fn write(
     let mut recipients = ev.recipients;
     recipients.sort();
     recipients.dedup();
-    for org in &recipients {
-        diesel::insert_into(event_recipients::table)
-            .values((
-                event_recipients::org_id.eq(org),
-                event_recipients::seq.eq(seq),
-            ))
-            .execute(conn)?;
-    }
+    // One multi-row INSERT: the statement count of a write does not grow with its audience.
+    let rows: Vec<_> = recipients
+        .iter()
+        .map(|org| (event_recipients::org_id.eq(org), event_recipients::seq.eq(seq)))
+        .collect();
+    crate::insert_rows!(conn, event_recipients::table, rows, 2);
     crate::webhooks::enqueue(conn, seq, ev.event_type, &recipients, only)?;
     Ok(seq)
 }

@@ -267,24 +267,30 @@ pub fn enqueue(
     }
     let subs: Vec<(String, String)> = q.load(conn)?;
     let now = db::now();
+    let mut wanted = vec![];
     for (id, types) in subs {
         let types: Vec<String> = serde_json::from_str(&types)?;
         if only.is_none() && !types.is_empty() && !types.iter().any(|t| t == event_type) {
             continue;
         }
-        diesel::insert_into(webhook_deliveries::table)
-            .values((
+        wanted.push(id);
+    }
+    let rows: Vec<_> = wanted
+        .iter()
+        .map(|id| {
+            (
                 webhook_deliveries::id.eq(db::new_id()),
-                webhook_deliveries::webhook_id.eq(&id),
+                webhook_deliveries::webhook_id.eq(id),
                 webhook_deliveries::event_seq.eq(seq),
                 webhook_deliveries::status.eq("pending"),
                 webhook_deliveries::attempts.eq(0),
                 webhook_deliveries::next_attempt_at.eq(now),
                 webhook_deliveries::created_at.eq(now),
                 webhook_deliveries::updated_at.eq(now),
-            ))
-            .execute(conn)?;
-    }
+            )
+        })
+        .collect();
+    crate::insert_rows!(conn, webhook_deliveries::table, rows, 8);
     Ok(())
 }
 
