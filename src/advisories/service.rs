@@ -21,7 +21,7 @@ use crate::http::pagination::PageParams;
 use crate::outbox::{self, NewEvent};
 use crate::rules::coverage::{self, DirectoryOrg, Function, OrgKind};
 use crate::schema::{
-    advisories, advisory_cves, advisory_readers, advisory_revisions, advisory_sectors, counters,
+    advisories, advisory_cves, advisory_readers, advisory_revisions, advisory_sectors,
 };
 use chrono::Datelike;
 use diesel::prelude::*;
@@ -362,23 +362,7 @@ fn check_issuer(
 
 /// `FD-<ISSUER CODE>-<year>-<number>`, numbered per issuer and year under the write lock.
 fn next_reference(conn: &mut DbConn, issuer: &OrgRef, year: i32) -> AppResult<String> {
-    db::lock_writes(conn)?;
-    let name = format!("advisory-{}-{year}", issuer.id);
-    let current: Option<i64> = counters::table
-        .find(&name)
-        .select(counters::value)
-        .first(conn)
-        .optional()?;
-    let next = current.unwrap_or(0) + 1;
-    if current.is_some() {
-        diesel::update(counters::table.find(&name))
-            .set(counters::value.eq(next))
-            .execute(conn)?;
-    } else {
-        diesel::insert_into(counters::table)
-            .values((counters::name.eq(&name), counters::value.eq(next)))
-            .execute(conn)?;
-    }
+    let next = db::next_number(conn, &format!("advisory-{}-{year}", issuer.id))?;
     let code: String = issuer
         .code
         .chars()

@@ -12,7 +12,7 @@ use crate::entities::model::OrgRef;
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::PageParams;
 use crate::outbox::{self, NewEvent};
-use crate::schema::{counters, cvd_cases, cvd_vendors, organisations};
+use crate::schema::{cvd_cases, cvd_vendors, organisations};
 use chrono::{DateTime, Datelike, NaiveDateTime, Utc, Weekday};
 use diesel::prelude::*;
 
@@ -236,23 +236,7 @@ pub fn three_working_days_after(t: DateTime<Utc>) -> DateTime<Utc> {
 
 /// `CVD-<year>-<number>`, numbered per year under the write lock.
 pub(super) fn next_reference(conn: &mut DbConn, now: DateTime<Utc>) -> AppResult<String> {
-    db::lock_writes(conn)?;
-    let name = format!("cvd-{}", now.year());
-    let current: Option<i64> = counters::table
-        .find(&name)
-        .select(counters::value)
-        .first(conn)
-        .optional()?;
-    let next = current.unwrap_or(0) + 1;
-    if current.is_some() {
-        diesel::update(counters::table.find(&name))
-            .set(counters::value.eq(next))
-            .execute(conn)?;
-    } else {
-        diesel::insert_into(counters::table)
-            .values((counters::name.eq(&name), counters::value.eq(next)))
-            .execute(conn)?;
-    }
+    let next = db::next_number(conn, &format!("cvd-{}", now.year()))?;
     Ok(format!("CVD-{}-{next:04}", now.year()))
 }
 

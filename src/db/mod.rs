@@ -291,6 +291,32 @@ macro_rules! insert_rows {
 /// chain appends, event sequence numbers, incident references.
 const WRITE_LOCK: i64 = 0x6e69_7332_6875_6277;
 
+/// The next number of the named counter (1 for a new one), under the write lock, so numbers
+/// are handed out in commit order and never twice: incident, case and advisory references.
+pub fn next_number(conn: &mut DbConn, name: &str) -> AppResult<i64> {
+    use crate::schema::counters;
+    use diesel::prelude::*;
+    lock_writes(conn)?;
+    let current: Option<i64> = counters::table
+        .find(name)
+        .select(counters::value)
+        .first(conn)
+        .optional()?;
+    let next = current.unwrap_or(0).checked_add(1).ok_or_else(|| {
+        crate::error::AppError::internal(format!("the counter {name} is exhausted"))
+    })?;
+    if current.is_some() {
+        diesel::update(counters::table.find(name))
+            .set(counters::value.eq(next))
+            .execute(conn)?;
+    } else {
+        diesel::insert_into(counters::table)
+            .values((counters::name.eq(name), counters::value.eq(next)))
+            .execute(conn)?;
+    }
+    Ok(next)
+}
+
 /// Takes the write lock for the rest of the transaction. On SQLite `BEGIN IMMEDIATE` holds the
 /// database's write lock already. Re-entrant: taking it twice in one transaction is harmless.
 pub fn lock_writes(conn: &mut DbConn) -> AppResult<()> {

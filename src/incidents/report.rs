@@ -18,9 +18,7 @@ use crate::rules::deadlines::{self, Request, Stage, Submitted};
 use crate::rules::routing::{self, Decision, EntityFacts, IncidentFacts, Input};
 use crate::rules::ruleset::RuleSet;
 use crate::rules::significance::PastIncident;
-use crate::schema::{
-    counters, incident_decisions, incident_recipients, incident_reports, incidents,
-};
+use crate::schema::{incident_decisions, incident_recipients, incident_reports, incidents};
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
 
@@ -441,23 +439,7 @@ pub fn report(
 
 /// `INC-<year>-<number>`, numbered per year under the write lock.
 fn next_reference(conn: &mut DbConn, now: DateTime<Utc>) -> AppResult<String> {
-    db::lock_writes(conn)?;
-    let name = format!("incident-{}", now.year());
-    let current: Option<i64> = counters::table
-        .find(&name)
-        .select(counters::value)
-        .first(conn)
-        .optional()?;
-    let next = current.unwrap_or(0) + 1;
-    if current.is_some() {
-        diesel::update(counters::table.find(&name))
-            .set(counters::value.eq(next))
-            .execute(conn)?;
-    } else {
-        diesel::insert_into(counters::table)
-            .values((counters::name.eq(&name), counters::value.eq(next)))
-            .execute(conn)?;
-    }
+    let next = db::next_number(conn, &format!("incident-{}", now.year()))?;
     Ok(format!("INC-{}-{next:06}", now.year()))
 }
 

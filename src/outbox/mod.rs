@@ -135,7 +135,12 @@ fn write(
     // One multi-row INSERT: the statement count of a write does not grow with its audience.
     let rows: Vec<_> = recipients
         .iter()
-        .map(|org| (event_recipients::org_id.eq(org), event_recipients::seq.eq(seq)))
+        .map(|org| {
+            (
+                event_recipients::org_id.eq(org),
+                event_recipients::seq.eq(seq),
+            )
+        })
         .collect();
     crate::insert_rows!(conn, event_recipients::table, rows, 2);
     crate::webhooks::enqueue(conn, seq, ev.event_type, &recipients, only)?;
