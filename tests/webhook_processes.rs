@@ -417,9 +417,20 @@ fn crash_safety_every_acknowledged_report_is_kept_and_delivered() {
             .difference(&delivered_ids(&got))
             .collect::<Vec<_>>()
     );
+    // A request the kill cut short cannot verify (the receiver refuses it with 401); its
+    // delivery is retried after the restart and must verify then. Any other unverified
+    // request would be a signing fault.
+    let torn: Vec<&serde_json::Value> = got
+        .iter()
+        .filter(|r| r["verified"] != true)
+        .filter(|r| {
+            !got.iter()
+                .any(|v| v["verified"] == true && v["webhook_id"] == r["webhook_id"])
+        })
+        .collect();
     assert!(
-        got.iter().all(|r| r["verified"] == true),
-        "every request verifies: {got:?}"
+        torn.is_empty(),
+        "every delivery verifies, at the latest when retried after the restart: {torn:?}"
     );
 }
 
