@@ -197,8 +197,9 @@ pub fn seed(
             "affected_member_states": if i % 5 == 0 { vec!["BE"] } else { vec![] },
             "summary": format!("Service outage at load entity {i}: ransomware suspected on the billing systems"),
             "impact": {"users_affected": 1000 + i as i64 * 7},
-            "threat_type": "malicious-code",
+            "threat_type": (["malicious-code", "availability", "intrusions"][i % 3]),
             "root_cause": if i % 2 == 0 { "malicious_actions" } else { "system_failures" },
+            "root_cause_category": if i % 2 == 0 { "malicious_action" } else { "system_failure" },
             "tlp": if i % 4 == 0 { "RED" } else { "AMBER" }
         });
         let now = db::now().and_utc();

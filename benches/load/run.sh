@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # The load kit: builds and starts the release binary on a fresh database, seeds entities and a
 # history of incidents, runs the write mix (clients reporting incidents) and the read mix
-# (feed pages, incident and entity list pages) with wrk, runs pgbench's one-row INSERT
-# transaction (the commit floor) beside it, and prints one table with the ratios.
+# (feed pages, incident and entity list pages, situational awareness over the last 28 days and
+# over the last 365 days) with wrk, runs pgbench's one-row INSERT transaction (the commit floor)
+# beside it, and prints one table with the ratios.
 #
 #   benches/load/run.sh [--backend sqlite|postgres|both] [--entities N] [--incidents M]
 #                       [--duration SECONDS] [--clients C] [--smoke]
 #
 # --smoke: seconds, tiny N and M, the debug binary that the tests built; CI runs it so the kit
 # cannot rot. Environment: PG_URL_BASE (default postgres://postgres:postgres@127.0.0.1:5432),
-# PORT (18205), BIN (a prebuilt binary), NIS2HUB_* (passed to the service).
+# PORT (18205), BIN (a prebuilt binary), KEEP=1 (keep the work directory with the SQLite
+# database and the logs, and the PostgreSQL database, for EXPLAIN), NIS2HUB_* (passed to the
+# service).
 set -euo pipefail
 kit=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$kit/../.." && pwd)
@@ -50,7 +53,7 @@ work=$(mktemp -d)
 server_pid=
 cleanup() {
   if [ -n "$server_pid" ]; then kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true; fi
-  rm -rf "$work"
+  if [ "${KEEP:-0}" = 1 ]; then echo "kept $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
@@ -82,6 +85,7 @@ floor() {
 
 declare -A results
 rows=()
+logged_error=0
 
 one_backend() {
   local which=$1 url
@@ -105,6 +109,16 @@ one_backend() {
   token=$("$bin" token --org ncsirt --role national_csirt)
   local feed_max=${seed_out##* }
 
+  # Awareness by sector and by week: the default period (the 28 days before now), and the
+  # last 365 days (within the default maximum of 366), which holds a third of the seeded
+  # history (it reaches three years back). Before the write mix, so that they count the
+  # seeded register only, not the incidents the write mix adds in the last hours.
+  local year_ago
+  year_ago=$(date -u -d '365 days ago' +%Y-%m-%dT%H:%M:%SZ)
+  run_wrk "$which-awareness" read.lua \
+    PATHS="/api/v1/awareness?group_by=sector,/api/v1/awareness?group_by=week"
+  run_wrk "$which-awareness-year" read.lua \
+    PATHS="/api/v1/awareness?group_by=sector&from=$year_ago,/api/v1/awareness?group_by=week&from=$year_ago"
   run_wrk "$which-write" report.lua
   run_wrk "$which-feed" read.lua PATHS="/api/v1/feed?limit=50&after=" FEED_MAX="$feed_max"
   run_wrk "$which-incidents" read.lua PATHS="/api/v1/incidents?limit=50"
@@ -116,7 +130,8 @@ one_backend() {
   server_pid=
   if grep -q ' ERROR nis2hub' "$work/server-$which.log"; then
     grep ' ERROR nis2hub' "$work/server-$which.log" | head -n 5 >&2
-    echo "the service logged an error under load" >&2; exit 1
+    echo "$which: the service logged an error under load" >&2
+    logged_error=1
   fi
   local tps=""
   if [ "$which" = postgres ]; then tps=$(floor); fi
@@ -135,7 +150,7 @@ echo '|---|---|---|---|---|---|---|---|---|---|'
 status=0
 for row in "${rows[@]}"; do
   IFS='|' read -r which rss_kb hwm_kb tps <<<"$row"
-  for mix in write feed incidents entities; do
+  for mix in write feed incidents entities awareness awareness-year; do
     line=${results[$which-$mix]}
     rps=$(field rps "$line") p50=$(field p50_ms "$line") p99=$(field p99_ms "$line")
     timeouts=$(field timeouts "$line")
@@ -151,4 +166,5 @@ for row in "${rows[@]}"; do
   done
 done
 if [ "$status" != 0 ]; then echo "some requests failed (see the errors column)" >&2; fi
+if [ "$logged_error" != 0 ]; then status=1; fi
 exit $status

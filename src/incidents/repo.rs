@@ -1,8 +1,9 @@
 //! Queries over the incident register that other domains need: the awareness counts.
 //!
-//! The counts are one `GROUP BY` over the indexed columns of `incidents` (`created_at`,
-//! `sector`, `kind`, …), so they cost the same whether the register holds a thousand
-//! incidents or a million; no incident is loaded.
+//! The counts are one `GROUP BY` over the period's rows of the covering index
+//! `incidents_awareness` (`created_at` first, then every column counted or grouped by), so no
+//! incident is loaded and the table is not read: the cost grows with the incidents reported
+//! in the period, not with the size of the register (docs/BENCHMARKS.md).
 
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
