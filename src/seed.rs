@@ -14,6 +14,7 @@ use crate::audit::AuditRecord;
 use crate::auth::{Caller, Role};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
+use crate::incidents::service::IncidentRow;
 use crate::rules::ruleset::RuleSet;
 use crate::schema::{
     audit_log, counters, event_recipients, events, incident_deadlines, incident_decisions,
@@ -35,35 +36,6 @@ const SECTORS: &[&str] = &[
 
 /// How far back the seeded history reaches.
 const HISTORY_DAYS: i64 = 3 * 365;
-
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
-#[diesel(table_name = incidents)]
-struct IncidentRow {
-    id: String,
-    reference: String,
-    entity_id: String,
-    sector: String,
-    status: String,
-    current_stage: String,
-    aware_at: NaiveDateTime,
-    occurred_at: NaiveDateTime,
-    significant: bool,
-    mandatory: bool,
-    cross_border: bool,
-    cross_sectoral: bool,
-    late: bool,
-    tlp: String,
-    facts: String,
-    decision: String,
-    version: i64,
-    created_at: NaiveDateTime,
-    updated_at: NaiveDateTime,
-    closed_at: Option<NaiveDateTime>,
-    kind: String,
-    category: Option<String>,
-    threat_type: Option<String>,
-    root_cause_category: Option<String>,
-}
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = incident_reports)]

@@ -22,36 +22,37 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// An incident as stored; also the template the load kit's seeding copies.
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = incidents)]
 #[diesel(treat_none_as_null = true)]
-pub(super) struct IncidentRow {
-    pub(super) id: String,
-    pub(super) reference: String,
-    pub(super) entity_id: String,
-    pub(super) sector: String,
-    pub(super) status: String,
-    pub(super) current_stage: String,
-    pub(super) aware_at: chrono::NaiveDateTime,
-    pub(super) occurred_at: chrono::NaiveDateTime,
-    pub(super) significant: bool,
-    pub(super) mandatory: bool,
-    pub(super) cross_border: bool,
-    pub(super) cross_sectoral: bool,
-    pub(super) late: bool,
-    pub(super) tlp: String,
-    pub(super) facts: String,
-    pub(super) decision: String,
-    pub(super) version: i64,
-    pub(super) created_at: chrono::NaiveDateTime,
-    pub(super) updated_at: chrono::NaiveDateTime,
-    pub(super) closed_at: Option<chrono::NaiveDateTime>,
+pub(crate) struct IncidentRow {
+    pub(crate) id: String,
+    pub(crate) reference: String,
+    pub(crate) entity_id: String,
+    pub(crate) sector: String,
+    pub(crate) status: String,
+    pub(crate) current_stage: String,
+    pub(crate) aware_at: chrono::NaiveDateTime,
+    pub(crate) occurred_at: chrono::NaiveDateTime,
+    pub(crate) significant: bool,
+    pub(crate) mandatory: bool,
+    pub(crate) cross_border: bool,
+    pub(crate) cross_sectoral: bool,
+    pub(crate) late: bool,
+    pub(crate) tlp: String,
+    pub(crate) facts: String,
+    pub(crate) decision: String,
+    pub(crate) version: i64,
+    pub(crate) created_at: chrono::NaiveDateTime,
+    pub(crate) updated_at: chrono::NaiveDateTime,
+    pub(crate) closed_at: Option<chrono::NaiveDateTime>,
     /// `incident`, `near_miss` or `cyber_threat`.
-    pub(super) kind: String,
+    pub(crate) kind: String,
     /// The entity's category when it reported.
-    pub(super) category: Option<String>,
-    pub(super) threat_type: Option<String>,
-    pub(super) root_cause_category: Option<String>,
+    pub(crate) category: Option<String>,
+    pub(crate) threat_type: Option<String>,
+    pub(crate) root_cause_category: Option<String>,
 }
 
 /// What the incident's reports established so far.
