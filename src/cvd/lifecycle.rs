@@ -8,7 +8,6 @@ use crate::audit;
 use crate::auth::Role;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
-use crate::outbox::{self, NewEvent};
 use crate::schema::{cvd_cases, organisations};
 use diesel::prelude::*;
 
@@ -124,22 +123,7 @@ pub fn update(
         // The previous coordinator hears that it handed the case on.
         let mut to = recipients(conn, &new, Audience::Everyone)?;
         to.push(row.coordinator_id.clone());
-        to.sort();
-        to.dedup();
-        outbox::emit(
-            conn,
-            NewEvent {
-                event_type: "cvd.case_updated",
-                subject_type: "cvd_case",
-                subject_id: id,
-                significant: false,
-                data: serde_json::json!({
-                    "case_id": new.id, "reference": new.reference, "state": new.state,
-                    "changes": changes,
-                }),
-                recipients: to,
-            },
-        )?;
+        emit_update_to(conn, &new, &changes, to)?;
         new
     };
     audit::record(conn, &caller, "cvd.case.update", "cvd_case", id)?;

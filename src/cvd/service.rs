@@ -524,6 +524,16 @@ pub(super) fn emit_update(
     audience: Audience,
 ) -> AppResult<()> {
     let to = recipients(conn, row, audience)?;
+    emit_update_to(conn, row, changes, to)
+}
+
+/// `cvd.case_updated` to exactly `to` (who may hear of the change is the caller's to decide).
+pub(super) fn emit_update_to(
+    conn: &mut DbConn,
+    row: &CaseRow,
+    changes: &[String],
+    to: Vec<String>,
+) -> AppResult<()> {
     outbox::emit(
         conn,
         NewEvent {
