@@ -209,8 +209,18 @@ impl ResponseError for AppError {
 impl From<diesel::result::Error> for AppError {
     #[track_caller]
     fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind, Error};
+        crate::db::note_error(&e);
         match e {
-            diesel::result::Error::NotFound => Self::NotFound,
+            Error::NotFound => Self::NotFound,
+            // The pool closes such a connection when it comes back; the client may retry.
+            Error::DatabaseError(
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+                info,
+            ) => Self::Unavailable(format!(
+                "the database connection was lost: {}",
+                info.message()
+            )),
             other => Self::internal(format!("database: {other}")),
         }
     }

@@ -132,6 +132,56 @@ async fn an_error_that_leaves_a_transaction_open_closes_the_connection() {
     assert_eq!(stored_entities(&ctx, &ids), 3);
 }
 
+/// The pool does not test a connection before handing it out; a connection whose server
+/// went away fails the one request that meets it (503, so the client retries) and is closed,
+/// so the requests after it get a fresh one. PostgreSQL only: it is the backend whose server
+/// can drop a connection.
+#[actix_web::test]
+async fn a_connection_the_server_dropped_fails_one_request_and_is_replaced() {
+    let ctx = single_connection();
+    if !ctx.db.is_postgres() {
+        eprintln!("skipped: PostgreSQL only (TEST_DATABASE_URL)");
+        return;
+    }
+    let app = app!(ctx);
+    let token = ctx.national();
+    assert_eq!(
+        send(&app, get("/api/v1/entities", &token)).await.status,
+        200
+    );
+    let pid: i32 = ctx
+        .state
+        .db(|conn| {
+            #[derive(QueryableByName)]
+            struct Pid {
+                #[diesel(sql_type = diesel::sql_types::Integer)]
+                pid: i32,
+            }
+            Ok(diesel::sql_query("SELECT pg_backend_pid() AS pid")
+                .get_result::<Pid>(conn)?
+                .pid)
+        })
+        .await
+        .unwrap();
+    // The server ends the pooled connection's backend, as a restart or an idle timeout would.
+    let fresh = db::connect(&ctx.db.url, 1).unwrap();
+    diesel::sql_query(format!("SELECT pg_terminate_backend({pid})"))
+        .execute(&mut fresh.get().unwrap())
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(200));
+
+    let first = send(&app, get("/api/v1/entities", &token)).await;
+    first.assert_problem(503, "unavailable");
+    for _ in 0..3 {
+        assert_eq!(
+            send(&app, get("/api/v1/entities", &token)).await.status,
+            200
+        );
+    }
+    let ids = register(&app, &ctx, "R", 2).await;
+    assert_eq!(stored_entities(&ctx, &ids), 2);
+}
+
 #[actix_web::test]
 async fn the_reported_overflowing_dates_are_refused_and_nothing_is_lost() {
     let ctx = single_connection();

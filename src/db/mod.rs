@@ -77,16 +77,45 @@ impl r2d2::ManageConnection for Manager {
         }
     }
 
+    /// Only called when the pool is asked to test on checkout, which it is not (see
+    /// [`connect`]): a dead connection is found by the error it returns instead.
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), Self::Error> {
         conn.batch_execute("SELECT 1")
             .map_err(diesel::r2d2::Error::QueryError)
     }
 
-    /// A connection goes back to the pool only when it is idle and its thread did not panic:
-    /// one still inside a transaction (or whose transaction state is unknown) is closed, never
-    /// reused, so a later request can never run inside a transaction that will not commit.
+    /// A connection goes back to the pool only when it is idle, its thread did not panic and
+    /// it did not lose its server: one still inside a transaction (or whose transaction state
+    /// is unknown) is closed, never reused, so a later request can never run inside a
+    /// transaction that will not commit; one that reported a lost connection is closed so that
+    /// the next checkout opens a fresh one.
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking() || is_broken(conn)
+        let lost = CONNECTION_LOST.with(|l| l.replace(false));
+        lost || std::thread::panicking() || is_broken(conn)
+    }
+}
+
+thread_local! {
+    /// Set when a statement on this thread failed because the connection to the server is
+    /// gone; read (and cleared) when the thread hands its connection back to the pool. The
+    /// pool does not test connections on checkout (a `SELECT 1` round trip before every
+    /// request), so this is how a connection the server dropped leaves the pool: the request
+    /// that meets it fails, and the connection is closed instead of being handed out again.
+    static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes that `e` means the connection is unusable (the server closed it or cannot be
+/// reached), so that the pool closes it when it comes back; see [`CONNECTION_LOST`].
+pub fn note_error(e: &diesel::result::Error) {
+    use diesel::result::{DatabaseErrorKind, Error};
+    if matches!(
+        e,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        ) | Error::BrokenTransactionManager
+    ) {
+        CONNECTION_LOST.with(|l| l.set(true));
     }
 }
 
@@ -112,6 +141,10 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, String> {
     drop(r2d2::ManageConnection::connect(&manager).map_err(|e| describe(url, e))?);
     r2d2::Pool::builder()
         .max_size(size)
+        // No `SELECT 1` before each checkout: a lost connection is closed when it reports
+        // itself lost (see `note_error`), which costs one failed request instead of a round
+        // trip on every request.
+        .test_on_check_out(false)
         .connection_timeout(std::time::Duration::from_secs(10))
         .build(manager)
         .map_err(|e| format!("cannot open the {} database: {e}", url.backend()))
@@ -238,11 +271,24 @@ pub fn migrations_current(conn: &mut DbConn) -> bool {
 /// read-committed transaction on PostgreSQL. Commits on `Ok`, rolls back on `Err` — and on a
 /// panic inside `f`, which is then resumed: the transaction never outlives the call. Should
 /// the rollback itself fail, the connection reports itself broken and the pool closes it.
+///
+/// On SQLite the writers of this process first queue in arrival order ([`SqliteWriters`]), so
+/// only one of them at a time asks SQLite for the write lock; the others sleep until their
+/// turn instead of polling on the busy timeout, whose growing sleeps (up to 100 ms a try)
+/// let a writer that came later overtake one that has waited long. Another process on the
+/// same file still meets the busy timeout.
 pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> AppResult<T>) -> AppResult<T> {
-    match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?,
-        DbConn::Pg(c) => AnsiTransactionManager::begin_transaction(c)?,
-    }
+    let _turn = match conn {
+        DbConn::Sqlite(c) => {
+            let turn = SQLITE_WRITERS.wait_turn();
+            AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")?;
+            Some(turn)
+        }
+        DbConn::Pg(c) => {
+            AnsiTransactionManager::begin_transaction(c)?;
+            None
+        }
+    };
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
     let result = match result {
         Ok(result) => result,
@@ -257,6 +303,53 @@ pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> AppResult<T
         (Err(_), _) => rollback(conn)?,
     }
     result
+}
+
+/// The queue of this process's SQLite write transactions: a ticket lock, served strictly in
+/// the order the writers arrived. One for the process, not per database file: a process
+/// serves one database (tests with several files only queue a little longer).
+static SQLITE_WRITERS: SqliteWriters = SqliteWriters::new();
+
+pub struct SqliteWriters {
+    /// (next ticket to hand out, ticket being served)
+    tickets: std::sync::Mutex<(u64, u64)>,
+    turn: std::sync::Condvar,
+}
+
+/// A writer's turn; the next writer is served when it is dropped (also on a panic).
+pub struct WriterTurn(&'static SqliteWriters);
+
+impl SqliteWriters {
+    const fn new() -> Self {
+        Self {
+            tickets: std::sync::Mutex::new((0, 0)),
+            turn: std::sync::Condvar::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (u64, u64)> {
+        // The guarded counters stay consistent even if a holder panicked.
+        self.tickets.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn wait_turn(&'static self) -> WriterTurn {
+        let mut t = self.lock();
+        let mine = t.0;
+        t.0 = t.0.wrapping_add(1);
+        while t.1 != mine {
+            t = self.turn.wait(t).unwrap_or_else(|e| e.into_inner());
+        }
+        WriterTurn(self)
+    }
+}
+
+impl Drop for WriterTurn {
+    fn drop(&mut self) {
+        let mut t = self.0.lock();
+        t.1 = t.1.wrapping_add(1);
+        drop(t);
+        self.0.turn.notify_all();
+    }
 }
 
 fn rollback(conn: &mut DbConn) -> diesel::QueryResult<()> {
