@@ -132,6 +132,8 @@ diesel::table! {
         category -> Nullable<Text>,
         threat_type -> Nullable<Text>,
         root_cause_category -> Nullable<Text>,
+        root_cause_key -> Nullable<Text>,
+        financial_loss_eur -> Nullable<BigInt>,
     }
 }
 

@@ -410,7 +410,7 @@ fn write_batch(
         audit_hash = a.hash.clone();
         audits.push(a);
     }
-    crate::insert_rows!(conn, incidents::table, inc, 24);
+    crate::insert_rows!(conn, incidents::table, inc, 26);
     crate::insert_rows!(conn, incident_reports::table, reps, 12);
     crate::insert_rows!(conn, incident_decisions::table, decs, 5);
     crate::insert_rows!(conn, incident_recipients::table, recs, 4);

@@ -497,3 +497,74 @@ fn a_report_and_the_sweep_of_the_same_incident_do_not_deadlock() {
         assert!(sweep.is_ok(), "the sweep went through: {sweep:?}");
     });
 }
+
+/// Reports of one entity take turns, though each reads and decides before it takes the write
+/// lock: every report's recurring-incident rule (IR 2024/2690 Art. 4) sees the incidents
+/// committed before it. Eight first reports at once, the same root cause, each loss under the
+/// entity's € 250 000 threshold and any two together over it: all but the first count an
+/// earlier one.
+#[test]
+fn concurrent_reports_of_one_entity_each_count_the_ones_before() {
+    const N: usize = 8;
+    let ctx = Ctx::new();
+    let pool = db::connect(&ctx.db.url, N as u32 + 1).expect("test pool");
+    let rules: &RuleSet = &ctx.state.config.rules;
+    let entity = {
+        let mut body = entity_body("recurring-0", "digital_infrastructure.cloud");
+        body["annual_turnover_eur"] = json!(5_000_000); // threshold: 5 % = € 250 000
+        let input =
+            nis2hub::entities::model::EntityInput::from_json(&serde_json::to_vec(&body).unwrap())
+                .unwrap();
+        let mut conn = pool.get().unwrap();
+        db::write_tx(&mut conn, |c| {
+            nis2hub::entities::service::create(c, &Caller::system("t"), input)
+        })
+        .expect("register entity")
+        .id
+    };
+    let start = Barrier::new(N);
+    // One moment for all, so that each occurred no later than the others it may count.
+    let aware_at = Utc::now() - Duration::hours(1);
+    let recurring: Vec<bool> = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..N)
+            .map(|w| {
+                let (pool, entity, start) = (&pool, &entity, &start);
+                s.spawn(move || {
+                    let mut conn = pool.get().expect("writer connection");
+                    let caller = entity_caller(entity, &format!("writer-{w}"));
+                    let body = json!({
+                        "entity_id": entity, "stage": "early_warning",
+                        "aware_at": aware_at,
+                        "summary": format!("writer {w}"), "root_cause": "expired certificate",
+                        "impact": {"financial_loss_eur": 150_000}
+                    });
+                    let input = ReportInput::from_json(
+                        &serde_json::to_vec(&body).unwrap(),
+                        true,
+                        Utc::now(),
+                    )
+                    .expect("valid early warning");
+                    start.wait();
+                    let incident = db::write_tx(&mut conn, |c| {
+                        nis2hub::incidents::report::report(c, &caller, rules, None, input)
+                    })
+                    .unwrap_or_else(|e| panic!("writer {w}: {e:?}"));
+                    incident
+                        .classification
+                        .significance_criteria
+                        .iter()
+                        .any(|c| c == "ir2690.art4.recurring")
+                })
+            })
+            .collect();
+        writers
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(rethrow))
+            .collect()
+    });
+    assert_eq!(
+        recurring.iter().filter(|r| **r).count(),
+        N - 1,
+        "only the first of the entity's reports may miss the others: {recurring:?}"
+    );
+}

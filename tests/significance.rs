@@ -87,3 +87,94 @@ async fn a_loss_over_five_percent_of_the_registered_turnover_is_significant() {
     assert_eq!(c["financial_threshold"]["turnover_from"], "none");
     assert_eq!(c["financial_threshold"]["threshold_eur"], 500_000);
 }
+
+/// IR 2024/2690 Art. 4 through the register: an entity's incidents with the same apparent root
+/// cause (compared trimmed and without regard to ASCII case) within 183 days count together
+/// against the financial threshold; another root cause, or one outside the window, does not.
+/// Also after the recurring-incident columns of the stored incidents are filled in again from
+/// their facts, as at the start of a service whose incidents predate those columns.
+#[actix_web::test]
+async fn incidents_with_the_same_root_cause_within_the_window_count_together() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let mut body = entity_body("30000002", "digital_infrastructure.cloud");
+    body["annual_turnover_eur"] = json!(5_000_000); // threshold: 5 % = € 250 000
+    let entity = send(&app, post("/api/v1/entities", &ctx.national(), &body)).await;
+    assert_eq!(entity.status, 201, "{}", entity.text);
+    let id = entity.body["id"].as_str().unwrap().to_string();
+    let token = ctx.token(&id, Role::Entity);
+    let now = chrono::Utc::now();
+    let days_ago = |d: i64| (now - chrono::Duration::days(d)).to_rfc3339();
+    let recurring = |res: &Res| {
+        let c = &res.body["decision"]["classification"];
+        let criteria: Vec<String> =
+            serde_json::from_value(c["significance_criteria"].clone()).unwrap();
+        (
+            c["significant"].as_bool().unwrap(),
+            criteria.iter().any(|c| c == "ir2690.art4.recurring"),
+        )
+    };
+    let report = |occurred: String, cause: &str| {
+        json!({"entity_id": id, "stage": "early_warning", "aware_at": now.to_rfc3339(),
+            "occurred_at": occurred, "summary": "storage cluster lost",
+            "root_cause": cause, "impact": {"financial_loss_eur": 150_000}})
+    };
+    // (occurred days ago, root cause) → (significant, recurring), in the order reported. The
+    // window reaches back 183 days from when the reported incident occurred, and never past it.
+    let cases = [
+        (200, "VPN appliance flaw", false, false),
+        // The first is 200 days before: outside the window.
+        (0, "vpn appliance FLAW", false, false),
+        (20, "power cut", false, false),
+        // The first is 170 days before (150 000 + 150 000 over 250 000); the second occurred
+        // after it, the third has another root cause.
+        (30, "  VPN appliance flaw ", true, true),
+    ];
+    for (days, cause, significant, rec) in cases {
+        let res = send(
+            &app,
+            post("/api/v1/incidents", &token, &report(days_ago(days), cause)),
+        )
+        .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        assert_eq!(
+            recurring(&res),
+            (significant, rec),
+            "{days} days ago, {cause:?}: {}",
+            res.body["decision"]
+        );
+    }
+
+    // The columns of the stored incidents emptied and filled in again at start.
+    {
+        use diesel::prelude::*;
+        let mut conn = ctx.state.pool.get().unwrap();
+        diesel::sql_query("UPDATE incidents SET root_cause_key = NULL, financial_loss_eur = NULL")
+            .execute(&mut conn)
+            .unwrap();
+        diesel::sql_query("DELETE FROM counters WHERE name = 'incidents_recurring_indexed'")
+            .execute(&mut conn)
+            .unwrap();
+        nis2hub::db::migrate(&mut conn).unwrap();
+    }
+    let dry = json!({"entity_id": id, "stage": "early_warning", "aware_at": now.to_rfc3339(),
+        "root_cause": "VPN Appliance Flaw", "impact": {"financial_loss_eur": 1}});
+    let res = send(&app, post("/api/v1/routing/evaluate", &token, &dry)).await;
+    assert_eq!(res.status, 200, "{}", res.text);
+    let c = &res.body["classification"];
+    assert!(
+        c["significance_criteria"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("ir2690.art4.recurring")),
+        "{c}"
+    );
+    let other = json!({"entity_id": id, "stage": "early_warning", "aware_at": now.to_rfc3339(),
+        "root_cause": "a flood", "impact": {"financial_loss_eur": 1}});
+    let res = send(&app, post("/api/v1/routing/evaluate", &token, &other)).await;
+    assert_eq!(
+        res.body["classification"]["significant"], false,
+        "{}",
+        res.text
+    );
+}

@@ -168,6 +168,8 @@ pub fn migrate(conn: &mut DbConn) -> Result<usize, String> {
     let applied = run_migrations(conn)?;
     index_entity_networks(conn)
         .map_err(|e| format!("indexing the registered networks failed: {e}"))?;
+    crate::incidents::repo::backfill_recurring(conn)
+        .map_err(|e| format!("filling the recurring-incident columns failed: {e}"))?;
     Ok(applied)
 }
 

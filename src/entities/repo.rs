@@ -1,5 +1,6 @@
 //! Queries of the register that other domains need: which registered entities have IP ranges
-//! or domains that overlap given ones (advisories address those entities).
+//! or domains that overlap given ones (advisories address those entities), and the lock an
+//! incident report takes on its entity.
 //!
 //! Registered ranges are kept in `entity_networks` as fixed-width hex bounds (IPv4 as
 //! IPv4-mapped IPv6, 32 hex digits): byte order is numeric order, on SQLite and on PostgreSQL
@@ -16,6 +17,26 @@ use crate::schema::{entities, entity_domains, entity_networks};
 use diesel::prelude::*;
 use ipnet::IpNet;
 use std::net::IpAddr;
+
+/// Locks the entity's row until the transaction ends (PostgreSQL; a SQLite write transaction
+/// holds the whole database already), so that its incident reports and its updates take turns:
+/// each report then reads what the one before it stored. `FOR NO KEY UPDATE` does not stop
+/// rows that only refer to the entity (an incident's foreign key) from being written.
+///
+/// Row locks come before the write lock in every transaction that takes both, so the two
+/// cannot deadlock: the entity's own updates also change its row before they take the write
+/// lock for their event and audit record.
+pub fn lock_row(conn: &mut DbConn, id: &str) -> AppResult<()> {
+    if let DbConn::Pg(c) = conn {
+        entities::table
+            .find(id)
+            .select(entities::id)
+            .for_no_key_update()
+            .first::<String>(c)
+            .optional()?;
+    }
+    Ok(())
+}
 
 fn as_v6(ip: IpAddr) -> u128 {
     match ip {

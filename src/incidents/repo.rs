@@ -1,4 +1,6 @@
-//! Queries over the incident register that other domains need: the awareness counts.
+//! Queries over the incident register that other domains need: the awareness counts, and the
+//! columns the recurring-incident rule reads (filled in at start for incidents stored before
+//! they existed).
 //!
 //! The counts are one `GROUP BY` over the period's rows of the covering index
 //! `incidents_awareness` (`created_at` first, then every column counted or grouped by), so no
@@ -124,5 +126,95 @@ pub fn count_by(
     match conn {
         DbConn::Pg(c) => run!(c, true),
         DbConn::Sqlite(c) => run!(c, false),
+    }
+}
+
+/// The root cause as the recurring-incident rule compares it (trimmed, ASCII letters folded,
+/// as `eq_ignore_ascii_case` does), digested to a fixed length so that the 2000 characters a
+/// root cause may have fit into the index `incidents_recurring`: 128 bits of SHA-256 in hex.
+/// `None` for no or a blank root cause, which the rule never compares.
+pub fn root_cause_key(cause: Option<&str>) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let cause = cause.map(str::trim).filter(|c| !c.is_empty())?;
+    let digest = Sha256::digest(cause.to_ascii_lowercase().as_bytes());
+    Some(hex::encode(&digest[..16]))
+}
+
+/// A financial loss as stored: a loss beyond `i64::MAX` is kept as `i64::MAX`, which is over
+/// any threshold all the same (the rule adds losses saturating).
+pub fn stored_loss(loss: Option<u64>) -> Option<i64> {
+    loss.map(|l| i64::try_from(l).unwrap_or(i64::MAX))
+}
+
+/// Fills `root_cause_key` and `financial_loss_eur` of the incidents stored before those
+/// columns existed, from their facts, in batches of 1000; once, marked in `counters`.
+pub fn backfill_recurring(conn: &mut DbConn) -> crate::error::AppResult<()> {
+    use crate::schema::{counters, incidents};
+    const MARK: &str = "incidents_recurring_indexed";
+    #[derive(serde::Deserialize, Default)]
+    struct Impact {
+        financial_loss_eur: Option<u64>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Facts {
+        root_cause: Option<String>,
+        #[serde(default)]
+        impact: Impact,
+    }
+    let done: Option<i64> = counters::table
+        .find(MARK)
+        .select(counters::value)
+        .first(conn)
+        .optional()?;
+    if done.is_some() {
+        return Ok(());
+    }
+    let mut after = String::new();
+    loop {
+        let finished = crate::db::write_tx(conn, |conn| {
+            let rows: Vec<(String, String)> = incidents::table
+                .filter(incidents::id.gt(&after))
+                .order(incidents::id)
+                .select((incidents::id, incidents::facts))
+                .limit(1000)
+                .load(conn)?;
+            for (id, facts) in &rows {
+                let f: Facts = serde_json::from_str(facts)?;
+                let key = root_cause_key(f.root_cause.as_deref());
+                let loss = stored_loss(f.impact.financial_loss_eur);
+                if key.is_some() || loss.is_some() {
+                    diesel::update(incidents::table.find(id))
+                        .set((
+                            incidents::root_cause_key.eq(key),
+                            incidents::financial_loss_eur.eq(loss),
+                        ))
+                        .execute(conn)?;
+                }
+            }
+            match rows.last() {
+                Some((id, _)) => {
+                    after = id.clone();
+                    Ok(false)
+                }
+                None => {
+                    // Another instance starting at the same time may have finished first.
+                    crate::db::lock_writes(conn)?;
+                    let marked = counters::table
+                        .find(MARK)
+                        .select(counters::value)
+                        .first::<i64>(conn)
+                        .optional()?;
+                    if marked.is_none() {
+                        diesel::insert_into(counters::table)
+                            .values((counters::name.eq(MARK), counters::value.eq(1)))
+                            .execute(conn)?;
+                    }
+                    Ok(true)
+                }
+            }
+        })?;
+        if finished {
+            return Ok(());
+        }
     }
 }

@@ -22,38 +22,50 @@ use crate::schema::{incident_decisions, incident_recipients, incident_reports, i
 use chrono::{DateTime, Datelike, Utc};
 use diesel::prelude::*;
 
-/// Earlier incidents of the entity within the recurring-incident window.
+/// The entity's earlier incidents that the recurring-incident rule (IR 2024/2690 Art. 4) can
+/// count with this one: the same root cause (as the rule compares it, by
+/// [`super::repo::root_cause_key`]), occurred within the window before `occurred`. Read from
+/// the index `incidents_recurring` alone; nothing when the report names no root cause.
 fn past_incidents(
     conn: &mut DbConn,
     rs: &RuleSet,
     entity_id: &str,
     except: Option<&str>,
     occurred: DateTime<Utc>,
+    root_cause: Option<&str>,
 ) -> AppResult<Vec<PastIncident>> {
+    let Some(key) = super::repo::root_cause_key(root_cause) else {
+        return Ok(vec![]);
+    };
     let since = crate::time::sub_days(occurred, rs.general.recurring_window_days)
         .unwrap_or(DateTime::<Utc>::MIN_UTC)
         .naive_utc();
-    let rows: Vec<(String, chrono::NaiveDateTime, String)> = incidents::table
+    let rows: Vec<(String, chrono::NaiveDateTime, Option<i64>)> = incidents::table
         .filter(
             incidents::entity_id
                 .eq(entity_id)
-                .and(incidents::occurred_at.ge(since)),
+                .and(incidents::root_cause_key.eq(&key))
+                .and(incidents::occurred_at.ge(since))
+                .and(incidents::occurred_at.le(occurred.naive_utc())),
         )
-        .select((incidents::id, incidents::occurred_at, incidents::facts))
+        .select((
+            incidents::id,
+            incidents::occurred_at,
+            incidents::financial_loss_eur,
+        ))
         .order(incidents::occurred_at.desc())
         .limit(200)
         .load(conn)?;
-    rows.into_iter()
+    Ok(rows
+        .into_iter()
         .filter(|(id, _, _)| Some(id.as_str()) != except)
-        .map(|(_, at, facts)| {
-            let f: Facts = serde_json::from_str(&facts)?;
-            Ok(PastIncident {
-                occurred_at: at.and_utc(),
-                root_cause: f.root_cause,
-                financial_loss_eur: f.impact.financial_loss_eur,
-            })
+        .map(|(_, at, loss)| PastIncident {
+            occurred_at: at.and_utc(),
+            // Same key, same root cause as the rule compares them.
+            root_cause: root_cause.map(str::to_string),
+            financial_loss_eur: loss.and_then(|l| u64::try_from(l).ok()),
         })
-        .collect()
+        .collect())
 }
 
 fn entity_facts(entity: &Entity) -> EntityFacts<'_> {
@@ -113,7 +125,30 @@ fn record_reporter(
     crate::entities::service::create(conn, caller, reporter)
 }
 
+/// What a report decides, read and computed before anything is written.
+struct Prepared {
+    existing: Option<IncidentRow>,
+    entity: Entity,
+    id: String,
+    report_rows: usize,
+    facts: Facts,
+    awareness: AwarenessColumns,
+    aware_at: DateTime<Utc>,
+    occurred_at: DateTime<Utc>,
+    decision: Decision,
+    tlp: Tlp,
+}
+
 /// Records a report: the first one (`incident_id` = `None`) opens the incident.
+///
+/// Every read and the rules come first, without the write lock, which is taken only for what
+/// must be ordered: the reference, the events and the audit record, then the commit
+/// (docs/ARCHITECTURE.md, "The write lock is taken last"). Two things keep the reads current:
+/// on PostgreSQL the entity's row is locked before it is read, so the reports of one entity
+/// (and its updates) take turns and each sees the incidents of the one before — which the
+/// recurring-incident rule counts; and a report on an existing incident checks its version
+/// once it holds the write lock, and decides again if a review or request came in between
+/// (under the lock nothing can change it any more).
 pub fn report(
     conn: &mut DbConn,
     caller: &Caller,
@@ -121,22 +156,45 @@ pub fn report(
     incident_id: Option<&str>,
     mut input: ReportInput,
 ) -> AppResult<Incident> {
-    db::lock_writes(conn)?;
-    let now = db::now().and_utc();
     if !matches!(caller.role, Role::Entity | Role::NationalCsirt) {
         return Err(AppError::ForbiddenAction(
             "incidents are reported by the entity itself or the national CSIRT".into(),
         ));
     }
-    let dir = load_directory(conn)?;
-    let (existing, entity) = match incident_id {
-        None if input.reporter.is_some() => {
-            let reporter = input.reporter.take().expect("the guard saw a reporter");
+    let now = db::now().and_utc();
+    if incident_id.is_none() {
+        if let Some(reporter) = input.reporter.take() {
+            let dir = load_directory(conn)?;
             let entity = record_reporter(conn, caller, reporter, &dir)?;
             // The stored report names the record, as every first report names its entity.
-            input.entity_id = Some(entity.id.clone());
-            (None, entity)
+            input.entity_id = Some(entity.id);
         }
+    }
+    let mut p = prepare(conn, caller, rs, incident_id, &input, now)?;
+    if let Some(old) = &p.existing {
+        db::lock_writes(conn)?;
+        let version: i64 = incidents::table
+            .find(&old.id)
+            .select(incidents::version)
+            .first(conn)?;
+        if version != old.version {
+            p = prepare(conn, caller, rs, incident_id, &input, now)?;
+        }
+    }
+    store(conn, caller, rs, &input, p, now)
+}
+
+/// The reads and the rules of a report.
+fn prepare(
+    conn: &mut DbConn,
+    caller: &Caller,
+    rs: &RuleSet,
+    incident_id: Option<&str>,
+    input: &ReportInput,
+    now: DateTime<Utc>,
+) -> AppResult<Prepared> {
+    let dir = load_directory(conn)?;
+    let (existing, entity) = match incident_id {
         None => {
             let no_entity = || {
                 AppError::Validation(vec![FieldError::new(
@@ -149,6 +207,7 @@ pub fn report(
             if caller.role == Role::Entity && caller.org != entity_id {
                 return Err(no_entity());
             }
+            crate::entities::repo::lock_row(conn, &entity_id)?;
             let entity = match crate::entities::service::load(conn, &entity_id, &dir) {
                 Err(AppError::NotFound) => return Err(no_entity()),
                 other => other?,
@@ -169,6 +228,7 @@ pub fn report(
                     "the incident is closed; it takes no more reports".into(),
                 ));
             }
+            crate::entities::repo::lock_row(conn, &row.entity_id)?;
             let entity = crate::entities::service::load(conn, &row.entity_id, &dir)?;
             (Some(row), entity)
         }
@@ -177,15 +237,10 @@ pub fn report(
         .as_ref()
         .map(|r| r.id.clone())
         .unwrap_or_else(db::new_id);
-    let report_rows = if existing.is_some() {
-        reports_of(conn, &id)?
+    let (report_rows, request_rows) = if existing.is_some() {
+        (reports_of(conn, &id)?, requests_of(conn, &id)?)
     } else {
-        vec![]
-    };
-    let request_rows = if existing.is_some() {
-        requests_of(conn, &id)?
-    } else {
-        vec![]
+        (vec![], vec![])
     };
     let earlier: Vec<Submitted> = report_rows.iter().map(ReportRow::submitted).collect();
     let requests: Vec<Request> = request_rows.iter().map(RequestRow::rule).collect();
@@ -223,7 +278,7 @@ pub fn report(
     if input.threat_type.is_some() {
         facts.threat_type = input.threat_type.clone();
     }
-    let awareness = awareness_columns(existing.as_ref(), &input);
+    let awareness = awareness_columns(existing.as_ref(), input);
     let aware_at = existing
         .as_ref()
         .map(|r| r.aware_at.and_utc())
@@ -234,7 +289,14 @@ pub fn report(
         .map(|r| r.occurred_at.and_utc())
         .or(input.occurred_at)
         .unwrap_or(aware_at);
-    let past = past_incidents(conn, rs, &entity.id, Some(&id), occurred_at)?;
+    let past = past_incidents(
+        conn,
+        rs,
+        &entity.id,
+        Some(&id),
+        occurred_at,
+        facts.root_cause.as_deref(),
+    )?;
     let mut all_reports = earlier.clone();
     all_reports.push(Submitted {
         stage: input.stage,
@@ -272,19 +334,55 @@ pub fn report(
     )
     .map_err(|m| AppError::Conflict("stage_out_of_order", m))?;
     facts.criteria = decision.classification.significance_criteria.clone();
-
-    let cl = &decision.classification;
-    let late = decision.stages.iter().any(|s| s.late || s.overdue);
     let tlp = input
         .tlp
         .or(existing.as_ref().map(|r| tlp_of(&r.tlp)))
         .unwrap_or(Tlp::Amber);
+    Ok(Prepared {
+        existing,
+        entity,
+        id,
+        report_rows: report_rows.len(),
+        facts,
+        awareness,
+        aware_at,
+        occurred_at,
+        decision,
+        tlp,
+    })
+}
+
+/// The writes of a report. A new incident's rows go in first under a stand-in reference (its
+/// id, which no reference can equal); the write lock is taken after them, for the reference,
+/// the events and the audit record.
+fn store(
+    conn: &mut DbConn,
+    caller: &Caller,
+    rs: &RuleSet,
+    input: &ReportInput,
+    p: Prepared,
+    now: DateTime<Utc>,
+) -> AppResult<Incident> {
+    let Prepared {
+        existing,
+        entity,
+        id,
+        report_rows,
+        facts,
+        awareness,
+        aware_at,
+        occurred_at,
+        decision,
+        tlp,
+    } = p;
+    let cl = &decision.classification;
+    let late = decision.stages.iter().any(|s| s.late || s.overdue);
     let now_naive = now.naive_utc();
-    let row = IncidentRow {
+    let mut row = IncidentRow {
         id: id.clone(),
         reference: match &existing {
             Some(r) => r.reference.clone(),
-            None => next_reference(conn, now)?,
+            None => id.clone(),
         },
         entity_id: entity.id.clone(),
         sector: entity.input.sector.clone(),
@@ -308,6 +406,8 @@ pub fn report(
         category: Some(entity.category.as_str().into()),
         threat_type: facts.threat_type.clone(),
         root_cause_category: awareness.root_cause_category,
+        root_cause_key: super::repo::root_cause_key(facts.root_cause.as_deref()),
+        financial_loss_eur: super::repo::stored_loss(facts.impact.financial_loss_eur),
     };
     match &existing {
         None => {
@@ -336,18 +436,23 @@ pub fn report(
         .values((
             incident_reports::id.eq(&report_id),
             incident_reports::incident_id.eq(&id),
-            incident_reports::number.eq(report_rows.len() as i64 + 1),
+            incident_reports::number.eq(report_rows as i64 + 1),
             incident_reports::stage.eq(input.stage.as_str()),
             incident_reports::submitted_at.eq(now_naive),
             incident_reports::submitted_by.eq(by(caller)),
-            incident_reports::body.eq(serde_json::to_string(&input)?),
+            incident_reports::body.eq(serde_json::to_string(input)?),
             incident_reports::handling_ended_at.eq(input.handling_ended_at.map(|t| t.naive_utc())),
         ))
         .execute(conn)?;
-    let decisions: i64 = incident_decisions::table
-        .filter(incident_decisions::incident_id.eq(&id))
-        .count()
-        .get_result(conn)?;
+    let first = existing.is_none();
+    let decisions: i64 = if first {
+        0
+    } else {
+        incident_decisions::table
+            .filter(incident_decisions::incident_id.eq(&id))
+            .count()
+            .get_result(conn)?
+    };
     diesel::insert_into(incident_decisions::table)
         .values((
             incident_decisions::incident_id.eq(&id),
@@ -357,10 +462,14 @@ pub fn report(
             incident_decisions::decision.eq(&row.decision),
         ))
         .execute(conn)?;
-    let known: Vec<(String, String)> = incident_recipients::table
-        .filter(incident_recipients::incident_id.eq(&id))
-        .select((incident_recipients::org_id, incident_recipients::role))
-        .load(conn)?;
+    let known: Vec<(String, String)> = if first {
+        vec![]
+    } else {
+        incident_recipients::table
+            .filter(incident_recipients::incident_id.eq(&id))
+            .select((incident_recipients::org_id, incident_recipients::role))
+            .load(conn)?
+    };
     let added: Vec<_> = decision
         .recipients
         .iter()
@@ -383,10 +492,26 @@ pub fn report(
         })
         .collect();
     crate::insert_rows!(conn, incident_recipients::table, rows, 4);
-    refresh_deadlines(conn, &id, &decision.stages, false)?;
+    refresh_deadlines(conn, &id, &decision.stages, false, first)?;
+    // Everyone the incident is shared with: its recipients so far and the entity.
+    let mut audience: Vec<String> = known
+        .into_iter()
+        .map(|(org, _)| org)
+        .chain(added.iter().map(|r| r.organisation_id.clone()))
+        .chain([entity.id.clone()])
+        .collect();
+    audience.sort();
+    audience.dedup();
+    let mut incident = detail(conn, rs, row.clone(), now)?;
 
-    let first = existing.is_none();
-    let audience = audience(conn, &id, &entity.id)?;
+    // The ordered part: from here to the commit, under the write lock.
+    if first {
+        row.reference = next_reference(conn, now)?;
+        diesel::update(incidents::table.find(&id))
+            .set(incidents::reference.eq(&row.reference))
+            .execute(conn)?;
+        incident.reference = row.reference.clone();
+    }
     // New recipients first learn that the incident is theirs, then what was reported.
     if !added.is_empty() {
         outbox::emit(
@@ -434,7 +559,7 @@ pub fn report(
         "incident",
         &id,
     )?;
-    Ok(for_caller(detail(conn, rs, row, now)?, caller))
+    Ok(for_caller(incident, caller))
 }
 
 /// `INC-<year>-<number>`, numbered per year under the write lock.
@@ -479,7 +604,8 @@ pub fn evaluate(
                 .map_err(|_| {
                     AppError::invalid("/entity_id", "no registered entity you may see has this id")
                 })?;
-            let past = past_incidents(conn, rs, &entity.id, None, now)?;
+            let past =
+                past_incidents(conn, rs, &entity.id, None, now, input.root_cause.as_deref())?;
             let sectors: Vec<String> = entity.input.all_sectors().map(String::from).collect();
             (
                 entity.input.country.clone(),

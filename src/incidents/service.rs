@@ -53,6 +53,9 @@ pub(crate) struct IncidentRow {
     pub(crate) category: Option<String>,
     pub(crate) threat_type: Option<String>,
     pub(crate) root_cause_category: Option<String>,
+    /// What the recurring-incident rule compares: see [`super::repo::root_cause_key`].
+    pub(crate) root_cause_key: Option<String>,
+    pub(crate) financial_loss_eur: Option<i64>,
 }
 
 /// What the incident's reports established so far.
@@ -222,7 +225,12 @@ pub(super) fn refresh_deadlines(
     id: &str,
     stages: &[StageStatus],
     closed: bool,
+    fresh: bool,
 ) -> AppResult<()> {
+    if fresh {
+        // A new incident has no deadlines yet, open or missed.
+        return insert_deadlines(conn, id, stages, &[]);
+    }
     diesel::delete(
         incident_deadlines::table.filter(
             incident_deadlines::incident_id
@@ -238,6 +246,16 @@ pub(super) fn refresh_deadlines(
         .filter(incident_deadlines::incident_id.eq(id))
         .select((incident_deadlines::stage, incident_deadlines::request_id))
         .load(conn)?;
+    insert_deadlines(conn, id, stages, &missed)
+}
+
+/// Inserts the deadlines of the stages not yet submitted, but those in `missed`.
+fn insert_deadlines(
+    conn: &mut DbConn,
+    id: &str,
+    stages: &[StageStatus],
+    missed: &[(String, String)],
+) -> AppResult<()> {
     let mut open = vec![];
     for s in stages.iter().filter(|s| s.submitted_at.is_none()) {
         let Some(due) = s.due_at else { continue };
