@@ -72,6 +72,20 @@ run_wrk() {
     2>"$work/$name.err" | grep '^RESULT' || true)
   if [ -z "$line" ]; then echo "wrk gave no result for $name:" >&2; cat "$work/$name.err" >&2; exit 1; fi
   results[$name]=$line
+  settle
+}
+
+# settle: waits (up to 60 s) until /readyz, which needs a pooled connection, answers within
+# 0.2 s three times running, so that requests a mix's clients gave up on (the server still
+# finishes them) do not hold the pool when the next mix starts.
+settle() {
+  local fast=0
+  for _ in $(seq 1 300); do
+    if curl -sf -m 0.2 "http://127.0.0.1:$port/readyz" >/dev/null; then fast=$((fast + 1)); else fast=0; fi
+    [ "$fast" -ge 3 ] && return 0
+    sleep 0.2
+  done
+  echo "the service did not settle within 60 s" >&2
 }
 
 # The one-row INSERT transaction of pgbench, same clients and duration: the commit floor.
