@@ -181,12 +181,7 @@ fn index_entity_networks(conn: &mut DbConn) -> AppResult<()> {
     const MARK: &str = "entity_networks_indexed";
     write_tx(conn, |conn| {
         lock_writes(conn)?;
-        let done: Option<i64> = counters::table
-            .find(MARK)
-            .select(counters::value)
-            .first(conn)
-            .optional()?;
-        if done.is_none() {
+        if counter(conn, MARK)?.is_none() {
             crate::entities::repo::backfill(conn)?;
             diesel::insert_into(counters::table)
                 .values((counters::name.eq(MARK), counters::value.eq(1)))
@@ -392,11 +387,7 @@ pub fn next_number(conn: &mut DbConn, name: &str) -> AppResult<i64> {
     use crate::schema::counters;
     use diesel::prelude::*;
     lock_writes(conn)?;
-    let current: Option<i64> = counters::table
-        .find(name)
-        .select(counters::value)
-        .first(conn)
-        .optional()?;
+    let current = counter(conn, name)?;
     let next = current.unwrap_or(0).checked_add(1).ok_or_else(|| {
         crate::error::AppError::internal(format!("the counter {name} is exhausted"))
     })?;
@@ -410,6 +401,18 @@ pub fn next_number(conn: &mut DbConn, name: &str) -> AppResult<i64> {
             .execute(conn)?;
     }
     Ok(next)
+}
+
+/// The value of the named counter (a reference counter, or a mark that a one-off fill ran),
+/// `None` when it was never set.
+pub fn counter(conn: &mut DbConn, name: &str) -> AppResult<Option<i64>> {
+    use crate::schema::counters;
+    use diesel::prelude::*;
+    Ok(counters::table
+        .find(name)
+        .select(counters::value)
+        .first(conn)
+        .optional()?)
 }
 
 /// Takes the write lock for the rest of the transaction. On SQLite `BEGIN IMMEDIATE` holds the

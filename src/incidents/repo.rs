@@ -161,12 +161,7 @@ pub fn backfill_recurring(conn: &mut DbConn) -> crate::error::AppResult<()> {
         #[serde(default)]
         impact: Impact,
     }
-    let done: Option<i64> = counters::table
-        .find(MARK)
-        .select(counters::value)
-        .first(conn)
-        .optional()?;
-    if done.is_some() {
+    if crate::db::counter(conn, MARK)?.is_some() {
         return Ok(());
     }
     let mut after = String::new();
@@ -199,12 +194,7 @@ pub fn backfill_recurring(conn: &mut DbConn) -> crate::error::AppResult<()> {
                 None => {
                     // Another instance starting at the same time may have finished first.
                     crate::db::lock_writes(conn)?;
-                    let marked = counters::table
-                        .find(MARK)
-                        .select(counters::value)
-                        .first::<i64>(conn)
-                        .optional()?;
-                    if marked.is_none() {
+                    if crate::db::counter(conn, MARK)?.is_none() {
                         diesel::insert_into(counters::table)
                             .values((counters::name.eq(MARK), counters::value.eq(1)))
                             .execute(conn)?;
