@@ -209,18 +209,13 @@ impl ResponseError for AppError {
 impl From<diesel::result::Error> for AppError {
     #[track_caller]
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind, Error};
-        crate::db::note_error(&e);
-        match e {
-            Error::NotFound => Self::NotFound,
+        if crate::db::connection_lost(&e) {
             // The pool closes such a connection when it comes back; the client may retry.
-            Error::DatabaseError(
-                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-                info,
-            ) => Self::Unavailable(format!(
-                "the database connection was lost: {}",
-                info.message()
-            )),
+            crate::db::note_connection_lost();
+            return Self::Unavailable(format!("the database connection was lost: {e}"));
+        }
+        match e {
+            diesel::result::Error::NotFound => Self::NotFound,
             other => Self::internal(format!("database: {other}")),
         }
     }

@@ -104,19 +104,22 @@ thread_local! {
     static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Notes that `e` means the connection is unusable (the server closed it or cannot be
-/// reached), so that the pool closes it when it comes back; see [`CONNECTION_LOST`].
-pub fn note_error(e: &diesel::result::Error) {
+/// True when `e` means the connection is unusable: the server closed it or cannot be reached.
+pub fn connection_lost(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
-    if matches!(
+    matches!(
         e,
         Error::DatabaseError(
             DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
             _
-        ) | Error::BrokenTransactionManager
-    ) {
-        CONNECTION_LOST.with(|l| l.set(true));
-    }
+        )
+    )
+}
+
+/// Marks this thread's connection lost, so that the pool closes it when it comes back; see
+/// [`CONNECTION_LOST`].
+pub fn note_connection_lost() {
+    CONNECTION_LOST.with(|l| l.set(true));
 }
 
 /// True when the connection is inside a transaction or its transaction manager gave up.
@@ -142,7 +145,7 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, String> {
     r2d2::Pool::builder()
         .max_size(size)
         // No `SELECT 1` before each checkout: a lost connection is closed when it reports
-        // itself lost (see `note_error`), which costs one failed request instead of a round
+        // itself lost (see `note_connection_lost`), which costs one failed request instead of a round
         // trip on every request.
         .test_on_check_out(false)
         .connection_timeout(std::time::Duration::from_secs(10))

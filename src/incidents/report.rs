@@ -492,7 +492,11 @@ fn store(
         })
         .collect();
     crate::insert_rows!(conn, incident_recipients::table, rows, 4);
-    refresh_deadlines(conn, &id, &decision.stages, false, first)?;
+    if first {
+        insert_deadlines(conn, &id, &decision.stages, &[])?;
+    } else {
+        refresh_deadlines(conn, &id, &decision.stages, false)?;
+    }
     // Everyone the incident is shared with: its recipients so far and the entity.
     let mut audience: Vec<String> = known
         .into_iter()

@@ -51,13 +51,7 @@ fn touch(conn: &mut DbConn, row: &IncidentRow, rs: &RuleSet) -> AppResult<Incide
             "the incident changed at the same time; try again".into(),
         ));
     }
-    refresh_deadlines(
-        conn,
-        &row.id,
-        &decision.stages,
-        updated.status == "closed",
-        false,
-    )?;
+    refresh_deadlines(conn, &row.id, &decision.stages, updated.status == "closed")?;
     Ok(updated)
 }
 

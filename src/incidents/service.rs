@@ -225,12 +225,7 @@ pub(super) fn refresh_deadlines(
     id: &str,
     stages: &[StageStatus],
     closed: bool,
-    fresh: bool,
 ) -> AppResult<()> {
-    if fresh {
-        // A new incident has no deadlines yet, open or missed.
-        return insert_deadlines(conn, id, stages, &[]);
-    }
     diesel::delete(
         incident_deadlines::table.filter(
             incident_deadlines::incident_id
@@ -249,8 +244,9 @@ pub(super) fn refresh_deadlines(
     insert_deadlines(conn, id, stages, &missed)
 }
 
-/// Inserts the deadlines of the stages not yet submitted, but those in `missed`.
-fn insert_deadlines(
+/// Inserts the deadlines of the stages not yet submitted, but those in `missed`; a new
+/// incident's deadlines, with none missed, go straight here.
+pub(super) fn insert_deadlines(
     conn: &mut DbConn,
     id: &str,
     stages: &[StageStatus],
