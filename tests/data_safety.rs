@@ -425,3 +425,79 @@ mod properties {
         assert_eq!(stored_entities(&ctx, &ids), 2);
     }
 }
+
+/// A write transaction asks PostgreSQL for the write lock once and remembers that it holds it
+/// ([`db::TxMarks`]). The memory is the transaction's own: the next transaction on the same
+/// thread and connection asks again — after a commit, after an error and after a panic — or
+/// two writers could run their ordered part at once. PostgreSQL only: SQLite's write lock is
+/// `BEGIN IMMEDIATE`.
+#[test]
+fn the_write_lock_is_asked_for_again_by_every_transaction() {
+    let ctx = single_connection();
+    if !ctx.db.is_postgres() {
+        eprintln!("skipped: PostgreSQL only (TEST_DATABASE_URL)");
+        return;
+    }
+    #[derive(QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let pool = db::connect(&ctx.db.url, 2).unwrap();
+    let mut writer = pool.get().unwrap();
+    let mut watcher = pool.get().unwrap();
+    let pid: i32 = {
+        #[derive(QueryableByName)]
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        diesel::sql_query("SELECT pg_backend_pid() AS pid")
+            .get_result::<Pid>(&mut *writer)
+            .unwrap()
+            .pid
+    };
+    let mut held = move || -> i64 {
+        diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = {pid}"
+        ))
+        .get_result::<Count>(&mut *watcher)
+        .unwrap()
+        .n
+    };
+    assert_eq!(
+        db::TxMarks::get().map(|m| m.locked),
+        None,
+        "no transaction yet"
+    );
+
+    // Committed, failed and panicked transactions that took the lock, each followed by one
+    // that must take it again and hold it until it ends.
+    type Ending = fn(&mut db::DbConn) -> Result<(), AppError>;
+    let endings: [Ending; 3] = [
+        |_| Ok(()),
+        |_| Err(AppError::internal("a write that fails")),
+        |_| panic!("a write that panics"),
+    ];
+    for (i, ending) in endings.into_iter().enumerate() {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            db::write_tx(&mut writer, |c| {
+                db::lock_writes(c)?;
+                db::lock_writes(c)?;
+                assert_eq!(db::TxMarks::get().map(|m| m.locked), Some(true));
+                ending(c)
+            })
+        }));
+        assert_eq!(db::TxMarks::get().map(|m| m.locked), None, "ending {i}");
+        assert_eq!(held(), 0, "the lock ends with the transaction (ending {i})");
+        db::write_tx(&mut writer, |c| {
+            assert_eq!(db::TxMarks::get().map(|m| m.locked), Some(false));
+            assert_eq!(held(), 0);
+            db::lock_writes(c)?;
+            assert_eq!(held(), 1, "taken again after ending {i}");
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(held(), 0);
+    }
+}

@@ -289,6 +289,7 @@ pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> AppResult<T
             None
         }
     };
+    let _marks = TxMarks::enter();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&mut *conn)));
     let result = match result {
         Ok(result) => result,
@@ -390,20 +391,19 @@ pub fn next_number(conn: &mut DbConn, name: &str) -> AppResult<i64> {
     use crate::schema::counters;
     use diesel::prelude::*;
     lock_writes(conn)?;
-    let current = counter(conn, name)?;
-    let next = current.unwrap_or(0).checked_add(1).ok_or_else(|| {
-        crate::error::AppError::internal(format!("the counter {name} is exhausted"))
-    })?;
-    if current.is_some() {
-        diesel::update(counters::table.find(name))
-            .set(counters::value.eq(next))
-            .execute(conn)?;
-    } else {
-        diesel::insert_into(counters::table)
-            .values((counters::name.eq(name), counters::value.eq(next)))
-            .execute(conn)?;
-    }
-    Ok(next)
+    // One statement: a new counter starts at 1, an existing one counts on. At i64::MAX the
+    // database refuses the sum (PostgreSQL) or turns it into a REAL that does not decode as
+    // a number (SQLite), so a number is never handed out twice.
+    let bump = diesel::insert_into(counters::table)
+        .values((counters::name.eq(name), counters::value.eq(1i64)))
+        .on_conflict(counters::name)
+        .do_update()
+        .set(counters::value.eq(counters::value + 1i64))
+        .returning(counters::value);
+    Ok(match conn {
+        DbConn::Pg(c) => bump.get_result(c)?,
+        DbConn::Sqlite(c) => bump.get_result(c)?,
+    })
 }
 
 /// The value of the named counter (a reference counter, or a mark that a one-off fill ran),
@@ -419,12 +419,69 @@ pub fn counter(conn: &mut DbConn, name: &str) -> AppResult<Option<i64>> {
 }
 
 /// Takes the write lock for the rest of the transaction. On SQLite `BEGIN IMMEDIATE` holds the
-/// database's write lock already. Re-entrant: taking it twice in one transaction is harmless.
+/// database's write lock already. Re-entrant: inside [`write_tx`] it is asked for once, and
+/// the writes that take it again (each event, the audit record) cost no round trip.
 pub fn lock_writes(conn: &mut DbConn) -> AppResult<()> {
     if let DbConn::Pg(c) = conn {
+        if TxMarks::get().is_some_and(|m| m.locked) {
+            return Ok(());
+        }
         c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
+        TxMarks::update(|m| m.locked = true);
     }
     Ok(())
+}
+
+/// What the write transaction running on this thread has learnt, so that it is not asked of
+/// the database again: whether it holds the write lock, and the next event sequence number
+/// once one was handed out under it (nothing else can take a number while the lock is held).
+/// Set only between [`write_tx`]'s begin and its commit or rollback; outside it every call
+/// asks the database. A transaction runs on one thread from begin to end (diesel connections
+/// are synchronous), so a thread-local is the transaction's own.
+#[derive(Clone, Copy, Default)]
+pub struct TxMarks {
+    pub locked: bool,
+    pub next_event_seq: Option<i64>,
+}
+
+thread_local! {
+    static TX_MARKS: std::cell::Cell<Option<TxMarks>> = const { std::cell::Cell::new(None) };
+}
+
+/// Clears the marks when the transaction ends, however it ends (also on a panic), and
+/// restores those of an enclosing transaction, minus its cached sequence number (the inner
+/// one may have used numbers or given them back).
+struct TxMarksGuard(Option<TxMarks>);
+
+impl TxMarks {
+    fn enter() -> TxMarksGuard {
+        TxMarksGuard(TX_MARKS.with(|m| m.replace(Some(TxMarks::default()))))
+    }
+
+    /// The marks of the current write transaction; `None` outside one.
+    pub fn get() -> Option<TxMarks> {
+        TX_MARKS.with(|m| m.get())
+    }
+
+    /// Changes the marks of the current write transaction; nothing outside one.
+    pub fn update(f: impl FnOnce(&mut TxMarks)) {
+        TX_MARKS.with(|cell| {
+            if let Some(mut m) = cell.get() {
+                f(&mut m);
+                cell.set(Some(m));
+            }
+        });
+    }
+}
+
+impl Drop for TxMarksGuard {
+    fn drop(&mut self) {
+        let outer = self.0.take().map(|m| TxMarks {
+            next_event_seq: None,
+            ..m
+        });
+        TX_MARKS.with(|m| m.set(outer));
+    }
 }
 
 /// Timestamps are made in Rust and cut to microseconds, so both backends return the same JSON.

@@ -130,7 +130,9 @@ struct Prepared {
     existing: Option<IncidentRow>,
     entity: Entity,
     id: String,
-    report_rows: usize,
+    /// The incident's reports and information requests so far (none for a new incident).
+    report_rows: Vec<ReportRow>,
+    request_rows: Vec<RequestRow>,
     facts: Facts,
     awareness: AwarenessColumns,
     aware_at: DateTime<Utc>,
@@ -342,7 +344,8 @@ fn prepare(
         existing,
         entity,
         id,
-        report_rows: report_rows.len(),
+        report_rows,
+        request_rows,
         facts,
         awareness,
         aware_at,
@@ -367,7 +370,8 @@ fn store(
         existing,
         entity,
         id,
-        report_rows,
+        mut report_rows,
+        request_rows,
         facts,
         awareness,
         aware_at,
@@ -431,19 +435,33 @@ fn store(
             }
         }
     }
-    let report_id = db::new_id();
+    let report = ReportRow {
+        id: db::new_id(),
+        number: report_rows.len() as i64 + 1,
+        stage: input.stage.as_str().into(),
+        submitted_at: now_naive,
+        submitted_by: by(caller),
+        body: serde_json::to_string(input)?,
+        handling_ended_at: input.handling_ended_at.map(|t| t.naive_utc()),
+        review_status: None,
+        review_comment: None,
+        reviewed_by: None,
+        reviewed_at: None,
+    };
     diesel::insert_into(incident_reports::table)
         .values((
-            incident_reports::id.eq(&report_id),
+            incident_reports::id.eq(&report.id),
             incident_reports::incident_id.eq(&id),
-            incident_reports::number.eq(report_rows as i64 + 1),
-            incident_reports::stage.eq(input.stage.as_str()),
-            incident_reports::submitted_at.eq(now_naive),
-            incident_reports::submitted_by.eq(by(caller)),
-            incident_reports::body.eq(serde_json::to_string(input)?),
-            incident_reports::handling_ended_at.eq(input.handling_ended_at.map(|t| t.naive_utc())),
+            incident_reports::number.eq(report.number),
+            incident_reports::stage.eq(&report.stage),
+            incident_reports::submitted_at.eq(report.submitted_at),
+            incident_reports::submitted_by.eq(&report.submitted_by),
+            incident_reports::body.eq(&report.body),
+            incident_reports::handling_ended_at.eq(report.handling_ended_at),
         ))
         .execute(conn)?;
+    let report_id = report.id.clone();
+    report_rows.push(report);
     let first = existing.is_none();
     let decisions: i64 = if first {
         0
@@ -506,7 +524,17 @@ fn store(
         .collect();
     audience.sort();
     audience.dedup();
-    let mut incident = detail(conn, rs, row.clone(), now)?;
+    // What was read before and written now is the incident as it stands: no need to read it
+    // back.
+    let mut incident = assemble(
+        rs,
+        row.clone(),
+        &facts,
+        decision.clone(),
+        report_rows,
+        request_rows,
+        now,
+    )?;
 
     // The ordered part: from here to the commit, under the write lock.
     if first {

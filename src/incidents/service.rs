@@ -310,6 +310,19 @@ pub(super) fn detail(
     let requests = requests_of(conn, &row.id)?;
     let facts: Facts = serde_json::from_str(&row.facts)?;
     let decision: Decision = serde_json::from_str(&row.decision)?;
+    assemble(rs, row, &facts, decision, reports, requests, now)
+}
+
+/// The incident as the API shows it, from its row and what was read or written with it.
+pub(super) fn assemble(
+    rs: &RuleSet,
+    row: IncidentRow,
+    facts: &Facts,
+    decision: Decision,
+    reports: Vec<ReportRow>,
+    requests: Vec<RequestRow>,
+    now: DateTime<Utc>,
+) -> AppResult<Incident> {
     let submitted: Vec<Submitted> = reports.iter().map(ReportRow::submitted).collect();
     let rules: Vec<Request> = requests.iter().map(RequestRow::rule).collect();
     let closed = row.status == "closed";

@@ -4,6 +4,8 @@
 //! Sequence numbers are handed out under the write lock ([`db::lock_writes`]), so they grow in
 //! commit order: a reader that pages with `after=<last seq>` never skips an event committed
 //! later with a smaller number, which plain database sequences cannot promise on PostgreSQL.
+//! A transaction reads the last number once; its further events count on from it
+//! ([`db::TxMarks`]).
 
 pub mod routes;
 
@@ -112,10 +114,16 @@ fn write(
     copy_of: Option<i64>,
 ) -> AppResult<i64> {
     db::lock_writes(conn)?;
-    let last: Option<i64> = events::table
-        .select(diesel::dsl::max(events::seq))
-        .first(conn)?;
-    let seq = last.unwrap_or(0) + 1;
+    // The first event of a transaction asks for the last number; the others count on from it.
+    let seq = match db::TxMarks::get().and_then(|m| m.next_event_seq) {
+        Some(seq) => seq,
+        None => {
+            let last: Option<i64> = events::table
+                .select(diesel::dsl::max(events::seq))
+                .first(conn)?;
+            last.unwrap_or(0) + 1
+        }
+    };
     diesel::insert_into(events::table)
         .values((
             events::seq.eq(seq),
@@ -144,6 +152,7 @@ fn write(
         .collect();
     crate::insert_rows!(conn, event_recipients::table, rows, 2);
     crate::webhooks::enqueue(conn, seq, ev.event_type, &recipients, only)?;
+    db::TxMarks::update(|m| m.next_event_seq = Some(seq + 1));
     Ok(seq)
 }
 
