@@ -795,3 +795,96 @@ async fn claims_give_every_organisation_its_share_of_the_delivery_slots() {
         assert_eq!(c.event.seq, seqs[0]);
     }
 }
+
+/// The events one report writes are queued together (one look-up of the subscriptions for
+/// all of them); each still reaches exactly the subscriptions it would alone: those of its
+/// recipients whose type filter takes it, and the national CSIRT's, which hear of every event.
+#[actix_web::test]
+async fn each_event_of_a_report_is_queued_for_exactly_the_subscriptions_that_take_it() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let receiver = Receiver::start(0);
+    let subscribe = |token: String, types: serde_json::Value| {
+        let app = &app;
+        let url = receiver.url();
+        async move {
+            let res = send(
+                app,
+                post(
+                    "/api/v1/webhooks",
+                    &token,
+                    &json!({"url": url, "event_types": types}),
+                ),
+            )
+            .await;
+            assert_eq!(res.status, 201, "{}", res.text);
+            res.body["id"].as_str().unwrap().to_string()
+        }
+    };
+    let national = subscribe(ctx.national(), json!([])).await;
+    let energy_routed = subscribe(
+        ctx.token("csirt-energy", Role::SectoralCsirt),
+        json!(["incident.routed"]),
+    )
+    .await;
+    let energy_all = subscribe(ctx.token("csirt-energy", Role::SectoralCsirt), json!([])).await;
+    let health = subscribe(ctx.token("csirt-health", Role::SectoralCsirt), json!([])).await;
+
+    let entity = send(
+        &app,
+        post(
+            "/api/v1/entities",
+            &ctx.national(),
+            &entity_body("wh-batch", "energy.gas"),
+        ),
+    )
+    .await;
+    let entity_id = entity.body["id"].as_str().unwrap().to_string();
+    let reporter = ctx.token(&entity_id, Role::Entity);
+    let before = count_where(&ctx, "events", "1 = 1");
+    let r = send(
+        &app,
+        post(
+            "/api/v1/incidents",
+            &reporter,
+            &json!({"entity_id": entity_id, "stage": "early_warning", "aware_at": Utc::now(), "summary": "batch"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let incident = r.body["id"].as_str().unwrap();
+    let of_report =
+        format!("event_seq IN (SELECT seq FROM events WHERE subject_id = '{incident}')");
+    assert_eq!(
+        count_where(&ctx, "events", "1 = 1") - before,
+        2,
+        "routed, then reported"
+    );
+    let queued = |webhook: &str, event_type: &str| {
+        count_where(
+            &ctx,
+            "webhook_deliveries",
+            &format!(
+                "webhook_id = '{webhook}' AND {of_report} AND event_seq IN \
+                 (SELECT seq FROM events WHERE type = '{event_type}')"
+            ),
+        )
+    };
+    for (webhook, routed, reported) in [
+        (&national, 1, 1),
+        (&energy_routed, 1, 0),
+        (&energy_all, 1, 1),
+        (&health, 0, 0),
+    ] {
+        assert_eq!(
+            queued(webhook, "incident.routed"),
+            routed,
+            "{webhook} routed"
+        );
+        assert_eq!(
+            queued(webhook, "incident.reported"),
+            reported,
+            "{webhook} reported"
+        );
+    }
+}

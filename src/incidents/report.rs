@@ -11,7 +11,7 @@ use crate::db::{self, DbConn};
 use crate::directory::load_directory;
 use crate::entities::model::{Entity, EntityStatus};
 use crate::error::{AppError, AppResult, FieldError};
-use crate::outbox::{self, NewEvent};
+use crate::outbox::{self, NewEvent, Queued};
 use crate::rules::category::Category;
 use crate::rules::coverage::DirectoryOrg;
 use crate::rules::deadlines::{self, Request, Stage, Submitted};
@@ -545,25 +545,22 @@ fn store(
         incident.reference = row.reference.clone();
     }
     // New recipients first learn that the incident is theirs, then what was reported.
+    let mut events = vec![];
     if !added.is_empty() {
-        outbox::emit(
-            conn,
-            NewEvent {
-                event_type: "incident.routed",
-                subject_type: "incident",
-                subject_id: &id,
-                significant: cl.significant,
-                data: event_data(
-                    &row,
-                    &decision,
-                    serde_json::json!({"added_recipients": added, "decision": decision}),
-                ),
-                recipients: added.iter().map(|r| r.organisation_id.clone()).collect(),
-            },
-        )?;
+        events.push(Queued::from(NewEvent {
+            event_type: "incident.routed",
+            subject_type: "incident",
+            subject_id: &id,
+            significant: cl.significant,
+            data: event_data(
+                &row,
+                &decision,
+                serde_json::json!({"added_recipients": added, "decision": decision}),
+            ),
+            recipients: added.iter().map(|r| r.organisation_id.clone()).collect(),
+        }));
     }
-    emit_sharing(
-        conn,
+    events.extend(sharing(
         tlp,
         &decision,
         NewEvent {
@@ -579,7 +576,8 @@ fn store(
             recipients: audience,
         },
         serde_json::json!({"summary": input.summary}),
-    )?;
+    ));
+    outbox::emit_all(conn, events)?;
     audit::record(
         conn,
         caller,

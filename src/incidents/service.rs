@@ -8,7 +8,7 @@ use crate::auth::{Caller, Role};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::http::pagination::PageParams;
-use crate::outbox::{self, NewEvent};
+use crate::outbox::{self, NewEvent, Queued};
 use crate::rules::deadlines::{self, Request, Stage, StageStatus, Submitted};
 use crate::rules::routing::Decision;
 use crate::rules::ruleset::RuleSet;
@@ -428,6 +428,17 @@ pub(super) fn emit_sharing(
     event: NewEvent,
     content: serde_json::Value,
 ) -> AppResult<()> {
+    outbox::emit_all(conn, sharing(tlp, decision, event, content))?;
+    Ok(())
+}
+
+/// The events of [`emit_sharing`], for a change that writes them with others.
+pub(super) fn sharing<'a>(
+    tlp: Tlp,
+    decision: &Decision,
+    event: NewEvent<'a>,
+    content: serde_json::Value,
+) -> Vec<Queued<'a>> {
     let withheld = tlp::withheld_from(tlp, decision);
     let (kept_out, told): (Vec<String>, Vec<String>) = event
         .recipients
@@ -438,30 +449,27 @@ pub(super) fn emit_sharing(
     if let (Some(d), Some(c)) = (full.as_object_mut(), content.as_object()) {
         d.extend(c.clone());
     }
-    let full_seq = outbox::emit(
-        conn,
-        NewEvent {
-            data: full,
-            recipients: told,
-            ..event
-        },
-    )?;
+    let mut events = vec![Queued::from(NewEvent {
+        data: full,
+        recipients: told,
+        ..event
+    })];
     if !kept_out.is_empty() {
-        let mut redacted = event.data.clone();
+        let mut redacted = event.data;
         if let Some(d) = redacted.as_object_mut() {
             d.insert("content_withheld".into(), serde_json::json!(true));
         }
-        outbox::emit_copy(
-            conn,
-            NewEvent {
+        events.push(Queued {
+            event: NewEvent {
                 data: redacted,
                 recipients: kept_out,
                 ..event
             },
-            full_seq,
-        )?;
+            copy_of_previous: true,
+            only: None,
+        });
     }
-    Ok(())
+    events
 }
 
 /// Reads an incident and records the read in the audit log.

@@ -96,26 +96,47 @@ pub fn emit(conn: &mut DbConn, ev: NewEvent) -> AppResult<i64> {
     emit_to(conn, ev, None)
 }
 
-/// Writes the copy of event `full` (a `seq`) without the content that its TLP keeps from the
-/// copy's recipients. The national view, which shows every event, leaves such copies out.
-pub fn emit_copy(conn: &mut DbConn, ev: NewEvent, full: i64) -> AppResult<i64> {
-    write(conn, ev, None, Some(full))
-}
-
 /// Like [`emit`]; with `only`, the event goes to that one webhook subscription (a test ping).
 pub fn emit_to(conn: &mut DbConn, ev: NewEvent, only: Option<&str>) -> AppResult<i64> {
-    write(conn, ev, only, None)
+    let seqs = emit_all(
+        conn,
+        vec![Queued {
+            event: ev,
+            copy_of_previous: false,
+            only,
+        }],
+    )?;
+    Ok(seqs[0])
 }
 
-fn write(
-    conn: &mut DbConn,
-    ev: NewEvent,
-    only: Option<&str>,
-    copy_of: Option<i64>,
-) -> AppResult<i64> {
+/// An event of a change that writes several, in the order they are to be numbered.
+pub struct Queued<'a> {
+    pub event: NewEvent<'a>,
+    /// The copy of the event just before it, without the content that its TLP keeps from this
+    /// copy's recipients. The national view, which shows every event, leaves such copies out.
+    pub copy_of_previous: bool,
+    /// Only this webhook subscription gets it (a test ping).
+    pub only: Option<&'a str>,
+}
+
+impl<'a> From<NewEvent<'a>> for Queued<'a> {
+    fn from(event: NewEvent<'a>) -> Self {
+        Queued {
+            event,
+            copy_of_previous: false,
+            only: None,
+        }
+    }
+}
+
+/// Writes the events of one change, numbered one after the other, with one INSERT for the
+/// events, one for their recipients and one look-up of the webhook subscriptions, however many
+/// events the change has: these statements run under the write lock, which every writer
+/// waits for. Returns their sequence numbers.
+pub fn emit_all(conn: &mut DbConn, batch: Vec<Queued>) -> AppResult<Vec<i64>> {
     db::lock_writes(conn)?;
     // The first event of a transaction asks for the last number; the others count on from it.
-    let seq = match db::TxMarks::get().and_then(|m| m.next_event_seq) {
+    let first = match db::TxMarks::get().and_then(|m| m.next_event_seq) {
         Some(seq) => seq,
         None => {
             let last: Option<i64> = events::table
@@ -124,36 +145,58 @@ fn write(
             last.unwrap_or(0) + 1
         }
     };
-    diesel::insert_into(events::table)
-        .values((
+    let now = db::now();
+    let mut seqs = Vec::with_capacity(batch.len());
+    let mut rows = Vec::with_capacity(batch.len());
+    let mut recipient_rows = vec![];
+    let mut queued = Vec::with_capacity(batch.len());
+    for (i, q) in batch.into_iter().enumerate() {
+        let seq = first + i as i64;
+        let copy_of = match (q.copy_of_previous, seqs.last()) {
+            (true, Some(&full)) => Some(full),
+            (true, None) => {
+                return Err(crate::error::AppError::internal(
+                    "a copy of an event must follow it",
+                ))
+            }
+            (false, _) => None,
+        };
+        let ev = q.event;
+        rows.push((
             events::seq.eq(seq),
             events::id.eq(db::new_id()),
             events::event_type.eq(ev.event_type),
-            events::occurred_at.eq(db::now()),
+            events::occurred_at.eq(now),
             events::subject_type.eq(ev.subject_type),
             events::subject_id.eq(ev.subject_id),
             events::significant.eq(ev.significant),
             events::data.eq(serde_json::to_string(&ev.data)?),
             events::copy_of.eq(copy_of),
-        ))
-        .execute(conn)?;
-    let mut recipients = ev.recipients;
-    recipients.sort();
-    recipients.dedup();
-    // One multi-row INSERT: the statement count of a write does not grow with its audience.
-    let rows: Vec<_> = recipients
-        .iter()
-        .map(|org| {
+        ));
+        let mut recipients = ev.recipients;
+        recipients.sort();
+        recipients.dedup();
+        recipient_rows.extend(recipients.iter().map(|org| {
             (
-                event_recipients::org_id.eq(org),
+                event_recipients::org_id.eq(org.clone()),
                 event_recipients::seq.eq(seq),
             )
-        })
-        .collect();
-    crate::insert_rows!(conn, event_recipients::table, rows, 2);
-    crate::webhooks::enqueue(conn, seq, ev.event_type, &recipients, only)?;
-    db::TxMarks::update(|m| m.next_event_seq = Some(seq + 1));
-    Ok(seq)
+        }));
+        queued.push(crate::webhooks::Enqueued {
+            seq,
+            event_type: ev.event_type,
+            recipients,
+            only: q.only,
+        });
+        seqs.push(seq);
+    }
+    crate::insert_rows!(conn, events::table, rows, 9);
+    crate::insert_rows!(conn, event_recipients::table, recipient_rows, 2);
+    crate::webhooks::enqueue(conn, &queued)?;
+    if let Some(last) = seqs.last() {
+        db::TxMarks::update(|m| m.next_event_seq = Some(last + 1));
+    }
+    Ok(seqs)
 }
 
 /// Filters of the feed.

@@ -234,62 +234,92 @@ impl ureq::unversioned::resolver::Resolver for GuardedResolver {
     }
 }
 
-/// Creates a delivery for every enabled subscription that should get the event: those of its
+/// An event just written, to be queued for the webhooks that should get it.
+pub struct Enqueued<'a> {
+    pub seq: i64,
+    pub event_type: &'a str,
+    pub recipients: Vec<String>,
+    /// Only this subscription (a test ping).
+    pub only: Option<&'a str>,
+}
+
+/// Creates a delivery for every enabled subscription that should get each event: those of its
 /// recipients (and of the national CSIRT, which sees every event) whose type filter matches,
-/// or only `only` when given. Runs in the transaction that writes the event.
-pub fn enqueue(
-    conn: &mut DbConn,
-    seq: i64,
-    event_type: &str,
-    recipients: &[String],
-    only: Option<&str>,
-) -> AppResult<()> {
+/// or only `only` when given; an event about a subscription goes to its own organisation's
+/// subscriptions only. One look-up of the subscriptions for all the events and one INSERT.
+/// Runs in the transaction that writes the events.
+pub fn enqueue(conn: &mut DbConn, events: &[Enqueued]) -> AppResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut orgs: Vec<String> = events.iter().flat_map(|e| e.recipients.clone()).collect();
+    orgs.sort();
+    orgs.dedup();
+    let national = organisations::table
+        .filter(organisations::kind.eq("national_csirt"))
+        .select(organisations::id);
     let mut q = webhooks::table
         .filter(webhooks::enabled.eq(true))
-        .select((webhooks::id, webhooks::event_types))
+        .select((
+            webhooks::id,
+            webhooks::org_id,
+            webhooks::event_types,
+            webhooks::org_id.eq_any(national),
+        ))
         .into_boxed();
-    match only {
-        Some(id) => q = q.filter(webhooks::id.eq(id.to_string())),
-        None if event_type.starts_with("webhook.") => {
-            // About a subscription: only its own organisation hears of it.
-            q = q.filter(webhooks::org_id.eq_any(recipients.to_vec()));
-        }
-        None => {
-            let national = organisations::table
-                .filter(organisations::kind.eq("national_csirt"))
-                .select(organisations::id);
-            q = q.filter(
-                webhooks::org_id
-                    .eq_any(recipients.to_vec())
-                    .or(webhooks::org_id.eq_any(national)),
-            );
-        }
-    }
-    let subs: Vec<(String, String)> = q.load(conn)?;
-    let now = db::now();
-    let mut wanted = vec![];
-    for (id, types) in subs {
-        let types: Vec<String> = serde_json::from_str(&types)?;
-        if only.is_none() && !types.is_empty() && !types.iter().any(|t| t == event_type) {
-            continue;
-        }
-        wanted.push(id);
-    }
-    let rows: Vec<_> = wanted
+    let only: Vec<String> = events
         .iter()
-        .map(|id| {
-            (
-                webhook_deliveries::id.eq(db::new_id()),
-                webhook_deliveries::webhook_id.eq(id),
-                webhook_deliveries::event_seq.eq(seq),
-                webhook_deliveries::status.eq("pending"),
-                webhook_deliveries::attempts.eq(0),
-                webhook_deliveries::next_attempt_at.eq(now),
-                webhook_deliveries::created_at.eq(now),
-                webhook_deliveries::updated_at.eq(now),
-            )
-        })
+        .filter_map(|e| e.only)
+        .map(String::from)
         .collect();
+    if events.iter().all(|e| e.only.is_some()) {
+        q = q.filter(webhooks::id.eq_any(only));
+    } else {
+        let national = organisations::table
+            .filter(organisations::kind.eq("national_csirt"))
+            .select(organisations::id);
+        q = q.filter(
+            webhooks::org_id
+                .eq_any(orgs)
+                .or(webhooks::org_id.eq_any(national))
+                .or(webhooks::id.eq_any(only)),
+        );
+    }
+    let subs: Vec<(String, String, String, bool)> = q.load(conn)?;
+    let subs: Vec<(String, String, Vec<String>, bool)> = subs
+        .into_iter()
+        .map(|(id, org, types, national)| Ok((id, org, serde_json::from_str(&types)?, national)))
+        .collect::<AppResult<_>>()?;
+    let now = db::now();
+    let mut rows = vec![];
+    for e in events {
+        for (id, org, types, national) in &subs {
+            let wanted = match e.only {
+                Some(only) => id == only,
+                None => {
+                    let addressed = e.recipients.contains(org);
+                    let audience = if e.event_type.starts_with("webhook.") {
+                        addressed
+                    } else {
+                        addressed || *national
+                    };
+                    audience && (types.is_empty() || types.iter().any(|t| t == e.event_type))
+                }
+            };
+            if wanted {
+                rows.push((
+                    webhook_deliveries::id.eq(db::new_id()),
+                    webhook_deliveries::webhook_id.eq(id.clone()),
+                    webhook_deliveries::event_seq.eq(e.seq),
+                    webhook_deliveries::status.eq("pending"),
+                    webhook_deliveries::attempts.eq(0),
+                    webhook_deliveries::next_attempt_at.eq(now),
+                    webhook_deliveries::created_at.eq(now),
+                    webhook_deliveries::updated_at.eq(now),
+                ));
+            }
+        }
+    }
     crate::insert_rows!(conn, webhook_deliveries::table, rows, 8);
     Ok(())
 }
