@@ -260,7 +260,31 @@ fn describe(e: &nis2hub::error::AppError) -> String {
     out
 }
 
+/// Caps glibc's malloc arenas at two per core. glibc gives a thread that allocates while the
+/// others hold their arenas a new one, up to eight per core, and each keeps the pages freed
+/// into it; the blocking threads that run the database calls (one per request in flight)
+/// spread over all of them, so resident memory grew with concurrency and with the size of the
+/// answers (docs/ARCHITECTURE.md, "Two malloc arenas per core"). An operator's own
+/// `MALLOC_ARENA_MAX` wins.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn limit_malloc_arenas() {
+    if std::env::var_os("MALLOC_ARENA_MAX").is_some() {
+        return;
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let arenas = i32::try_from(cores.saturating_mul(2)).unwrap_or(i32::MAX);
+    // SAFETY: mallopt only sets a parameter of the allocator; it runs first in main, before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, arenas);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn limit_malloc_arenas() {}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve);
