@@ -252,39 +252,32 @@ pub fn enqueue(conn: &mut DbConn, events: &[Enqueued]) -> AppResult<()> {
     if events.is_empty() {
         return Ok(());
     }
-    let mut orgs: Vec<String> = events.iter().flat_map(|e| e.recipients.clone()).collect();
-    orgs.sort();
+    let mut orgs: Vec<&str> = events
+        .iter()
+        .flat_map(|e| e.recipients.iter().map(String::as_str))
+        .collect();
+    orgs.sort_unstable();
     orgs.dedup();
+    let only: Vec<&str> = events.iter().filter_map(|e| e.only).collect();
+    // The national CSIRT's organisations, as a subquery: its subscriptions see every event.
     let national = organisations::table
         .filter(organisations::kind.eq("national_csirt"))
         .select(organisations::id);
-    let mut q = webhooks::table
+    // A superset of who gets what; the loop below decides per event.
+    let q = webhooks::table
         .filter(webhooks::enabled.eq(true))
+        .filter(
+            webhooks::org_id
+                .eq_any(orgs)
+                .or(webhooks::org_id.eq_any(national))
+                .or(webhooks::id.eq_any(only)),
+        )
         .select((
             webhooks::id,
             webhooks::org_id,
             webhooks::event_types,
             webhooks::org_id.eq_any(national),
-        ))
-        .into_boxed();
-    let only: Vec<String> = events
-        .iter()
-        .filter_map(|e| e.only)
-        .map(String::from)
-        .collect();
-    if events.iter().all(|e| e.only.is_some()) {
-        q = q.filter(webhooks::id.eq_any(only));
-    } else {
-        let national = organisations::table
-            .filter(organisations::kind.eq("national_csirt"))
-            .select(organisations::id);
-        q = q.filter(
-            webhooks::org_id
-                .eq_any(orgs)
-                .or(webhooks::org_id.eq_any(national))
-                .or(webhooks::id.eq_any(only)),
-        );
-    }
+        ));
     let subs: Vec<(String, String, String, bool)> = q.load(conn)?;
     let subs: Vec<(String, String, Vec<String>, bool)> = subs
         .into_iter()
