@@ -59,6 +59,11 @@ enum Command {
         /// Incidents per transaction.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Days back the history reaches, spread evenly: the same incidents over more days
+        /// keep fewer in any period (at most 200 000, about 550 years).
+        #[arg(long, default_value_t = nis2hub::seed::DEFAULT_HISTORY_DAYS,
+              value_parser = clap::value_parser!(u32).range(1..=200_000))]
+        history_days: u32,
         /// Write the ids of the registered entities to this file, one a line.
         #[arg(long)]
         ids_out: Option<std::path::PathBuf>,
@@ -222,13 +227,21 @@ fn seed(
     entities: usize,
     incidents: u64,
     batch: usize,
+    history_days: u32,
     ids_out: Option<std::path::PathBuf>,
 ) -> Result<(), String> {
     let pool = open(&config)?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
-    let seeded = nis2hub::seed::seed(&mut conn, &config.rules, entities, incidents, batch)
-        .map_err(|e| describe(&e))?;
+    let seeded = nis2hub::seed::seed(
+        &mut conn,
+        &config.rules,
+        entities,
+        incidents,
+        batch,
+        history_days,
+    )
+    .map_err(|e| describe(&e))?;
     if let Some(path) = ids_out {
         std::fs::write(&path, seeded.entity_ids.join("\n") + "\n")
             .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -319,8 +332,9 @@ fn main() -> ExitCode {
             entities,
             incidents,
             batch,
+            history_days,
             ids_out,
-        } => seed(config, entities, incidents, batch, ids_out),
+        } => seed(config, entities, incidents, batch, history_days, ids_out),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -34,8 +34,8 @@ const SECTORS: &[&str] = &[
     "banking",
 ];
 
-/// How far back the seeded history reaches.
-const HISTORY_DAYS: i64 = 3 * 365;
+/// How far back the seeded history reaches unless told otherwise: three years.
+pub const DEFAULT_HISTORY_DAYS: u32 = 3 * 365;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = incident_reports)]
@@ -133,6 +133,7 @@ pub fn seed(
     entities: usize,
     incident_count: u64,
     batch: usize,
+    history_days: u32,
 ) -> AppResult<Seeded> {
     let entities = entities.max(1);
     let batch = batch.clamp(1, 1000);
@@ -196,7 +197,8 @@ pub fn seed(
     let total = incident_count.max(entities as u64);
     let copies = total - entities as u64;
     let now = db::now();
-    let span = TimeDelta::days(HISTORY_DAYS);
+    // Days back from now: a u32 of days is far inside chrono's range.
+    let span = TimeDelta::days(i64::from(history_days.max(1)));
     let mut written = 0u64;
     while written < copies {
         let n = (copies - written).min(batch as u64);
