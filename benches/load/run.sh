@@ -3,11 +3,15 @@
 # history of incidents, runs the write mix (clients reporting incidents) and the read mix
 # (feed pages, incident and entity list pages, situational awareness over the last 28 days and
 # over the last 365 days) with wrk, runs pgbench's one-row INSERT transaction (the commit floor)
-# beside it, and prints one table with the ratios.
+# beside it, and prints one table with the ratios and the CPU time each request cost (from
+# /proc: the service, the PostgreSQL server's processes and the whole machine).
 #
 #   benches/load/run.sh [--backend sqlite|postgres|both] [--entities N] [--incidents M]
-#                       [--duration SECONDS] [--clients C] [--smoke]
+#                       [--duration SECONDS] [--clients C] [--history-days D] [--smoke]
 #
+# --history-days: how far back the seeded history reaches (default 1095, three years), spread
+# evenly; with M scaled by the same factor the incidents of any period stay the same, so a read
+# of a period can be compared across register sizes at a constant reporting rate.
 # --smoke: seconds, tiny N and M, the debug binary that the tests built; CI runs it so the kit
 # cannot rot. Environment: PG_URL_BASE (default postgres://postgres:postgres@127.0.0.1:5432),
 # PORT (18205), BIN (a prebuilt binary), KEEP=1 (keep the work directory with the SQLite
@@ -18,7 +22,7 @@ kit=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$kit/../.." && pwd)
 cd "$root"
 
-backend=both entities=1000 incidents=10000 duration=30 clients=32 smoke=0
+backend=both entities=1000 incidents=10000 duration=30 clients=32 smoke=0 history_days=1095
 while [ $# -gt 0 ]; do
   case $1 in
     --backend) backend=$2; shift 2 ;;
@@ -26,6 +30,7 @@ while [ $# -gt 0 ]; do
     --incidents) incidents=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     --clients) clients=$2; shift 2 ;;
+    --history-days) history_days=$2; shift 2 ;;
     --smoke) smoke=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
@@ -63,14 +68,40 @@ pg() { psql -q -v ON_ERROR_STOP=1 "$pg_base/postgres" "$@"; }
 # Fields of wrk's RESULT line: field NAME LINE.
 field() { sed -n "s/.*[ ]$1=\([^ ]*\).*/\1/p" <<<"$2"; }
 
-# run_wrk NAME SCRIPT [ENV...]: one wrk run against the service; keeps the RESULT line.
+# CPU time, in clock ticks, from /proc: of one process (user + system), of all processes of
+# the PostgreSQL server's user, and of the whole machine ("busy idle", idle with iowait).
+proc_ticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+pg_ticks() {
+  local sum=0 pid
+  for pid in $(pgrep -u postgres 2>/dev/null || true); do sum=$((sum + $(proc_ticks "$pid"))); done
+  echo "$sum"
+}
+machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
+
+# cpu_per NAME REQUESTS S0 S1 P0 P1 "B0 I0" "B1 I1": CPU ms a request of the service, of
+# PostgreSQL and of the whole machine, and the machine's idle share, as one field.
+cpu_per() {
+  local name=$1 n=$2
+  cpu[$name]=$(awk -v n="$n" -v s=$(($4 - $3)) -v p=$(($6 - $5)) -v a="$7" -v b="$8" \
+    -v hz="$(getconf CLK_TCK)" 'BEGIN {
+      split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]
+      if (n == 0 || busy + idle == 0) { print "-"; exit }
+      printf "%.2f / %.2f / %.2f, %.0f %% idle", 1000 * s / hz / n, 1000 * p / hz / n,
+        1000 * busy / hz / n, 100 * idle / (busy + idle) }')
+}
+
+# run_wrk NAME SCRIPT [ENV...]: one wrk run against the service; keeps the RESULT line and
+# the CPU the run cost.
 run_wrk() {
-  local name=$1 script=$2 line
+  local name=$1 script=$2 line s0 p0 m0
   shift 2
+  s0=$(proc_ticks "$server_pid") p0=$(pg_ticks) m0=$(machine_ticks)
   line=$(env KIT="$kit" TOKEN="$token" IDS="$work/ids" "$@" \
     wrk -t2 -c"$clients" -d"${duration}s" --timeout 2s -s "$kit/$script" "http://127.0.0.1:$port" \
     2>"$work/$name.err" | grep '^RESULT' || true)
   if [ -z "$line" ]; then echo "wrk gave no result for $name:" >&2; cat "$work/$name.err" >&2; exit 1; fi
+  cpu_per "$name" "$(field requests "$line")" "$s0" "$(proc_ticks "$server_pid")" "$p0" "$(pg_ticks)" \
+    "$m0" "$(machine_ticks)"
   results[$name]=$line
   settle
 }
@@ -93,11 +124,15 @@ floor() {
   pg -c "DROP DATABASE IF EXISTS nis2hub_load_floor" -c "CREATE DATABASE nis2hub_load_floor"
   psql -q "$pg_base/nis2hub_load_floor" -c "CREATE TABLE floor (id BIGSERIAL PRIMARY KEY, v DOUBLE PRECISION NOT NULL)"
   echo 'INSERT INTO floor (v) VALUES (random());' > "$work/floor.sql"
-  pgbench -n -c "$clients" -j 2 -T "$duration" -f "$work/floor.sql" "$pg_base/nis2hub_load_floor" 2>/dev/null \
-    | sed -n 's/^tps = \([0-9.]*\).*/\1/p' | head -n 1
+  local out p0 m0
+  p0=$(pg_ticks) m0=$(machine_ticks)
+  out=$(pgbench -n -c "$clients" -j 2 -T "$duration" -f "$work/floor.sql" "$pg_base/nis2hub_load_floor" 2>/dev/null)
+  cpu_per floor "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" \
+    0 0 "$p0" "$(pg_ticks)" "$m0" "$(machine_ticks)"
+  sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1
 }
 
-declare -A results
+declare -A results cpu
 rows=()
 logged_error=0
 
@@ -113,9 +148,11 @@ one_backend() {
   export DATABASE_URL=$url NIS2HUB_JWT_SECRET_FILE=$work/jwt-secret NIS2HUB_LISTEN=127.0.0.1:$port
   "$bin" import-directory examples/directory.json >/dev/null
   local seed_out
-  seed_out=$(RUST_LOG=warn "$bin" seed --entities "$entities" --incidents "$incidents" --ids-out "$work/ids")
+  seed_out=$(RUST_LOG=warn "$bin" seed --entities "$entities" --incidents "$incidents" --history-days "$history_days" --ids-out "$work/ids")
   echo "$which: $seed_out"
-  if [ "$which" = postgres ]; then pg -d nis2hub_load -c "VACUUM ANALYZE" 2>/dev/null || psql -q "$url" -c "VACUUM ANALYZE"; fi
+  # VACUUM ANALYZE for the plans, CHECKPOINT so that writing the seed's pages back to disk
+  # does not fall into the mixes.
+  if [ "$which" = postgres ]; then psql -q "$url" -c "VACUUM ANALYZE" -c "CHECKPOINT"; fi
   RUST_LOG=warn "$bin" serve > "$work/server-$which.log" 2>&1 &
   server_pid=$!
   for _ in $(seq 1 150); do curl -sf "http://127.0.0.1:$port/readyz" >/dev/null && break; sleep 0.2; done
@@ -125,8 +162,8 @@ one_backend() {
 
   # Awareness by sector and by week: the default period (the 28 days before now), and the
   # last 365 days (within the default maximum of 366), which holds a third of the seeded
-  # history (it reaches three years back). Before the write mix, so that they count the
-  # seeded register only, not the incidents the write mix adds in the last hours.
+  # history at the default --history-days (three years). Before the write mix, so that they
+  # count the seeded register only, not the incidents the write mix adds in the last hours.
   local year_ago
   year_ago=$(date -u -d '365 days ago' +%Y-%m-%dT%H:%M:%SZ)
   run_wrk "$which-awareness" read.lua \
@@ -147,9 +184,13 @@ one_backend() {
     echo "$which: the service logged an error under load" >&2
     logged_error=1
   fi
-  local tps=""
-  if [ "$which" = postgres ]; then tps=$(floor); fi
-  rows+=("$which|$rss_kb|$hwm_kb|$tps")
+  local tps="" floor_cpu=""
+  if [ "$which" = postgres ]; then
+    floor >"$work/floor.tps"
+    # pgbench's server processes end with the run, so only the machine's CPU counts here.
+    tps=$(cat "$work/floor.tps") floor_cpu=$(awk -F' / ' '{print $3}' <<<"${cpu[floor]}")
+  fi
+  rows+=("$which|$rss_kb|$hwm_kb|$tps|$floor_cpu")
   unset DATABASE_URL NIS2HUB_JWT_SECRET_FILE NIS2HUB_LISTEN
 }
 
@@ -158,12 +199,14 @@ case $backend in
   *) one_backend "$backend" ;;
 esac
 
-printf '\n%s incidents, %s entities, %s clients, %s s a run, %s\n\n' "$incidents" "$entities" "$clients" "$duration" "$(date -u +%FT%TZ)"
-echo '| backend | mix | req/s | p50 ms | p99 ms | p99/p50 | timeouts | errors+non-2xx | vs floor | RSS MB (peak) |'
-echo '|---|---|---|---|---|---|---|---|---|---|'
+printf '\n%s incidents over %s days, %s entities, %s clients, %s s a run, %s\n\n' "$incidents" "$history_days" "$entities" "$clients" "$duration" "$(date -u +%FT%TZ)"
+echo '| backend | mix | req/s | p50 ms | p99 ms | p99/p50 | timeouts | errors+non-2xx | vs floor | RSS MB (peak) | CPU ms a request: service / PostgreSQL / machine |'
+echo '|---|---|---|---|---|---|---|---|---|---|---|'
 status=0
+floor_line=""
 for row in "${rows[@]}"; do
-  IFS='|' read -r which rss_kb hwm_kb tps <<<"$row"
+  IFS='|' read -r which rss_kb hwm_kb tps floor_cpu <<<"$row"
+  if [ -n "$tps" ]; then floor_line=$(printf 'pgbench floor: %.0f tps, machine CPU ms a transaction (pgbench included): %s' "$tps" "$floor_cpu"); fi
   for mix in write feed incidents entities awareness awareness-year; do
     line=${results[$which-$mix]}
     rps=$(field rps "$line") p50=$(field p50_ms "$line") p99=$(field p99_ms "$line")
@@ -175,10 +218,11 @@ for row in "${rows[@]}"; do
       vs=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.1f %% of %.0f tps", 100 * a / b, b }')
     fi
     if [ "$mix" = write ]; then mem=$(awk -v r="$rss_kb" -v h="$hwm_kb" 'BEGIN { printf "%.0f (%.0f)", r / 1024, h / 1024 }'); fi
-    echo "| $which | $mix | $rps | $p50 | $p99 | $ratio | $timeouts | $bad | $vs | $mem |"
+    echo "| $which | $mix | $rps | $p50 | $p99 | $ratio | $timeouts | $bad | $vs | $mem | ${cpu[$which-$mix]} |"
     [ "$bad" = 0 ] || status=1
   done
 done
+if [ -n "$floor_line" ]; then printf '\n%s\n' "$floor_line"; fi
 if [ "$status" != 0 ]; then echo "some requests failed (see the errors column)" >&2; fi
 if [ "$logged_error" != 0 ]; then status=1; fi
 exit $status
