@@ -62,7 +62,8 @@ enum Command {
         /// Days back the history reaches, spread evenly: the same incidents over more days
         /// keep fewer in any period (at most 200 000, about 550 years).
         #[arg(long, default_value_t = nis2hub::seed::DEFAULT_HISTORY_DAYS,
-              value_parser = clap::value_parser!(u32).range(1..=200_000))]
+              value_parser = clap::value_parser!(u32)
+                  .range(1..=i64::from(nis2hub::seed::MAX_HISTORY_DAYS)))]
         history_days: u32,
         /// Write the ids of the registered entities to this file, one a line.
         #[arg(long)]

@@ -36,6 +36,8 @@ const SECTORS: &[&str] = &[
 
 /// How far back the seeded history reaches unless told otherwise: three years.
 pub const DEFAULT_HISTORY_DAYS: u32 = 3 * 365;
+/// The farthest back it may reach: about 550 years, far inside chrono's range.
+pub const MAX_HISTORY_DAYS: u32 = 200_000;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = incident_reports)]
@@ -197,8 +199,7 @@ pub fn seed(
     let total = incident_count.max(entities as u64);
     let copies = total - entities as u64;
     let now = db::now();
-    // Days back from now: a u32 of days is far inside chrono's range.
-    let span = TimeDelta::days(i64::from(history_days.max(1)));
+    let span = TimeDelta::days(i64::from(history_days.clamp(1, MAX_HISTORY_DAYS)));
     let mut written = 0u64;
     while written < copies {
         let n = (copies - written).min(batch as u64);

@@ -78,16 +78,21 @@ pg_ticks() {
 }
 machine_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9, $5 + $6}' /proc/stat; }
 
+# machine_per REQUESTS "B0 I0" "B1 I1": the whole machine's CPU ms a request and its idle share.
+machine_per() {
+  awk -v n="$1" -v a="$2" -v b="$3" -v hz="$(getconf CLK_TCK)" 'BEGIN {
+    split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]
+    if (n == 0 || busy + idle == 0) { print "-"; exit }
+    printf "%.2f, %.0f %% idle", 1000 * busy / hz / n, 100 * idle / (busy + idle) }'
+}
+
 # cpu_per NAME REQUESTS S0 S1 P0 P1 "B0 I0" "B1 I1": CPU ms a request of the service, of
 # PostgreSQL and of the whole machine, and the machine's idle share, as one field.
 cpu_per() {
   local name=$1 n=$2
-  cpu[$name]=$(awk -v n="$n" -v s=$(($4 - $3)) -v p=$(($6 - $5)) -v a="$7" -v b="$8" \
-    -v hz="$(getconf CLK_TCK)" 'BEGIN {
-      split(a, x, " "); split(b, y, " "); busy = y[1] - x[1]; idle = y[2] - x[2]
-      if (n == 0 || busy + idle == 0) { print "-"; exit }
-      printf "%.2f / %.2f / %.2f, %.0f %% idle", 1000 * s / hz / n, 1000 * p / hz / n,
-        1000 * busy / hz / n, 100 * idle / (busy + idle) }')
+  if [ "${n:-0}" = 0 ]; then cpu[$name]="-"; return; fi
+  cpu[$name]=$(awk -v n="$n" -v s=$(($4 - $3)) -v p=$(($6 - $5)) -v hz="$(getconf CLK_TCK)" \
+    'BEGIN { printf "%.2f / %.2f / ", 1000 * s / hz / n, 1000 * p / hz / n }')$(machine_per "$n" "$7" "$8")
 }
 
 # run_wrk NAME SCRIPT [ENV...]: one wrk run against the service; keeps the RESULT line and
@@ -120,16 +125,18 @@ settle() {
 }
 
 # The one-row INSERT transaction of pgbench, same clients and duration: the commit floor.
+# Sets floor_tps and floor_cpu, the machine's CPU ms a transaction (pgbench's server
+# processes end with the run, so only the machine's count).
 floor() {
   pg -c "DROP DATABASE IF EXISTS nis2hub_load_floor" -c "CREATE DATABASE nis2hub_load_floor"
   psql -q "$pg_base/nis2hub_load_floor" -c "CREATE TABLE floor (id BIGSERIAL PRIMARY KEY, v DOUBLE PRECISION NOT NULL)"
   echo 'INSERT INTO floor (v) VALUES (random());' > "$work/floor.sql"
-  local out p0 m0
-  p0=$(pg_ticks) m0=$(machine_ticks)
+  local out m0
+  m0=$(machine_ticks)
   out=$(pgbench -n -c "$clients" -j 2 -T "$duration" -f "$work/floor.sql" "$pg_base/nis2hub_load_floor" 2>/dev/null)
-  cpu_per floor "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" \
-    0 0 "$p0" "$(pg_ticks)" "$m0" "$(machine_ticks)"
-  sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1
+  floor_cpu=$(machine_per "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" \
+    "$m0" "$(machine_ticks)")
+  floor_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
 }
 
 declare -A results cpu
@@ -184,12 +191,8 @@ one_backend() {
     echo "$which: the service logged an error under load" >&2
     logged_error=1
   fi
-  local tps="" floor_cpu=""
-  if [ "$which" = postgres ]; then
-    floor >"$work/floor.tps"
-    # pgbench's server processes end with the run, so only the machine's CPU counts here.
-    tps=$(cat "$work/floor.tps") floor_cpu=$(awk -F' / ' '{print $3}' <<<"${cpu[floor]}")
-  fi
+  local tps="" floor_tps="" floor_cpu=""
+  if [ "$which" = postgres ]; then floor; tps=$floor_tps; fi
   rows+=("$which|$rss_kb|$hwm_kb|$tps|$floor_cpu")
   unset DATABASE_URL NIS2HUB_JWT_SECRET_FILE NIS2HUB_LISTEN
 }
