@@ -3,8 +3,10 @@
 # history of incidents, runs the write mix (clients reporting incidents) and the read mix
 # (feed pages, incident and entity list pages, situational awareness over the last 28 days and
 # over the last 365 days) with wrk, runs pgbench's one-row INSERT transaction (the commit floor)
-# beside it, and prints one table with the ratios and the CPU time each request cost (from
-# /proc: the service, the PostgreSQL server's processes and the whole machine).
+# beside it, and the rows of one report written by PostgreSQL alone in one statement
+# (report_rows.sql: the ceiling of any write path), and prints one table with the ratios and the
+# CPU time each request cost (from /proc: the service, the PostgreSQL server's processes and
+# the whole machine).
 #
 #   benches/load/run.sh [--backend sqlite|postgres|both] [--entities N] [--incidents M]
 #                       [--duration SECONDS] [--clients C] [--history-days D] [--smoke]
@@ -139,6 +141,55 @@ floor() {
   floor_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
 }
 
+# The rows of one report written by PostgreSQL alone (report_rows.sql), against the service's
+# database once the service has stopped: unordered (no lock) and ordered (the write lock held
+# to the commit). Sets bound_free and bound_ordered ("tps, machine CPU ms a transaction, idle")
+# and deletes every row it wrote, so a kept database (KEEP=1) holds only what the service wrote.
+bound() {
+  local url=$1 lengths ordered out m0 n tps line
+  psql -q -v ON_ERROR_STOP=1 "$url" \
+    -c "CREATE TABLE load_bound_entities AS SELECT row_number() OVER (ORDER BY id) AS n, id, sector FROM entities" \
+    -c "CREATE UNIQUE INDEX ON load_bound_entities (n)" -c "ANALYZE load_bound_entities" \
+    -c "CREATE SEQUENCE load_bound_seq START 4000000000000000000 INCREMENT 5"
+  # The text columns as long as the write mix's own rows (the newest thousand of each).
+  lengths=$(psql -At -F ' ' "$url" -c "SELECT
+      (SELECT ceil(avg(length(facts))) FROM (SELECT facts FROM incidents ORDER BY created_at DESC LIMIT 1000) f),
+      (SELECT ceil(avg(length(decision))) FROM (SELECT decision FROM incidents ORDER BY created_at DESC LIMIT 1000) d),
+      (SELECT ceil(avg(length(body))) FROM (SELECT body FROM incident_reports ORDER BY submitted_at DESC LIMIT 1000) b),
+      (SELECT ceil(avg(length(data))) FROM (SELECT data FROM events ORDER BY seq DESC LIMIT 1000) e),
+      (SELECT count(*) FROM entities)")
+  read -r l_facts l_decision l_body l_data n_entities <<<"$lengths"
+  for ordered in 0 1; do
+    m0=$(machine_ticks)
+    out=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$duration" -f "$kit/report_rows.sql" \
+      -D entities="$n_entities" -D ordered="$ordered" -D lock_key=7956016877064774263 \
+      -D facts="$l_facts" -D decision="$l_decision" -D body="$l_body" -D data="$l_data" "$url" 2>&1) \
+      || { echo "$out" >&2; exit 1; }
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
+    line=$(printf '%.0f tps (machine CPU ms a transaction: %s)' "$tps" "$(machine_per "$n" "$m0" "$(machine_ticks)")")
+    if [ "$ordered" = 1 ]; then bound_ordered=$line; else bound_free=$line; fi
+  done
+  psql -q -v ON_ERROR_STOP=1 "$url" <<'SQL'
+BEGIN;
+-- Only the rows written above go, children first; without the foreign-key triggers, whose
+-- check of each deleted event would scan event_recipients (indexed by organisation first).
+SET LOCAL session_replication_role = replica;
+CREATE TEMP TABLE bound_incidents AS SELECT id FROM incidents WHERE reference LIKE 'BOUND-%';
+DELETE FROM incident_deadlines WHERE incident_id IN (SELECT id FROM bound_incidents);
+DELETE FROM incident_recipients WHERE incident_id IN (SELECT id FROM bound_incidents);
+DELETE FROM incident_decisions WHERE incident_id IN (SELECT id FROM bound_incidents);
+DELETE FROM incident_reports WHERE incident_id IN (SELECT id FROM bound_incidents);
+DELETE FROM incidents WHERE id IN (SELECT id FROM bound_incidents);
+DELETE FROM event_recipients WHERE seq >= 4000000000000000000;
+DELETE FROM events WHERE seq >= 4000000000000000000;
+DELETE FROM audit_log WHERE seq >= 4000000000000000000;
+DROP TABLE load_bound_entities;
+DROP SEQUENCE load_bound_seq;
+COMMIT;
+SQL
+}
+
 declare -A results cpu
 rows=()
 logged_error=0
@@ -191,9 +242,9 @@ one_backend() {
     echo "$which: the service logged an error under load" >&2
     logged_error=1
   fi
-  local tps="" floor_tps="" floor_cpu=""
-  if [ "$which" = postgres ]; then floor; tps=$floor_tps; fi
-  rows+=("$which|$rss_kb|$hwm_kb|$tps|$floor_cpu")
+  local tps="" floor_tps="" floor_cpu="" bound_free="" bound_ordered=""
+  if [ "$which" = postgres ]; then bound "$url"; floor; tps=$floor_tps; fi
+  rows+=("$which|$rss_kb|$hwm_kb|$tps|$floor_cpu|$bound_free|$bound_ordered")
   unset DATABASE_URL NIS2HUB_JWT_SECRET_FILE NIS2HUB_LISTEN
 }
 
@@ -208,8 +259,13 @@ echo '|---|---|---|---|---|---|---|---|---|---|---|'
 status=0
 floor_line=""
 for row in "${rows[@]}"; do
-  IFS='|' read -r which rss_kb hwm_kb tps floor_cpu <<<"$row"
-  if [ -n "$tps" ]; then floor_line=$(printf 'pgbench floor: %.0f tps, machine CPU ms a transaction (pgbench included): %s' "$tps" "$floor_cpu"); fi
+  IFS='|' read -r which rss_kb hwm_kb tps floor_cpu bound_free bound_ordered <<<"$row"
+  if [ -n "$tps" ]; then
+    floor_line=$(printf 'pgbench floor: %.0f tps, machine CPU ms a transaction (pgbench included): %s' "$tps" "$floor_cpu")
+    floor_line+=$(printf '\nthe rows of one report, one statement, PostgreSQL alone (report_rows.sql): unordered %s (%s of the floor); in commit order %s (%s of the floor)' \
+      "$bound_free" "$(awk -v a="${bound_free%% *}" -v b="$tps" 'BEGIN { printf "%.1f %%", 100 * a / b }')" \
+      "$bound_ordered" "$(awk -v a="${bound_ordered%% *}" -v b="$tps" 'BEGIN { printf "%.1f %%", 100 * a / b }')")
+  fi
   for mix in write feed incidents entities awareness awareness-year; do
     line=${results[$which-$mix]}
     rps=$(field rps "$line") p50=$(field p50_ms "$line") p99=$(field p99_ms "$line")
