@@ -143,8 +143,9 @@ floor() {
 
 # The rows of one report written by PostgreSQL alone (report_rows.sql), against the service's
 # database once the service has stopped: unordered (no lock) and ordered (the write lock held
-# to the commit). Sets bound_free and bound_ordered ("tps, machine CPU ms a transaction, idle")
-# and deletes every row it wrote, so a kept database (KEEP=1) holds only what the service wrote.
+# to the commit; lock_key is the service's write lock, WRITE_LOCK in src/db/mod.rs). Sets
+# bound_free and bound_ordered ("N tps (machine CPU ms a transaction: ms, idle share)") and
+# deletes every row it wrote, so a kept database (KEEP=1) holds only what the service wrote.
 bound() {
   local url=$1 lengths ordered out m0 n tps line
   psql -q -v ON_ERROR_STOP=1 "$url" \
