@@ -126,19 +126,28 @@ settle() {
   echo "the service did not settle within 60 s" >&2
 }
 
-# The one-row INSERT transaction of pgbench, same clients and duration: the commit floor.
-# Sets floor_tps and floor_cpu, the machine's CPU ms a transaction (pgbench's server
-# processes end with the run, so only the machine's count).
+# pgbench_run ARGS...: one pgbench run, same clients and duration as the mixes; sets
+# bench_tps and bench_cpu, the machine's CPU ms a transaction and its idle share (pgbench's
+# server processes end with the run, so only the machine's count). A failed run stops the kit.
+pgbench_run() {
+  local out m0
+  m0=$(machine_ticks)
+  out=$(pgbench -n -c "$clients" -j 2 -T "$duration" "$@" 2>&1) || { echo "$out" >&2; exit 1; }
+  bench_cpu=$(machine_per "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" \
+    "$m0" "$(machine_ticks)")
+  bench_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
+}
+
+# share A B: A as a percentage of B.
+share() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f %%", 100 * a / b }'; }
+
+# The one-row INSERT transaction of pgbench: the commit floor. Sets floor_tps and floor_cpu.
 floor() {
   pg -c "DROP DATABASE IF EXISTS nis2hub_load_floor" -c "CREATE DATABASE nis2hub_load_floor"
   psql -q "$pg_base/nis2hub_load_floor" -c "CREATE TABLE floor (id BIGSERIAL PRIMARY KEY, v DOUBLE PRECISION NOT NULL)"
   echo 'INSERT INTO floor (v) VALUES (random());' > "$work/floor.sql"
-  local out m0
-  m0=$(machine_ticks)
-  out=$(pgbench -n -c "$clients" -j 2 -T "$duration" -f "$work/floor.sql" "$pg_base/nis2hub_load_floor" 2>/dev/null)
-  floor_cpu=$(machine_per "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")" \
-    "$m0" "$(machine_ticks)")
-  floor_tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
+  pgbench_run -f "$work/floor.sql" "$pg_base/nis2hub_load_floor"
+  floor_tps=$bench_tps floor_cpu=$bench_cpu
 }
 
 # The rows of one report written by PostgreSQL alone (report_rows.sql), against the service's
@@ -147,7 +156,7 @@ floor() {
 # bound_free and bound_ordered ("N tps (machine CPU ms a transaction: ms, idle share)") and
 # deletes every row it wrote, so a kept database (KEEP=1) holds only what the service wrote.
 bound() {
-  local url=$1 lengths ordered out m0 n tps line
+  local url=$1 lengths ordered line
   psql -q -v ON_ERROR_STOP=1 "$url" \
     -c "CREATE TABLE load_bound_entities AS SELECT row_number() OVER (ORDER BY id) AS n, id, sector FROM entities" \
     -c "CREATE UNIQUE INDEX ON load_bound_entities (n)" -c "ANALYZE load_bound_entities" \
@@ -161,14 +170,10 @@ bound() {
       (SELECT count(*) FROM entities)")
   read -r l_facts l_decision l_body l_data n_entities <<<"$lengths"
   for ordered in 0 1; do
-    m0=$(machine_ticks)
-    out=$(pgbench -n -M prepared -c "$clients" -j 2 -T "$duration" -f "$kit/report_rows.sql" \
+    pgbench_run -M prepared -f "$kit/report_rows.sql" \
       -D entities="$n_entities" -D ordered="$ordered" -D lock_key=7956016877064774263 \
-      -D facts="$l_facts" -D decision="$l_decision" -D body="$l_body" -D data="$l_data" "$url" 2>&1) \
-      || { echo "$out" >&2; exit 1; }
-    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
-    tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -n 1)
-    line=$(printf '%.0f tps (machine CPU ms a transaction: %s)' "$tps" "$(machine_per "$n" "$m0" "$(machine_ticks)")")
+      -D facts="$l_facts" -D decision="$l_decision" -D body="$l_body" -D data="$l_data" "$url"
+    line=$(printf '%.0f tps (machine CPU ms a transaction: %s)' "$bench_tps" "$bench_cpu")
     if [ "$ordered" = 1 ]; then bound_ordered=$line; else bound_free=$line; fi
   done
   psql -q -v ON_ERROR_STOP=1 "$url" <<'SQL'
@@ -264,8 +269,7 @@ for row in "${rows[@]}"; do
   if [ -n "$tps" ]; then
     floor_line=$(printf 'pgbench floor: %.0f tps, machine CPU ms a transaction (pgbench included): %s' "$tps" "$floor_cpu")
     floor_line+=$(printf '\nthe rows of one report, one statement, PostgreSQL alone (report_rows.sql): unordered %s (%s of the floor); in commit order %s (%s of the floor)' \
-      "$bound_free" "$(awk -v a="${bound_free%% *}" -v b="$tps" 'BEGIN { printf "%.1f %%", 100 * a / b }')" \
-      "$bound_ordered" "$(awk -v a="${bound_ordered%% *}" -v b="$tps" 'BEGIN { printf "%.1f %%", 100 * a / b }')")
+      "$bound_free" "$(share "${bound_free%% *}" "$tps")" "$bound_ordered" "$(share "${bound_ordered%% *}" "$tps")")
   fi
   for mix in write feed incidents entities awareness awareness-year; do
     line=${results[$which-$mix]}
@@ -275,7 +279,7 @@ for row in "${rows[@]}"; do
     ratio=$(awk -v a="$p99" -v b="$p50" 'BEGIN { if (b > 0) printf "%.1f", a / b; else print "-" }')
     vs="-" mem="-"
     if [ "$mix" = write ] && [ -n "$tps" ]; then
-      vs=$(awk -v a="$rps" -v b="$tps" 'BEGIN { printf "%.1f %% of %.0f tps", 100 * a / b, b }')
+      vs="$(share "$rps" "$tps") of $(printf '%.0f' "$tps") tps"
     fi
     if [ "$mix" = write ]; then mem=$(awk -v r="$rss_kb" -v h="$hwm_kb" 'BEGIN { printf "%.0f (%.0f)", r / 1024, h / 1024 }'); fi
     echo "| $which | $mix | $rps | $p50 | $p99 | $ratio | $timeouts | $bad | $vs | $mem | ${cpu[$which-$mix]} |"
