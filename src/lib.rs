@@ -52,6 +52,8 @@ pub struct AppState {
     pub cvd_intake: Arc<cvd::IntakeLimit>,
     /// The CSAF provider's signing key and the signatures made with it.
     pub provider: Arc<advisories::provider::Signer>,
+    /// Limits awareness reads per organisation (disclosure control in depth).
+    pub awareness_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {
@@ -75,7 +77,11 @@ impl AppState {
         )));
         let cvd_intake = Arc::new(cvd::IntakeLimit::new(config.cvd_intake_per_minute));
         let provider = Arc::new(advisories::provider::Signer::load(&config.provider)?);
+        let awareness_limiter = Arc::new(governor::RateLimiter::keyed(
+            governor::Quota::per_minute(awareness::routes::READS_PER_MINUTE),
+        ));
         Ok(Self {
+            awareness_limiter,
             provider,
             ping_limiter,
             cvd_intake,

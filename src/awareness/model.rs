@@ -91,11 +91,23 @@ pub struct Group {
     /// Incidents affecting another member state.
     #[schema(minimum = 0)]
     pub cross_border: Option<u64>,
-    /// Withheld by disclosure control: too few entities, or the complement of such a group.
+    /// Withheld by disclosure control in every grid unit (ISO week) of the period: too few
+    /// entities, or the complement of such a group. Its counts are then `null`.
     pub suppressed: bool,
+    /// Under disclosure control (anyone but the national CSIRT): the weeks of the period in
+    /// which this group's figures were withheld (fewer than `suppressed_below` entities, none
+    /// included, or the complement of such a group). The counts are the sums of the other
+    /// weeks, and `entities` sums each week's distinct entities. Absent in the national view
+    /// and in the quarterly summary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(minimum = 0)]
+    pub withheld_units: Option<u32>,
 }
 
-/// Awareness figures over a period.
+/// Awareness figures over a period. Under disclosure control (anyone but the national
+/// CSIRT) the period is the whole ISO weeks that have ended within the one asked for (`from`
+/// and `to` say which), every key of the grouping is listed, and each figure is the sum of
+/// the weeks' published figures.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Awareness {
     pub scope: AwarenessScope,
@@ -108,10 +120,11 @@ pub struct Awareness {
     /// national CSIRT's view).
     #[schema(minimum = 2)]
     pub suppressed_below: Option<u64>,
-    /// Groups with at least one notification, ordered by key.
+    /// The groups, ordered by key: those with at least one notification in the national view,
+    /// every key of the grouping under disclosure control.
     pub groups: Vec<Group>,
-    /// The whole period; subtracting the published groups from it leaves only sums of two or
-    /// more suppressed groups.
+    /// The whole period; subtracting the published groups from it leaves only unions of
+    /// withheld groups that stand for at least `suppressed_below` entities.
     pub total: Group,
 }
 

@@ -11,6 +11,38 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
+/// Awareness reads one organisation may make per minute, all its clients and tokens together
+/// (the national CSIRT refreshing a dashboard every second stays well below). Disclosure
+/// control does not rest on it — the grid holds whatever is asked — but it bounds what a
+/// curious caller can try, and every read is audited.
+pub const READS_PER_MINUTE: std::num::NonZeroU32 = match std::num::NonZeroU32::new(120) {
+    Some(n) => n,
+    None => std::num::NonZeroU32::MIN,
+};
+
+/// Refuses a read over the organisation's per-minute allowance with 429 and `Retry-After`.
+fn limit(state: &AppState, caller: &Caller) -> Result<(), AppError> {
+    match state.awareness_limiter.check_key(&caller.org) {
+        Ok(()) => Ok(()),
+        Err(not_until) => {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            Err(AppError::TooManyRequests(wait.as_secs().max(1)))
+        }
+    }
+}
+
+/// Records who asked for which figures, in its own transaction before they are computed.
+async fn audit_read(state: &AppState, caller: &Caller, what: String) -> Result<(), AppError> {
+    let caller = caller.clone();
+    state
+        .write(move |conn| {
+            crate::audit::record(conn, &caller, "awareness.read", "awareness", &what)
+        })
+        .await
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AwarenessQuery {
@@ -94,10 +126,15 @@ fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<
 }
 
 /// Incidents, significant incidents, distinct entities, late reports, near misses and cyber
-/// threats over a period, by group. National for the national CSIRT; for a sectoral CSIRT
-/// or a supervisory authority its own sectors, with groups of too few entities suppressed
-/// (and a complementary group, so no total gives one away). `Accept: text/csv` for CSV;
-/// `Accept: image/svg+xml` with `group_by=week` for a bar chart of the incidents per week.
+/// threats over a period, by group. National for the national CSIRT, for any period. For a
+/// sectoral CSIRT or a supervisory authority: its own sectors, over the whole ISO weeks that
+/// have ended within the period asked for (the answer's `from` and `to` say which), every key
+/// of the grouping listed, each week's groups of fewer than `suppressed_below` entities
+/// withheld (with complements, so that no total gives one away), and every figure the sum of
+/// the weeks' published figures — so no combination of periods or groupings recovers a
+/// withheld figure. Every read is audited and limited per organisation (429 with
+/// `Retry-After`). `Accept: text/csv` for CSV; `Accept: image/svg+xml` with `group_by=week`
+/// for a bar chart of the incidents per week.
 #[utoipa::path(
     operation_id = "getAwareness",
     tag = "awareness",
@@ -110,7 +147,8 @@ fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<
             (String = "image/svg+xml"),
         )),
         (status = 400, description = "An unknown `group_by`, a period that is empty or longer than the maximum, or SVG without `group_by=week`", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope, or the caller is an entity", body = crate::error::Problem, content_type = "application/problem+json")
+        (status = 403, description = "The token lacks the scope, or the caller is an entity", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many awareness reads by the organisation this minute; `Retry-After` says when to ask again", body = crate::error::Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/awareness")]
@@ -121,6 +159,7 @@ pub async fn awareness(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AwarenessRead)?;
+    limit(&state, &caller)?;
     let cfg = state.config.awareness;
     let (from, to) = period(&q, cfg.max_period_days)?;
     let group_by = match q.group_by.as_deref() {
@@ -136,6 +175,17 @@ pub async fn awareness(
     if format == Format::Svg && group_by != GroupBy::Week {
         return Err(bad("group_by", "the SVG chart is drawn for group_by=week"));
     }
+    audit_read(
+        &state,
+        &caller,
+        format!(
+            "group_by={}&from={}&to={}",
+            group_by.as_str(),
+            from.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            to.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        ),
+    )
+    .await?;
     let a: Awareness = state
         .db(move |conn| service::awareness(conn, &caller, &cfg, group_by, from, to))
         .await?;
@@ -197,7 +247,8 @@ pub fn quarter_bounds(s: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
             (String = "text/csv"),
         )),
         (status = 400, description = "The quarter is not `YYYY-Qn` with n from 1 to 4", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token lacks the scope, or the caller is not the national CSIRT", body = crate::error::Problem, content_type = "application/problem+json")
+        (status = 403, description = "The token lacks the scope, or the caller is not the national CSIRT", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many awareness reads by the organisation this minute; `Retry-After` says when to ask again", body = crate::error::Problem, content_type = "application/problem+json")
     )
 )]
 #[get("/awareness/quarterly-summary")]
@@ -208,6 +259,7 @@ pub async fn quarterly_summary(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AwarenessRead)?;
+    limit(&state, &caller)?;
     let quarter = q
         .into_inner()
         .quarter
@@ -220,6 +272,7 @@ pub async fn quarterly_summary(
     })?;
     let cfg = state.config.awareness;
     let format = format_of(&req);
+    audit_read(&state, &caller, format!("quarterly-summary={quarter}")).await?;
     let s: QuarterlySummary = state
         .db(move |conn| service::quarterly(conn, &caller, &cfg, &quarter, from, to))
         .await?;

@@ -2,33 +2,24 @@
 //! caller's sectors and passed through disclosure control.
 
 use super::model::*;
-use super::suppression::{self, Cell};
+use super::suppression::{self, Figures, UnitCell};
 use crate::auth::{Caller, Role};
 use crate::config::AwarenessConfig;
 use crate::db::DbConn;
 use crate::directory::load_directory;
 use crate::error::{AppError, AppResult};
-use crate::incidents::repo::{self, GroupCount, Grouping};
+use crate::incidents::repo::{self, EntityWeekCount, GroupCount, Grouping};
 use crate::rules::coverage;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
+use std::collections::BTreeMap;
 
 fn n(v: i64) -> u64 {
     u64::try_from(v).unwrap_or(0)
 }
 
-fn cell(c: &GroupCount) -> Cell {
-    Cell {
-        incidents: n(c.incidents)
-            .saturating_add(n(c.near_misses))
-            .saturating_add(n(c.cyber_threats)),
-        significant: n(c.significant),
-        entities: n(c.entities),
-        late: n(c.late),
-    }
-}
-
-fn group(c: GroupCount, hidden: bool) -> Group {
-    let v = |x: i64| (!hidden).then(|| n(x));
+/// The national CSIRT's figures, straight from the counts: nothing is withheld from it.
+fn group(c: GroupCount) -> Group {
+    let v = |x: i64| Some(n(x));
     Group {
         incidents: v(c.incidents),
         significant: v(c.significant),
@@ -37,58 +28,246 @@ fn group(c: GroupCount, hidden: bool) -> Group {
         near_misses: v(c.near_misses),
         cyber_threats: v(c.cyber_threats),
         cross_border: v(c.cross_border),
-        suppressed: hidden,
+        suppressed: false,
+        withheld_units: None,
         key: c.key,
     }
 }
 
-/// Suppresses what `threshold` asks (0: nothing) and shapes the groups.
-fn publish(counts: Vec<GroupCount>, threshold: u64) -> Vec<Group> {
-    let cells: Vec<Cell> = counts.iter().map(cell).collect();
-    let hidden = suppression::suppress(&cells, threshold);
-    counts
-        .into_iter()
-        .zip(hidden)
-        .map(|(c, h)| group(c, h))
-        .collect()
-}
-
-fn total(
-    conn: &mut DbConn,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    sectors: Option<&[&str]>,
-    threshold: u64,
-) -> AppResult<Group> {
+fn national_total(conn: &mut DbConn, from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<Group> {
     let rows = repo::count_by(
         conn,
         Grouping::Total,
         from.naive_utc(),
         to.naive_utc(),
-        sectors,
+        None,
     )?;
-    Ok(publish(rows, threshold)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| group(empty(), false)))
+    Ok(rows.into_iter().next().map_or_else(
+        || Group {
+            withheld_units: None,
+            ..published(None, &Figures::default(), 0, 0)
+        },
+        group,
+    ))
 }
 
-fn empty() -> GroupCount {
-    GroupCount {
-        key: None,
-        incidents: 0,
-        significant: 0,
-        entities: 0,
-        late: 0,
-        near_misses: 0,
-        cyber_threats: 0,
-        cross_border: 0,
+/// A group as published under disclosure control: the sum of its units' published cells.
+fn published(key: Option<String>, f: &Figures, entities: u64, withheld: u32) -> Group {
+    Group {
+        key,
+        incidents: Some(f.incidents),
+        significant: Some(f.significant),
+        entities: Some(entities),
+        late: Some(f.late),
+        near_misses: Some(f.near_misses),
+        cyber_threats: Some(f.cyber_threats),
+        cross_border: Some(f.cross_border),
+        suppressed: false,
+        withheld_units: Some(withheld),
     }
 }
 
+fn withheld(key: Option<String>, units: u32) -> Group {
+    Group {
+        key,
+        incidents: None,
+        significant: None,
+        entities: None,
+        late: None,
+        near_misses: None,
+        cyber_threats: None,
+        cross_border: None,
+        suppressed: true,
+        withheld_units: Some(units),
+    }
+}
+
+/// Every key a grouping can have, whether or not anything was reported under it: under
+/// disclosure control each unit's table lists them all, so the keys shown say nothing.
+fn key_domain(g: Grouping, sectors: &[&str], weeks: &[String]) -> Vec<Option<String>> {
+    use crate::incidents::model::{RootCauseCategory, ThreatType};
+    use crate::rules::category::Category;
+    use crate::rules::deadlines::Stage;
+    let some = |v: Vec<&str>| v.into_iter().map(|k| Some(k.to_string())).collect();
+    match g {
+        Grouping::Sector => some(sectors.to_vec()),
+        Grouping::Week => weeks.iter().cloned().map(Some).collect(),
+        Grouping::ThreatType => std::iter::once(None)
+            .chain(ThreatType::ALL.iter().map(|t| Some(t.as_str().to_string())))
+            .collect(),
+        Grouping::RootCauseCategory => std::iter::once(None)
+            .chain(
+                RootCauseCategory::ALL
+                    .iter()
+                    .map(|t| Some(t.as_str().to_string())),
+            )
+            .collect(),
+        Grouping::Category => some(
+            [
+                Category::Essential,
+                Category::Important,
+                Category::OutOfScope,
+            ]
+            .iter()
+            .map(|c| c.as_str())
+            .collect(),
+        ),
+        Grouping::Stage => some(Stage::ALL.iter().map(|s| s.as_str()).collect()),
+        Grouping::Total => vec![None],
+    }
+}
+
+/// Grid units in order, each with its table: key → cell. Keys of the domain come first, in
+/// order; a key the rows hold beyond the domain (a sector code of an older taxonomy) joins it.
+type UnitTables = BTreeMap<String, BTreeMap<Option<String>, UnitCell>>;
+
+fn unit_tables(
+    rows: &[EntityWeekCount],
+    units: &[String],
+    unit_of: impl Fn(&EntityWeekCount) -> String,
+    domain: &[Option<String>],
+) -> UnitTables {
+    let mut tables: UnitTables = units
+        .iter()
+        .map(|u| {
+            let cells = domain
+                .iter()
+                .map(|k| (k.clone(), UnitCell::default()))
+                .collect();
+            (u.clone(), cells)
+        })
+        .collect();
+    for r in rows {
+        let figures = Figures {
+            incidents: n(r.incidents),
+            significant: n(r.significant),
+            late: n(r.late),
+            near_misses: n(r.near_misses),
+            cyber_threats: n(r.cyber_threats),
+            cross_border: n(r.cross_border),
+        };
+        let table = tables.entry(unit_of(r)).or_default();
+        for k in domain {
+            table.entry(k.clone()).or_default();
+        }
+        table
+            .entry(r.key.clone())
+            .or_default()
+            .add(&r.entity_id, &figures);
+    }
+    tables
+}
+
+/// The groups and the total of a period under disclosure control: each unit's table is
+/// protected on its own ([`suppression::protect`]), then every group, and the total, is the
+/// sum of what its units published.
+fn protected_groups(tables: &UnitTables, threshold: u64) -> (Vec<Group>, Group) {
+    struct Sum {
+        figures: Figures,
+        entities: u64,
+        published: u32,
+        withheld: u32,
+    }
+    let mut sums: BTreeMap<Option<String>, Sum> = BTreeMap::new();
+    let mut total = Sum {
+        figures: Figures::default(),
+        entities: 0,
+        published: 0,
+        withheld: 0,
+    };
+    let count = |set: &std::collections::BTreeSet<String>| set.len() as u64;
+    for table in tables.values() {
+        let cells: Vec<UnitCell> = table.values().cloned().collect();
+        let hidden = suppression::protect(&cells, threshold);
+        for ((key, cell), h) in table.iter().zip(hidden) {
+            let sum = sums.entry(key.clone()).or_insert(Sum {
+                figures: Figures::default(),
+                entities: 0,
+                published: 0,
+                withheld: 0,
+            });
+            if h {
+                sum.withheld = sum.withheld.saturating_add(1);
+            } else {
+                sum.figures.add(&cell.figures);
+                sum.entities = sum.entities.saturating_add(count(&cell.entities));
+                sum.published = sum.published.saturating_add(1);
+            }
+        }
+        if suppression::total_published(&cells, threshold) {
+            let mut all = UnitCell::default();
+            for c in &cells {
+                all.figures.add(&c.figures);
+                all.entities.extend(c.entities.iter().cloned());
+            }
+            total.figures.add(&all.figures);
+            total.entities = total.entities.saturating_add(count(&all.entities));
+            total.published = total.published.saturating_add(1);
+        } else {
+            total.withheld = total.withheld.saturating_add(1);
+        }
+    }
+    let shape = |key: Option<String>, s: &Sum| {
+        if s.published == 0 {
+            withheld(key, s.withheld)
+        } else {
+            published(key, &s.figures, s.entities, s.withheld)
+        }
+    };
+    let groups = sums.iter().map(|(k, s)| shape(k.clone(), s)).collect();
+    (groups, shape(None, &total))
+}
+
+/// Monday 00:00 UTC of the ISO week `t` falls in.
+pub fn week_start(t: DateTime<Utc>) -> DateTime<Utc> {
+    let date = t.date_naive();
+    let back = i64::from(date.weekday().num_days_from_monday());
+    let monday = date
+        .checked_sub_signed(chrono::TimeDelta::days(back))
+        .unwrap_or(date);
+    monday.and_time(chrono::NaiveTime::MIN).and_utc()
+}
+
+/// The ISO weeks `[from, to)` covers, both on week starts, as `2026-W05`.
+fn weeks_between(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<String> {
+    let mut weeks = Vec::new();
+    let mut w = from;
+    while w < to {
+        weeks.push(w.format("%G-W%V").to_string());
+        match w.checked_add_signed(chrono::TimeDelta::weeks(1)) {
+            Some(next) => w = next,
+            None => break,
+        }
+    }
+    weeks
+}
+
+/// The period a caller under disclosure control is answered for: the whole ISO weeks that
+/// have ended, from the week `from` falls in up to the week `to` falls in (that week left out
+/// unless `to` is its very start), never past the start of the current week.
+pub fn grid_period(
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let from = week_start(from);
+    let to = week_start(to.min(now));
+    if from >= to {
+        return Err(AppError::BadRequest {
+            code: "invalid_query",
+            detail: "to: under disclosure control figures are given for whole ISO weeks (Monday 00:00 UTC to Monday) that have ended; this period holds none".into(),
+            errors: vec![crate::error::FieldError::new(
+                "/to",
+                "the period must include at least one whole ISO week that has ended",
+            )],
+        });
+    }
+    Ok((from, to))
+}
+
 /// The figures of `[from, to)` grouped by `group_by`: national for the national CSIRT,
-/// the caller's own sectors (those it is the CSIRT or authority of) for anyone else, with
-/// disclosure control.
+/// the caller's own sectors (those it is the CSIRT or authority of) for anyone else, on the
+/// grid of whole ISO weeks and with disclosure control ([`suppression`]).
 pub fn awareness(
     conn: &mut DbConn,
     caller: &Caller,
@@ -98,39 +277,64 @@ pub fn awareness(
     to: DateTime<Utc>,
 ) -> AppResult<Awareness> {
     let dir = load_directory(conn)?;
-    let (scope, sectors, threshold) = match caller.role {
-        Role::NationalCsirt => (AwarenessScope::National, None, 0),
-        Role::SectoralCsirt | Role::SupervisoryAuthority => (
-            AwarenessScope::Sectoral,
-            Some(coverage::sectors_of(&dir, &caller.org)),
-            cfg.suppress_below,
-        ),
+    let sectors = match caller.role {
+        Role::NationalCsirt => {
+            let counts = repo::count_by(
+                conn,
+                group_by.grouping(),
+                from.naive_utc(),
+                to.naive_utc(),
+                None,
+            )?;
+            return Ok(Awareness {
+                scope: AwarenessScope::National,
+                from,
+                to,
+                group_by,
+                suppressed_below: None,
+                groups: counts.into_iter().map(group).collect(),
+                total: national_total(conn, from, to)?,
+            });
+        }
+        Role::SectoralCsirt | Role::SupervisoryAuthority => coverage::sectors_of(&dir, &caller.org),
         Role::Entity => {
             return Err(AppError::ForbiddenAction(
                 "awareness figures are for CSIRTs and supervisory authorities".into(),
             ))
         }
     };
-    let counts = repo::count_by(
-        conn,
-        group_by.grouping(),
-        from.naive_utc(),
-        to.naive_utc(),
-        sectors.as_deref(),
-    )?;
+    let threshold = cfg.suppress_below;
+    let (from, to) = grid_period(from, to, crate::db::now().and_utc())?;
+    let weeks = weeks_between(from, to);
+    let g = group_by.grouping();
+    let rows =
+        repo::count_by_entity_week(conn, g, from.naive_utc(), to.naive_utc(), Some(&sectors))?;
+    let domain = key_domain(g, &sectors, &weeks);
+    let tables = unit_tables(&rows, &weeks, |r| r.week.clone(), &domain);
+    let (mut groups, total) = protected_groups(&tables, threshold);
+    if g == Grouping::Week {
+        // A week's table has the one cell of its own week; the others are empty by definition,
+        // not withheld, and are left out.
+        groups.retain(|gr| gr.key.is_some());
+        for gr in &mut groups {
+            gr.withheld_units = Some(u32::from(gr.suppressed));
+        }
+    }
     Ok(Awareness {
-        scope,
+        scope: AwarenessScope::Sectoral,
         from,
         to,
         group_by,
         suppressed_below: (threshold > 1).then_some(threshold),
-        groups: publish(counts, threshold),
-        total: total(conn, from, to, sectors.as_deref(), threshold)?,
+        groups,
+        total,
     })
 }
 
 /// The Art. 23(9) summary of a quarter for ENISA (national CSIRT only): national figures,
-/// with disclosure control because they leave the country.
+/// with disclosure control because they leave the country. The grid unit is the quarter
+/// itself (quarters never overlap), each table lists every key of its dimension, and each is
+/// protected as the awareness tables are ([`suppression`]).
 pub fn quarterly(
     conn: &mut DbConn,
     caller: &Caller,
@@ -145,22 +349,33 @@ pub fn quarterly(
         ));
     }
     let t = cfg.suppress_below;
-    let mut by = |g: Grouping| -> AppResult<Vec<Group>> {
-        Ok(publish(
-            repo::count_by(conn, g, from.naive_utc(), to.naive_utc(), None)?,
-            t,
-        ))
+    let unit = vec![quarter.to_string()];
+    let leaves: Vec<&str> = crate::directory::sectors::SECTORS
+        .iter()
+        .filter(|s| crate::directory::sectors::is_leaf(s.code))
+        .map(|s| s.code)
+        .collect();
+    let mut by = |g: Grouping| -> AppResult<(Vec<Group>, Group)> {
+        let rows = repo::count_by_entity_week(conn, g, from.naive_utc(), to.naive_utc(), None)?;
+        let domain = key_domain(g, &leaves, &[]);
+        let tables = unit_tables(&rows, &unit, |_| quarter.to_string(), &domain);
+        let (mut groups, total) = protected_groups(&tables, t);
+        for gr in &mut groups {
+            gr.withheld_units = None;
+        }
+        Ok((groups, total))
     };
-    let by_sector = by(Grouping::Sector)?;
-    let by_threat_type = by(Grouping::ThreatType)?;
-    let by_root_cause_category = by(Grouping::RootCauseCategory)?;
-    let by_category = by(Grouping::Category)?;
+    let (by_sector, mut total) = by(Grouping::Sector)?;
+    total.withheld_units = None;
+    let by_threat_type = by(Grouping::ThreatType)?.0;
+    let by_root_cause_category = by(Grouping::RootCauseCategory)?.0;
+    let by_category = by(Grouping::Category)?.0;
     Ok(QuarterlySummary {
         quarter: quarter.to_string(),
         from,
         to,
         suppressed_below: t,
-        total: total(conn, from, to, None, t)?,
+        total,
         by_sector,
         by_threat_type,
         by_root_cause_category,

@@ -1,50 +1,122 @@
-//! Statistical disclosure control for the awareness tables: no published figure may single
-//! out an entity.
+//! Statistical disclosure control for the awareness tables: no sequence of published figures
+//! may single out fewer than `threshold` entities.
 //!
-//! A group (a sector, a week, …) whose count of distinct entities is below the threshold is
-//! suppressed: all its figures are withheld. Because every grouping of the same period adds up
-//! to the same totals — and another grouping, or the national figure, reveals them — a single
-//! suppressed group could be recovered as *total − the published groups*. So whenever exactly
-//! one group is suppressed, the smallest published group is suppressed with it (complementary
-//! suppression): what can be recovered is then only the sum of two or more groups, never one.
+//! The method, and why it holds by construction (docs/ARCHITECTURE.md, "Awareness disclosure
+//! control"):
 //!
-//! Pure: a table in, the set of groups to withhold out; tested as tables.
+//! 1. **A fixed grid.** Figures under control are kept per *grid unit* (an ISO week that has
+//!    ended for the awareness endpoint, the quarter for the Art. 23(9) summary). A period is a
+//!    whole number of units, and every figure of a period is the **sum of the published
+//!    figures of its units**. So any answer is a fixed linear function of the units' published
+//!    cells: shifting, overlapping or differencing periods yields nothing but published cells
+//!    of single units, which this module has already judged safe.
+//! 2. **A data-independent set of groups.** Each unit's table lists every key of the
+//!    grouping's domain (the caller's sectors, every threat type, every stage, …), empty or
+//!    not, and a withheld cell is withheld whatever made it so. Which groups appear therefore
+//!    says nothing about which had incidents.
+//! 3. **Withheld cells that stay withheld whatever is subtracted.** A cell is withheld when it
+//!    stands for fewer than `threshold` distinct entities. The totals of a unit are the same in
+//!    every grouping, and another grouping may publish them all; so what a caller can recover
+//!    from one table is the *union* of its withheld cells (total − published). That union must
+//!    itself stand for at least `threshold` distinct entities (counted exactly, as sets, not
+//!    summed), else the smallest published cell is withheld too, until it does or nothing is
+//!    published. Cells of different groupings split a unit along different dimensions, so one
+//!    grouping's withheld union cannot be split further by another's figures.
+//!
+//! Pure: sets of entities in, the cells to withhold out; tested as tables.
 
-/// The figures of one group, before suppression.
+use std::collections::BTreeSet;
+
+/// The summed figures of one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Cell {
+pub struct Figures {
     pub incidents: u64,
     pub significant: u64,
-    pub entities: u64,
     pub late: u64,
+    pub near_misses: u64,
+    pub cyber_threats: u64,
+    pub cross_border: u64,
 }
 
-/// Which groups to withhold: `true` at the index of each suppressed group.
+impl Figures {
+    /// Adds `other` in place, saturating (counts of a register never come near `u64::MAX`).
+    pub fn add(&mut self, other: &Figures) {
+        self.incidents = self.incidents.saturating_add(other.incidents);
+        self.significant = self.significant.saturating_add(other.significant);
+        self.late = self.late.saturating_add(other.late);
+        self.near_misses = self.near_misses.saturating_add(other.near_misses);
+        self.cyber_threats = self.cyber_threats.saturating_add(other.cyber_threats);
+        self.cross_border = self.cross_border.saturating_add(other.cross_border);
+    }
+
+    /// Notifications of every kind: incidents, near misses and cyber threats.
+    pub fn notifications(&self) -> u64 {
+        self.incidents
+            .saturating_add(self.near_misses)
+            .saturating_add(self.cyber_threats)
+    }
+}
+
+/// One cell of a grid unit's table: its figures and exactly which entities stand behind them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UnitCell {
+    pub figures: Figures,
+    pub entities: BTreeSet<String>,
+}
+
+impl UnitCell {
+    pub fn add(&mut self, entity: &str, figures: &Figures) {
+        self.figures.add(figures);
+        if !self.entities.contains(entity) {
+            self.entities.insert(entity.to_string());
+        }
+    }
+}
+
+/// Which cells of one unit's table to withhold: `true` at the index of each.
 ///
-/// `threshold` is the least number of distinct entities a published group must have; `0` or
-/// `1` suppresses nothing (the national CSIRT's view).
-pub fn suppress(cells: &[Cell], threshold: u64) -> Vec<bool> {
-    let mut hidden: Vec<bool> = cells
-        .iter()
-        .map(|c| c.entities > 0 && c.entities < threshold)
-        .collect();
-    let suppressed = hidden.iter().filter(|h| **h).count();
-    if suppressed == 1 {
-        // The smallest published group that is not empty joins it; an empty group reveals
-        // nothing when withheld, and nothing is learnt from withholding it, so it cannot help.
+/// `threshold` is the least number of distinct entities a published cell, and any union of
+/// withheld cells, must stand for; `0` or `1` withholds nothing (the national CSIRT's view).
+pub fn protect(cells: &[UnitCell], threshold: u64) -> Vec<bool> {
+    if threshold <= 1 {
+        return vec![false; cells.len()];
+    }
+    let below = |n: usize| (n as u64) < threshold;
+    let mut hidden: Vec<bool> = cells.iter().map(|c| below(c.entities.len())).collect();
+    loop {
+        let union: BTreeSet<&String> = cells
+            .iter()
+            .zip(&hidden)
+            .filter(|(_, h)| **h)
+            .flat_map(|(c, _)| &c.entities)
+            .collect();
+        if union.is_empty() || !below(union.len()) {
+            return hidden;
+        }
+        // The smallest published cell joins the withheld ones; ties go to the first.
         let partner = cells
             .iter()
             .enumerate()
-            .filter(|(i, c)| !hidden[*i] && c.incidents > 0)
-            .min_by_key(|(i, c)| (c.entities, c.incidents, *i))
+            .filter(|(i, c)| !hidden[*i] && !c.entities.is_empty())
+            .min_by_key(|(i, c)| (c.entities.len(), c.figures.notifications(), *i))
             .map(|(i, _)| i);
-        // With no partner the one group is the whole total, below the threshold everywhere
-        // it could be published, so it is withheld in every grouping alike.
-        if let Some(i) = partner {
-            hidden[i] = true;
+        match partner {
+            Some(i) => hidden[i] = true,
+            // Everything is withheld: the unit's whole total is below the threshold, and it
+            // is withheld in every grouping alike.
+            None => return hidden,
         }
     }
-    hidden
+}
+
+/// Whether a unit's total (every cell together) is published: it is one more cell, and the
+/// same in every grouping.
+pub fn total_published(cells: &[UnitCell], threshold: u64) -> bool {
+    if threshold <= 1 {
+        return true;
+    }
+    let entities: BTreeSet<&String> = cells.iter().flat_map(|c| &c.entities).collect();
+    entities.len() as u64 >= threshold
 }
 
 #[cfg(test)]
@@ -52,41 +124,66 @@ pub fn suppress(cells: &[Cell], threshold: u64) -> Vec<bool> {
 mod tests {
     use super::*;
 
-    fn cell(incidents: u64, entities: u64) -> Cell {
-        Cell {
-            incidents,
-            significant: incidents / 2,
-            entities,
-            late: 0,
+    /// A cell of `incidents` incidents from the named entities.
+    fn cell(incidents: u64, entities: &[&str]) -> UnitCell {
+        UnitCell {
+            figures: Figures {
+                incidents,
+                significant: incidents / 2,
+                ..Figures::default()
+            },
+            entities: entities.iter().map(|e| e.to_string()).collect(),
         }
     }
 
-    /// (case, groups as (incidents, entities), threshold) → suppressed groups.
+    /// (case, cells as (incidents, entities), threshold) → withheld cells.
     #[test]
     fn the_suppression_table() {
-        type Row = (&'static str, Vec<(u64, u64)>, u64, Vec<bool>);
+        type Row = (
+            &'static str,
+            Vec<(u64, &'static [&'static str])>,
+            u64,
+            Vec<bool>,
+        );
         #[rustfmt::skip]
         let table: Vec<Row> = vec![
-            ("all groups large",            vec![(10, 5), (8, 4), (6, 3)],  3, vec![false, false, false]),
-            ("one small: its smallest neighbour goes too", vec![(10, 5), (2, 1), (6, 3)], 3, vec![false, true, true]),
-            ("two small: enough alone",     vec![(10, 5), (2, 1), (3, 2)],  3, vec![false, true, true]),
-            ("empty groups never help",     vec![(0, 0), (2, 2), (9, 4)],   3, vec![false, true, true]),
-            ("a single group",              vec![(2, 1)],                   3, vec![true]),
-            ("the national view",           vec![(2, 1), (9, 4)],           1, vec![false, false]),
-            ("threshold of zero",           vec![(2, 1), (9, 4)],           0, vec![false, false]),
-            ("ties go to the first",        vec![(1, 1), (5, 3), (5, 3)],   3, vec![true, true, false]),
+            ("all cells large",              vec![(10, &["a", "b", "c"]), (8, &["d", "e", "f"])], 3, vec![false, false]),
+            ("one small: the smallest other goes too",
+                                             vec![(10, &["a", "b", "c", "d"]), (2, &["e"]), (6, &["f", "g", "h"])], 3, vec![false, true, true]),
+            ("two small, together enough",   vec![(10, &["a", "b", "c"]), (2, &["d"]), (3, &["e", "f"])], 3, vec![false, true, true]),
+            ("two small, one entity in both: not enough together",
+                                             vec![(10, &["a", "b", "c"]), (2, &["d"]), (3, &["d", "e"]), (5, &["f", "g", "h", "i"])], 3, vec![true, true, true, false]),
+            ("empty cells are withheld, and never help",
+                                             vec![(0, &[]), (2, &["a", "b"]), (9, &["c", "d", "e", "f"])], 3, vec![true, true, true]),
+            ("a single cell",                vec![(2, &["a"])], 3, vec![true]),
+            ("an empty table",               vec![(0, &[]), (0, &[])], 3, vec![true, true]),
+            ("the national view",            vec![(2, &["a"]), (9, &["b", "c", "d"])], 1, vec![false, false]),
+            ("threshold of zero",            vec![(2, &["a"]), (0, &[])], 0, vec![false, false]),
+            ("ties go to the first",         vec![(1, &["a"]), (5, &["b", "c", "d"]), (5, &["e", "f", "g"])], 3, vec![true, true, false]),
         ];
-        for (case, groups, threshold, expected) in table {
-            let cells: Vec<Cell> = groups.iter().map(|(i, e)| cell(*i, *e)).collect();
-            assert_eq!(suppress(&cells, threshold), expected, "{case}");
+        for (case, cells, threshold, expected) in table {
+            let cells: Vec<UnitCell> = cells.iter().map(|(i, e)| cell(*i, e)).collect();
+            assert_eq!(protect(&cells, threshold), expected, "{case}");
         }
     }
 
-    /// An attacker who knows the period's totals (from another grouping, or from the national
-    /// figure) subtracts every published group: with a single group suppressed that would
-    /// give its exact figures, but what remains is always the sum of two or more groups.
     #[test]
-    fn a_suppressed_group_cannot_be_recovered_from_the_totals() {
+    fn a_total_is_published_from_the_threshold_of_distinct_entities() {
+        let two = [cell(4, &["a", "b"]), cell(3, &["a"])];
+        assert!(!total_published(&two, 3), "two entities: below");
+        let three = [cell(4, &["a", "b"]), cell(3, &["c"])];
+        assert!(
+            total_published(&three, 3),
+            "three entities: at the threshold"
+        );
+        assert!(total_published(&two, 1), "the national view");
+    }
+
+    /// An attacker who knows a unit's totals (from another grouping) subtracts every published
+    /// cell: what remains is the union of the withheld cells, and it always stands for at
+    /// least `threshold` distinct entities, or for none.
+    #[test]
+    fn what_the_totals_leave_never_singles_out_fewer_than_the_threshold() {
         let mut seed = 0x2545_f491_4f6c_dd1du64;
         let mut next = move |n: u64| {
             seed ^= seed << 13;
@@ -94,45 +191,45 @@ mod tests {
             seed ^= seed << 17;
             seed % n
         };
-        for _ in 0..2000 {
-            let groups = 1 + next(8) as usize;
-            let cells: Vec<Cell> = (0..groups)
+        let names: Vec<String> = (0..12).map(|i| format!("e{i}")).collect();
+        for _ in 0..5000 {
+            let threshold = 2 + next(3);
+            let cells: Vec<UnitCell> = (0..1 + next(8))
                 .map(|_| {
-                    let entities = next(6);
-                    cell(entities * (1 + next(3)), entities)
+                    let mut c = UnitCell::default();
+                    for _ in 0..next(5) {
+                        let e = &names[next(names.len() as u64) as usize];
+                        c.add(
+                            e,
+                            &Figures {
+                                incidents: 1,
+                                ..Figures::default()
+                            },
+                        );
+                    }
+                    c
                 })
                 .collect();
-            let hidden = suppress(&cells, 3);
-            let total: u64 = cells.iter().map(|c| c.incidents).sum();
-            let published: u64 = cells
-                .iter()
-                .zip(&hidden)
-                .filter(|(_, h)| !**h)
-                .map(|(c, _)| c.incidents)
-                .sum();
-            let withheld: Vec<&Cell> = cells
+            let hidden = protect(&cells, threshold);
+            for (c, h) in cells.iter().zip(&hidden) {
+                if (c.entities.len() as u64) < threshold {
+                    assert!(*h, "a small cell is published: {cells:?}");
+                }
+            }
+            let union: BTreeSet<&String> = cells
                 .iter()
                 .zip(&hidden)
                 .filter(|(_, h)| **h)
-                .map(|(c, _)| c)
+                .flat_map(|(c, _)| &c.entities)
                 .collect();
-            // Every group below the threshold is withheld.
-            for (c, h) in cells.iter().zip(&hidden) {
-                if c.entities > 0 && c.entities < 3 {
-                    assert!(*h, "{cells:?}");
-                }
-            }
-            let recovered = total - published;
-            match withheld.len() {
-                0 => assert_eq!(recovered, 0),
-                // Only when the one group is all there is: the total itself is that group.
-                1 => assert_eq!(
-                    groups - cells.iter().filter(|c| c.incidents == 0).count(),
-                    1,
-                    "{cells:?} {hidden:?}"
-                ),
-                // The difference is a sum of several withheld groups: none is singled out.
-                _ => assert_eq!(recovered, withheld.iter().map(|c| c.incidents).sum::<u64>()),
+            let all: BTreeSet<&String> = cells.iter().flat_map(|c| &c.entities).collect();
+            assert!(
+                union.is_empty() || union.len() as u64 >= threshold || union == all,
+                "the remainder singles out {} entities: {cells:?} {hidden:?}",
+                union.len()
+            );
+            if union == all && (all.len() as u64) < threshold {
+                assert!(!total_published(&cells, threshold));
             }
         }
     }

@@ -89,16 +89,96 @@ pub fn count_sql(g: Grouping, postgres: bool, by_sector: bool) -> String {
         " GROUP BY 1 ORDER BY 1".to_string()
     };
     format!(
-        "SELECT {key_cast} AS key, \
-         COALESCE(SUM(CASE WHEN kind = 'incident' THEN 1 ELSE 0 END), 0) AS incidents, \
-         COALESCE(SUM(CASE WHEN kind = 'incident' AND significant THEN 1 ELSE 0 END), 0) AS significant, \
-         COUNT(DISTINCT entity_id) AS entities, \
-         COALESCE(SUM(CASE WHEN kind = 'incident' AND late THEN 1 ELSE 0 END), 0) AS late, \
-         COALESCE(SUM(CASE WHEN kind = 'near_miss' THEN 1 ELSE 0 END), 0) AS near_misses, \
-         COALESCE(SUM(CASE WHEN kind = 'cyber_threat' THEN 1 ELSE 0 END), 0) AS cyber_threats, \
-         COALESCE(SUM(CASE WHEN kind = 'incident' AND cross_border THEN 1 ELSE 0 END), 0) AS cross_border \
+        "SELECT {key_cast} AS key, COUNT(DISTINCT entity_id) AS entities, {FIGURES_SQL} \
          FROM incidents WHERE created_at >= {p1} AND created_at < {p2}{sectors}{group}"
     )
+}
+
+/// The summed figures of a group, as both count queries select them.
+const FIGURES_SQL: &str = "\
+    COALESCE(SUM(CASE WHEN kind = 'incident' THEN 1 ELSE 0 END), 0) AS incidents, \
+    COALESCE(SUM(CASE WHEN kind = 'incident' AND significant THEN 1 ELSE 0 END), 0) AS significant, \
+    COALESCE(SUM(CASE WHEN kind = 'incident' AND late THEN 1 ELSE 0 END), 0) AS late, \
+    COALESCE(SUM(CASE WHEN kind = 'near_miss' THEN 1 ELSE 0 END), 0) AS near_misses, \
+    COALESCE(SUM(CASE WHEN kind = 'cyber_threat' THEN 1 ELSE 0 END), 0) AS cyber_threats, \
+    COALESCE(SUM(CASE WHEN kind = 'incident' AND cross_border THEN 1 ELSE 0 END), 0) AS cross_border";
+
+/// The figures of one entity in one group of one ISO week: what disclosure control needs to
+/// know exactly which entities a withheld group, or a union of them, stands for.
+#[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
+pub struct EntityWeekCount {
+    /// ISO 8601 week of the report, `2026-W05`.
+    #[diesel(sql_type = Text)]
+    pub week: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub key: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub entity_id: String,
+    #[diesel(sql_type = BigInt)]
+    pub incidents: i64,
+    #[diesel(sql_type = BigInt)]
+    pub significant: i64,
+    #[diesel(sql_type = BigInt)]
+    pub late: i64,
+    #[diesel(sql_type = BigInt)]
+    pub near_misses: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cyber_threats: i64,
+    #[diesel(sql_type = BigInt)]
+    pub cross_border: i64,
+}
+
+/// The SQL of [`count_by_entity_week`] for one backend.
+pub fn count_by_entity_week_sql(g: Grouping, postgres: bool, by_sector: bool) -> String {
+    let (p1, p2, p3) = if postgres {
+        ("$1", "$2", "(SELECT json_array_elements_text($3::json))")
+    } else {
+        ("?", "?", "(SELECT value FROM json_each(?))")
+    };
+    let week = key_sql(Grouping::Week, postgres);
+    let key = match (g, postgres) {
+        (Grouping::Total, true) => "CAST(NULL AS TEXT)",
+        _ => key_sql(g, postgres),
+    };
+    let sectors = if by_sector {
+        format!(" AND sector IN {p3}")
+    } else {
+        String::new()
+    };
+    format!(
+        "SELECT {week} AS week, {key} AS key, entity_id, {FIGURES_SQL} \
+         FROM incidents WHERE created_at >= {p1} AND created_at < {p2}{sectors} \
+         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+}
+
+/// Counts the notifications reported in `[from, to)` per ISO week, group and entity; `sectors`
+/// limits them as in [`count_by`]. One row per entity that reported in a group in a week, so
+/// the rows grow with the entities active in the period, not with their incidents.
+pub fn count_by_entity_week(
+    conn: &mut DbConn,
+    g: Grouping,
+    from: NaiveDateTime,
+    to: NaiveDateTime,
+    sectors: Option<&[&str]>,
+) -> QueryResult<Vec<EntityWeekCount>> {
+    let list = sectors.map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into()));
+    macro_rules! run {
+        ($c:expr, $pg:expr) => {{
+            let q = diesel::sql_query(count_by_entity_week_sql(g, $pg, list.is_some()))
+                .into_boxed()
+                .bind::<Timestamp, _>(from)
+                .bind::<Timestamp, _>(to);
+            match &list {
+                Some(l) => q.bind::<Text, _>(l.clone()).load($c),
+                None => q.load($c),
+            }
+        }};
+    }
+    match conn {
+        DbConn::Pg(c) => run!(c, true),
+        DbConn::Sqlite(c) => run!(c, false),
+    }
 }
 
 /// Counts the notifications reported in `[from, to)`, grouped; `sectors` limits them to
