@@ -286,6 +286,8 @@ diesel::table! {
         published_at -> Nullable<Timestamp>,
         withdrawn_at -> Nullable<Timestamp>,
         withdrawn_reason -> Nullable<Text>,
+        published_version -> Nullable<BigInt>,
+        published_updated_at -> Nullable<Timestamp>,
     }
 }
 
@@ -430,6 +432,7 @@ diesel::table! {
         unresponsive_at -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -447,3 +450,34 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(cvd_cases, cvd_vendors, cvd_messages);
+
+diesel::table! {
+    csaf_documents (advisory_id, revision) {
+        advisory_id -> Text,
+        revision -> BigInt,
+        tlp -> Text,
+        directory -> Text,
+        year -> Text,
+        file -> Text,
+        tracking_id -> Text,
+        title -> Text,
+        published_at -> Timestamp,
+        modified_at -> Timestamp,
+        public_url -> Text,
+        document -> Text,
+        sha256 -> Text,
+        sha512 -> Text,
+        signature -> Text,
+        stored_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    csaf_generation (id) {
+        id -> Integer,
+        generation -> BigInt,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(csaf_documents, advisories);
+diesel::allow_tables_to_appear_in_same_query!(csaf_documents, advisory_readers);

@@ -168,6 +168,16 @@ pub async fn resolve(
     }
 }
 
+/// The key a case or vendor token is limited and its reads audited under: its case for a
+/// case token (one per case), its vendor entry for a vendor token; none for a JWT.
+pub fn token_key(principal: &Principal) -> Option<String> {
+    match principal {
+        Principal::Caller(_) => None,
+        Principal::Finder { case_id, .. } => Some(format!("case:{case_id}")),
+        Principal::Vendor { vendor_id, .. } => Some(format!("vendor:{vendor_id}")),
+    }
+}
+
 impl FromRequest for CvdAuth {
     type Error = AppError;
     type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, AppError>>>>;
@@ -180,7 +190,16 @@ impl FromRequest for CvdAuth {
                     .app_data::<web::Data<crate::AppState>>()
                     .ok_or_else(|| AppError::internal("application state missing"))?
                     .clone();
-                resolve(&state, token, request_id(&req)).await.map(CvdAuth)
+                let principal = resolve(&state, token, request_id(&req)).await?;
+                // A token names one case or vendor entry: it is limited by that, so a leaked
+                // or scripted token cannot flood the case, its events or the audit log.
+                if let Some(key) = token_key(&principal) {
+                    state
+                        .cvd_intake
+                        .token_request(&key)
+                        .map_err(AppError::TooManyRequests)?;
+                }
+                Ok(CvdAuth(principal))
             }),
             None => {
                 let caller = Caller::from_request(&req, payload);

@@ -21,6 +21,9 @@ pub fn report(
     input: VulnerabilityReport,
 ) -> AppResult<(ReportReceipt, ReportReceipt)> {
     let now = db::now();
+    if reporter.is_none() {
+        within_global_cap(conn, now)?;
+    }
     let coordinator = national_csirt(conn)?;
     let reference = next_reference(conn, utc(now))?;
     let id = db::new_id();
@@ -101,4 +104,32 @@ pub fn report(
         acknowledge_due_at: utc(ack),
     };
     Ok((receipt(token.map(|(t, _)| t)), receipt(None)))
+}
+
+/// 429 when the service took [`super::GLOBAL_ANONYMOUS_REPORTS_PER_MINUTE`] tokenless reports
+/// in the last minute, from all addresses and all instances together: the per-address limit
+/// alone lets many addresses (or one IPv6 network) fill the coordinators' queue. Counted under
+/// the write lock, so concurrent reports cannot all take the last place; the wait is until
+/// the oldest report of the minute leaves it.
+fn within_global_cap(conn: &mut DbConn, now: chrono::NaiveDateTime) -> AppResult<()> {
+    db::lock_writes(conn)?;
+    let since = now - chrono::TimeDelta::minutes(1);
+    let recent: Vec<chrono::NaiveDateTime> = cvd_cases::table
+        .filter(
+            cvd_cases::reporter_org
+                .is_null()
+                .and(cvd_cases::created_at.gt(since)),
+        )
+        .order(cvd_cases::created_at.desc())
+        .limit(super::GLOBAL_ANONYMOUS_REPORTS_PER_MINUTE)
+        .select(cvd_cases::created_at)
+        .load(conn)?;
+    if (recent.len() as i64) < super::GLOBAL_ANONYMOUS_REPORTS_PER_MINUTE {
+        return Ok(());
+    }
+    let oldest = recent.last().copied().unwrap_or(now);
+    let wait = (oldest + chrono::TimeDelta::minutes(1) - now)
+        .num_seconds()
+        .clamp(1, 60);
+    Err(crate::error::AppError::TooManyRequests(wait as u64))
 }

@@ -12,6 +12,12 @@ use crate::schema::{cvd_cases, organisations};
 use diesel::prelude::*;
 
 /// Changes a case's content, embargo, coordinator or co-coordinators.
+///
+/// Any coordinator changes the content and the embargo. Bringing the embargo forward is a
+/// forced act (`force` with a `reason`): audited as `cvd.case.embargo_forced` and recorded in
+/// a coordinators-only message, so every coordinator sees who shortened it, from when to when
+/// and why. Only the lead coordinator changes the co-coordinators; only the national CSIRT
+/// hands the case on. Each changed field is its own audit record (`cvd.case.update.<field>`).
 pub fn update(
     conn: &mut DbConn,
     principal: &Principal,
@@ -19,14 +25,35 @@ pub fn update(
     patch: CasePatch,
     if_match: Option<&str>,
 ) -> AppResult<Case> {
+    lock(conn)?;
     let (row, caller) = coordinating(conn, principal, id)?;
     crate::http::conditional::check(if_match, row.version)?;
     let now = db::now();
     let mut changes: Vec<String> = vec![];
+    if patch.force && patch.reason.as_deref().is_none_or(|r| r.trim().is_empty()) {
+        return Err(AppError::invalid(
+            "/reason",
+            "bringing the embargo forward needs a reason",
+        ));
+    }
     let embargo = patch
         .embargo_until
         .map(|t| future(t, now, "/embargo_until"))
         .transpose()?;
+    let forward = match (embargo, row.embargo_until) {
+        (Some(new), Some(old)) if new < old => Some((old, new)),
+        _ => None,
+    };
+    if let (Some((old, new)), false) = (forward, patch.force) {
+        return Err(AppError::Conflict(
+            "embargo_in_force",
+            format!(
+                "the embargo lasts until {}; bringing it forward (to {}) needs `force: true` and a `reason`",
+                utc(old).to_rfc3339(),
+                utc(new).to_rfc3339()
+            ),
+        ));
+    }
     if let Some(new) = &patch.coordinator_id {
         if caller.role != Role::NationalCsirt {
             return Err(AppError::ForbiddenAction(
@@ -46,6 +73,7 @@ pub fn update(
         }
     }
     if let Some(list) = &patch.co_coordinators {
+        require_lead(&caller, &row, "changes the co-coordinators")?;
         for (i, c) in list.iter().enumerate() {
             if !c.country.bytes().all(|b| b.is_ascii_uppercase()) {
                 return Err(AppError::invalid(
@@ -54,14 +82,17 @@ pub fn update(
                 ));
             }
             if let Some(org) = &c.organisation_id {
-                let found: i64 = organisations::table
-                    .filter(organisations::id.eq(org))
-                    .count()
-                    .get_result(conn)?;
-                if found == 0 {
+                // A co-coordinator acts on the case and receives its events: a CSIRT, never
+                // an authority or anything else the directory holds.
+                let kind: Option<String> = organisations::table
+                    .find(org)
+                    .select(organisations::kind)
+                    .first(conn)
+                    .optional()?;
+                if !matches!(kind.as_deref(), Some("national_csirt" | "sectoral_csirt")) {
                     return Err(AppError::invalid(
                         format!("/co_coordinators/{i}/organisation_id"),
-                        "no organisation of the directory has this id",
+                        "must be the id of a CSIRT in the directory",
                     ));
                 }
             }
@@ -98,35 +129,116 @@ pub fn update(
             .execute(conn)?;
         changes.push("cves".into());
     }
+    // What changed in who decides and when the case becomes public is written out (from →
+    // to) in a coordinators-only message; the other fields' new values are on the case.
+    let mut journal: Vec<String> = vec![];
+    let when = |t: Option<chrono::NaiveDateTime>| {
+        t.map(|t| utc(t).to_rfc3339())
+            .unwrap_or_else(|| "none".into())
+    };
     if let Some(t) = embargo {
         diesel::update(target)
             .set(cvd_cases::embargo_until.eq(Some(t)))
             .execute(conn)?;
         changes.push("embargo_until".into());
+        match forward {
+            Some((old, new)) => journal.push(format!(
+                "brought the embargo forward, from {} to {}, with force; reason: {}",
+                when(Some(old)),
+                when(Some(new)),
+                patch.reason.as_deref().unwrap_or_default().trim()
+            )),
+            None => journal.push(format!(
+                "set the embargo from {} to {}",
+                when(row.embargo_until),
+                when(Some(t))
+            )),
+        }
     }
     if let Some(v) = &patch.coordinator_id {
         diesel::update(target)
             .set(cvd_cases::coordinator_id.eq(v))
             .execute(conn)?;
         changes.push("coordinator".into());
+        journal.push(format!(
+            "handed the case on, from {} to {}",
+            org_ref(conn, &row.coordinator_id)?.name,
+            org_ref(conn, v)?.name
+        ));
     }
     if let Some(v) = &patch.co_coordinators {
         diesel::update(target)
             .set(cvd_cases::co_coordinators.eq(serde_json::to_string(v)?))
             .execute(conn)?;
         changes.push("co_coordinators".into());
+        let names = |l: &[CoCoordinator]| {
+            if l.is_empty() {
+                "none".to_string()
+            } else {
+                l.iter()
+                    .map(|c| format!("{} ({})", c.name, c.country))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        journal.push(format!(
+            "changed the co-coordinators from {} to {}",
+            names(&row.co()),
+            names(v)
+        ));
     }
     let row = if changes.is_empty() {
         row
     } else {
-        let new = bump(conn, id, now)?;
-        // The previous coordinator hears that it handed the case on.
+        let previous = row.clone();
+        if !journal.is_empty() {
+            let author = org_ref(conn, &caller.org)
+                .map(|o| o.name)
+                .unwrap_or_else(|_| "Coordinator".into());
+            super::messages::record_coordinators_note(
+                conn,
+                id,
+                &caller.org,
+                &author,
+                &format!("{author} {}.", journal.join("; ")),
+                now,
+            )?;
+        }
+        let new = bump_from(conn, id, previous.version, now)?;
+        // The previous coordinator and the co-coordinators taken off hear of the change.
         let mut to = recipients(conn, &new, Audience::Everyone)?;
-        to.push(row.coordinator_id.clone());
+        to.push(previous.coordinator_id.clone());
+        to.extend(previous.co().into_iter().filter_map(|c| c.organisation_id));
+        to.sort();
+        to.dedup();
         emit_update_to(conn, &new, &changes, to)?;
+        if !journal.is_empty() {
+            // The note is for the coordinators: an event to them alone.
+            let mut noted = vec!["messages".to_string()];
+            if forward.is_some() {
+                noted.push("embargo_forced".into());
+            }
+            emit_update(
+                conn,
+                &new,
+                &noted,
+                Audience::Visibility(Visibility::Coordinators),
+            )?;
+        }
         new
     };
-    audit::record(conn, &caller, "cvd.case.update", "cvd_case", id)?;
+    for field in &changes {
+        audit::record(
+            conn,
+            &caller,
+            &format!("cvd.case.update.{field}"),
+            "cvd_case",
+            id,
+        )?;
+    }
+    if forward.is_some() {
+        audit::record(conn, &caller, "cvd.case.embargo_forced", "cvd_case", id)?;
+    }
     view(conn, &row, &Acting::Coordinator(caller))
 }
 
@@ -137,9 +249,14 @@ pub fn triage(
     id: &str,
     input: TriageInput,
 ) -> AppResult<Case> {
+    lock(conn)?;
     let (row, caller) = coordinating(conn, principal, id)?;
     let from = row.state();
     let to = input.state;
+    if matches!(to, CaseState::Rejected | CaseState::Duplicate) {
+        // Ending a case ends everyone's work on it, as publishing does.
+        require_lead(&caller, &row, "ends a case")?;
+    }
     if to == CaseState::Disclosed {
         return Err(AppError::invalid(
             "/state",
@@ -229,7 +346,7 @@ pub fn triage(
             .set(cvd_cases::closed_at.eq(Some(now)))
             .execute(conn)?;
     }
-    let row = bump(conn, id, now)?;
+    let row = bump_from(conn, id, row.version, now)?;
     emit_update(conn, &row, &changes, Audience::Everyone)?;
     audit::record(
         conn,
@@ -259,7 +376,9 @@ pub fn disclose(
     advisory_id: &str,
     force: Force,
 ) -> AppResult<Case> {
+    lock(conn)?;
     let (row, caller) = coordinating(conn, principal, id)?;
+    require_lead(&caller, &row, "publishes a case")?;
     if !row.state().may_become(CaseState::Disclosed) {
         return Err(AppError::Conflict(
             "invalid_transition",
@@ -299,7 +418,7 @@ pub fn disclose(
             }),
         ))
         .execute(conn)?;
-    let row = bump(conn, id, now)?;
+    let row = bump_from(conn, id, row.version, now)?;
     emit_update(
         conn,
         &row,

@@ -41,14 +41,17 @@ fn may_read(acting: &Acting, m: &MessageRow) -> bool {
     own || meant
 }
 
-fn message_api(acting: &Acting, m: MessageRow) -> Message {
+/// `identity`: whether the reader sees who the finder is (see `service::sees_finder`).
+fn message_api(acting: &Acting, identity: bool, m: MessageRow) -> Message {
     let kind = match m.author_kind.as_str() {
         "finder" => Viewer::Finder,
         "vendor" => Viewer::Vendor,
         _ => Viewer::Coordinator,
     };
     let own = match acting {
-        Acting::Coordinator(_) => true,
+        // A co-coordinator the finder did not agree to share its identity with reads its
+        // messages unsigned.
+        Acting::Coordinator(_) => kind != Viewer::Finder || identity,
         Acting::Finder { .. } => kind == Viewer::Finder,
         Acting::Vendor { vendor_id, .. } => {
             kind == Viewer::Vendor && m.author_id.as_deref() == Some(vendor_id.as_str())
@@ -73,7 +76,11 @@ pub fn messages(
     id: &str,
     page: &PageParams,
 ) -> AppResult<Vec<Message>> {
-    let (_, acting) = acting(conn, principal, id)?;
+    let (row, acting) = acting(conn, principal, id)?;
+    let identity = match &acting {
+        Acting::Coordinator(c) => sees_finder(c, &row),
+        _ => false,
+    };
     let mut q = cvd_messages::table
         .filter(cvd_messages::case_id.eq(id))
         .select(MessageRow::as_select())
@@ -104,7 +111,7 @@ pub fn messages(
     Ok(rows
         .into_iter()
         .filter(|m| may_read(&acting, m))
-        .map(|m| message_api(&acting, m))
+        .map(|m| message_api(&acting, identity, m))
         .collect())
 }
 
@@ -115,7 +122,11 @@ pub fn post_message(
     id: &str,
     input: MessageInput,
 ) -> AppResult<Message> {
+    lock(conn)?;
     let (row, acting) = acting(conn, principal, id)?;
+    if !matches!(acting, Acting::Coordinator(_)) {
+        within_caps(conn, id, input.body.len())?;
+    }
     let allowed = match &acting {
         Acting::Coordinator(_) => true,
         Acting::Finder { .. } => input.visibility != Visibility::Vendors,
@@ -190,12 +201,90 @@ pub fn post_message(
             .execute(conn)?;
         changes.push("acknowledged_at".into());
     }
-    let row = bump(conn, id, now)?;
+    let identity = match &acting {
+        Acting::Coordinator(c) => sees_finder(c, &row),
+        _ => false,
+    };
+    let row = bump_from(conn, id, row.version, now)?;
     emit_update(conn, &row, &changes, Audience::Visibility(input.visibility))?;
     acting.audit(conn, "cvd.message.post", "cvd_message", &message_id)?;
     let stored: MessageRow = cvd_messages::table
         .find(&message_id)
         .select(MessageRow::as_select())
         .first(conn)?;
-    Ok(message_api(&acting, stored))
+    Ok(message_api(&acting, identity, stored))
+}
+
+/// The most messages a case's finder and vendors may post to it together. Coordinators are
+/// not counted: a cap must never silence the CSIRT on its own case.
+pub const MAX_PARTICIPANT_MESSAGES: i64 = 500;
+/// The most bytes of message text a case's finder and vendors may post to it together
+/// (2 MiB: a hundred long messages of 20 000 characters).
+pub const MAX_PARTICIPANT_BYTES: i64 = 2 * 1024 * 1024;
+
+/// 409 when one more message of `bytes` from a finder or vendor would pass the case's caps.
+/// Runs under the write lock, so two posts cannot both take the last place.
+fn within_caps(conn: &mut DbConn, id: &str, bytes: usize) -> AppResult<()> {
+    #[derive(QueryableByName)]
+    struct Totals {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        bytes: i64,
+    }
+    // Bytes, not characters: what the database stores.
+    let (size, param) = match conn {
+        DbConn::Pg(_) => ("octet_length(body)", "$1"),
+        DbConn::Sqlite(_) => ("length(CAST(body AS BLOB))", "?"),
+    };
+    let totals: Totals = diesel::sql_query(format!(
+        "SELECT COUNT(*) AS n, CAST(COALESCE(SUM({size}), 0) AS BIGINT) AS bytes \
+         FROM cvd_messages WHERE case_id = {param} AND author_kind <> 'coordinator'"
+    ))
+    .bind::<diesel::sql_types::Text, _>(id)
+    .get_result(conn)?;
+    if totals.n >= MAX_PARTICIPANT_MESSAGES {
+        return Err(AppError::Conflict(
+            "case_message_limit",
+            format!(
+                "the case holds the most messages its finder and vendors may post ({MAX_PARTICIPANT_MESSAGES}); write to the coordinators by other means"
+            ),
+        ));
+    }
+    let bytes = i64::try_from(bytes).unwrap_or(i64::MAX);
+    if totals.bytes.saturating_add(bytes) > MAX_PARTICIPANT_BYTES {
+        return Err(AppError::Conflict(
+            "case_size_limit",
+            format!(
+                "the messages of the case's finder and vendors may hold at most {MAX_PARTICIPANT_BYTES} bytes; {} are used and this message has {bytes}",
+                totals.bytes
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A coordinators-only message recording a change to the case (who, what, from → to, why),
+/// written by the service in the name of the coordinator that made it.
+pub(super) fn record_coordinators_note(
+    conn: &mut DbConn,
+    id: &str,
+    org: &str,
+    author: &str,
+    body: &str,
+    now: NaiveDateTime,
+) -> AppResult<()> {
+    diesel::insert_into(cvd_messages::table)
+        .values((
+            cvd_messages::id.eq(db::new_id()),
+            cvd_messages::case_id.eq(id),
+            cvd_messages::author_kind.eq("coordinator"),
+            cvd_messages::author_id.eq(Some(org)),
+            cvd_messages::author_name.eq(author),
+            cvd_messages::visibility.eq(Visibility::Coordinators.as_str()),
+            cvd_messages::body.eq(body),
+            cvd_messages::created_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
 }

@@ -163,7 +163,9 @@ fn check_versions(v: &[String]) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// The finder's own details, when it gives them. Only coordinators ever see them.
+/// The finder's own details, when it gives them. Only the lead coordinator sees them (the
+/// coordinating CSIRT and the national CSIRT), and other member states' co-coordinators only
+/// when the finder agreed (`share_with_co_coordinators`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Finder {
@@ -181,6 +183,12 @@ pub struct Finder {
     #[validate(length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200)]
     pub credit: Option<String>,
+    /// The finder agrees that other member states' CSIRTs co-coordinating the case see these
+    /// details (and the name it signs its messages with). Default false: only the lead
+    /// coordinator (the coordinating CSIRT, and the national CSIRT) sees them.
+    #[serde(default)]
+    #[schema(default = false)]
+    pub share_with_co_coordinators: bool,
 }
 
 /// A vulnerability report. Without a token, and without `finder`, the report is anonymous.
@@ -254,8 +262,11 @@ pub struct CoCoordinator {
     #[validate(email)]
     #[schema(format = Email)]
     pub contact_email: Option<String>,
-    /// An organisation of the directory, when the CSIRT has one here: it then coordinates the
-    /// case with its own tokens and receives its events.
+    /// An organisation of the directory, when the CSIRT has one here (a CSIRT, nothing else):
+    /// it then co-coordinates the case with its own tokens and receives its events. A
+    /// co-coordinator reads and edits the case, talks to everyone, and may bring the embargo
+    /// forward only as a forced act; it does not publish, end the case, change the
+    /// co-coordinators or see the finder's identity unless the finder agreed.
     #[schema(format = Uuid)]
     pub organisation_id: Option<String>,
 }
@@ -276,6 +287,9 @@ pub struct Vendor {
     pub answer_due_at: DateTime<Utc>,
     pub responded_at: Option<DateTime<Utc>>,
     pub unresponsive_at: Option<DateTime<Utc>>,
+    /// The entry's version: its `ETag` is `"v<version>"`, for `If-Match` on
+    /// `PATCH /api/v1/cvd/cases/{id}/vendors/{vendor_id}`.
+    pub version: i64,
 }
 
 /// Who reads a case: what it shows depends on it.
@@ -304,9 +318,10 @@ pub struct Case {
     pub product: Option<String>,
     pub versions: Vec<String>,
     pub cves: Vec<String>,
-    /// The finder's details (coordinators only; null for an anonymous report).
+    /// The finder's details (the lead coordinator only, and co-coordinators when the finder
+    /// agreed; null for an anonymous report).
     pub finder: Option<Finder>,
-    /// The organisation or entity that reported with a token (coordinators only).
+    /// The organisation or entity that reported with a token (as `finder`).
     pub reported_by: Option<String>,
     pub coordinator: OrgRef,
     pub co_coordinators: Vec<CoCoordinator>,
@@ -371,14 +386,27 @@ pub struct CasePatch {
     #[validate(custom(function = "check_cves"))]
     #[schema(max_items = 100)]
     pub cves: Option<Vec<String>>,
-    /// The public date, an instant in the future.
+    /// The public date, an instant in the future. Bringing an agreed embargo forward (a date
+    /// earlier than the current `embargo_until`) shortens the time vendors have to fix: it is
+    /// refused (409 `embargo_in_force`) unless `force` is true with a `reason`; it is then
+    /// audited as `cvd.case.embargo_forced` and recorded in a coordinators-only message (who,
+    /// from when, to when, why).
     #[serde(default, with = "crate::time::bounded_opt")]
     #[schema(value_type = Option<crate::http::formats::Timestamp>)]
     pub embargo_until: Option<DateTime<Utc>>,
+    /// Bring `embargo_until` forward (needs a `reason`).
+    #[serde(default)]
+    pub force: bool,
+    /// Why the embargo is brought forward; every coordinator reads it.
+    #[validate(length(min = 1, max = 2000))]
+    #[schema(min_length = 1, max_length = 2000, example = "Actively exploited")]
+    pub reason: Option<String>,
     /// Hands the case to another CSIRT of the directory (national CSIRT only).
     #[schema(format = Uuid)]
     pub coordinator_id: Option<String>,
-    /// Replaces the list of other member states' coordinators.
+    /// Replaces the list of other member states' coordinators (the lead coordinator only:
+    /// the coordinating CSIRT or the national CSIRT). An `organisation_id` must be a CSIRT of
+    /// the directory.
     #[validate(nested)]
     pub co_coordinators: Option<Vec<CoCoordinator>>,
 }

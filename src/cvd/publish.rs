@@ -171,7 +171,9 @@ pub fn publish(
     id: &str,
     input: PublishCvdCase,
 ) -> AppResult<CvdPublication> {
+    service::lock(conn)?;
     let (row, caller) = service::coordinating(conn, principal, id)?;
+    service::require_lead(&caller, &row, "publishes a case")?;
     let mut errors = vec![];
     if input.force && input.reason.is_none() {
         errors.push(FieldError::new(

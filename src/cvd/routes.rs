@@ -162,14 +162,31 @@ pub async fn get_one(
     id: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let id = parse_id(&id)?;
+    // A token holder's reads are audited once per interval (`cvd::READ_AUDIT_INTERVAL`);
+    // a read of another case is a 404 and spends nothing.
+    let audit_read = match super::access::token_key(&auth.0) {
+        None => true,
+        Some(key) => {
+            let own_case = match &auth.0 {
+                super::access::Principal::Finder { case_id, .. }
+                | super::access::Principal::Vendor { case_id, .. } => case_id == &id,
+                super::access::Principal::Caller(_) => true,
+            };
+            own_case && state.cvd_intake.read_audit_due(&key)
+        }
+    };
     let case = state
-        .write(move |conn| service::get(conn, &auth.0, &id))
+        .write(move |conn| service::get(conn, &auth.0, &id, audit_read))
         .await?;
     Ok(etagged(StatusCode::OK, &case))
 }
 
 /// Changes a case (coordinators): content, CVE ids, the embargo (an instant in the future),
-/// the coordinating CSIRT (national CSIRT only) and other member states' co-coordinators.
+/// the coordinating CSIRT (national CSIRT only) and other member states' co-coordinators
+/// (the lead coordinator only). Bringing the embargo forward needs `force: true` and a
+/// `reason` (409 `embargo_in_force` otherwise); it is audited as `cvd.case.embargo_forced`
+/// and recorded in a coordinators-only message. Each changed field is audited
+/// (`cvd.case.update.<field>`). With `If-Match`, the change is made only on that version.
 #[utoipa::path(
     operation_id = "updateCvdCase",
     tag = "cvd",
@@ -181,6 +198,8 @@ pub async fn get_one(
     security(("bearer" = ["cvd:coordinate"])),
     responses(
         (status = 200, description = "The changed case", body = Case),
+        (status = 403, description = "A change only the lead coordinator (or the national CSIRT) makes", body = Problem),
+        (status = 409, description = "The embargo would be brought forward without `force`", body = Problem),
         (status = 412, description = "The case changed since the ETag", body = Problem)
     )
 )]
@@ -277,19 +296,22 @@ pub async fn add_vendor(
 
 /// Sets a vendor's status and statement: the vendor itself (its vendor token, or the
 /// entity's token with `cvd:report`), or a coordinator, who may also move the answer
-/// deadline.
+/// deadline. The entry's `ETag` is `"v<version>"` (its `version`); with `If-Match` the
+/// change is made only on that version (412 otherwise).
 #[utoipa::path(
     operation_id = "updateCvdVendor",
     tag = "cvd",
     request_body = VendorPatch,
     params(
         ("id" = String, Path, description = "Case id"),
-        ("vendor_id" = String, Path, description = "Vendor id")
+        ("vendor_id" = String, Path, description = "Vendor id"),
+        ("If-Match" = Option<String>, Header, description = "The ETag of the vendor entry's version being changed")
     ),
     security(("bearer" = ["cvd:coordinate"])),
     responses(
         (status = 200, description = "The vendor", body = Vendor),
-        (status = 409, description = "The case is closed", body = Problem)
+        (status = 409, description = "The case is closed", body = Problem),
+        (status = 412, description = "The vendor entry changed since the ETag", body = Problem)
     )
 )]
 #[patch("/cvd/cases/{id}/vendors/{vendor_id}")]
@@ -298,15 +320,21 @@ pub async fn update_vendor(
     auth: CvdAuth,
     path: web::Path<(String, String)>,
     body: JsonBody,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     let (id, vendor_id) = path.into_inner();
     let id = parse_id(&id)?;
     let vendor_id = parse_id(&vendor_id)?;
     let patch: VendorPatch = json::parse_valid(&body.bytes)?;
+    let if_match = conditional::if_match(&req);
     let vendor = state
-        .write(move |conn| vendors::update_vendor(conn, &auth.0, &id, &vendor_id, patch))
+        .write(move |conn| {
+            vendors::update_vendor(conn, &auth.0, &id, &vendor_id, patch, if_match.as_deref())
+        })
         .await?;
-    Ok(HttpResponse::Ok().json(vendor))
+    Ok(HttpResponse::Ok()
+        .insert_header(("ETag", conditional::etag(vendor.version)))
+        .json(vendor))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -352,7 +380,10 @@ pub async fn messages(
 
 /// Posts a message (links are fine; attachments are not taken). Coordinators write to any
 /// audience; a finder to `coordinators`, `finder` or `everyone`; a vendor to `coordinators`,
-/// `vendors` or `everyone`.
+/// `vendors` or `everyone`. A case's finder and vendors together post at most
+/// `cvd::PARTICIPANT_MESSAGES_PER_CASE_PER_MINUTE` messages a minute (429), and at most
+/// `MAX_PARTICIPANT_MESSAGES` messages or `MAX_PARTICIPANT_BYTES` bytes in all (409
+/// `case_message_limit`, `case_size_limit`).
 #[utoipa::path(
     operation_id = "createCvdMessage",
     tag = "cvd",
@@ -362,7 +393,11 @@ pub async fn messages(
         ("Idempotency-Key" = Option<String>, Header, description = "Makes a retry return the first response")
     ),
     security(("bearer" = ["cvd:coordinate"])),
-    responses((status = 201, description = "The message", body = Message))
+    responses(
+        (status = 201, description = "The message", body = Message),
+        (status = 409, description = "The case holds the most messages or bytes its finder and vendors may post", body = Problem),
+        (status = 429, description = "Too many messages from the case's finder and vendors this minute", body = Problem)
+    )
 )]
 #[post("/cvd/cases/{id}/messages")]
 pub async fn post_message(
@@ -375,11 +410,18 @@ pub async fn post_message(
     let id = parse_id(&id)?;
     let input: MessageInput = json::parse_valid(&body.bytes)?;
     let key = idempotency::key(&req, &body.bytes)?;
+    let limits = state.cvd_intake.clone();
     let outcome = state
         .write(move |conn| {
             let (_, acting) = service::acting(conn, &auth.0, &id)?;
-            let who = acting.idempotency_caller();
+            let who = acting.idempotency_caller(&id);
             idempotency::once(conn, &who, key.as_ref(), |conn| {
+                // A replay is not a new message: only a new one counts against the rate.
+                if !matches!(acting, service::Acting::Coordinator(_)) {
+                    limits
+                        .participant_message(&id)
+                        .map_err(AppError::TooManyRequests)?;
+                }
                 let m = super::messages::post_message(conn, &auth.0, &id, input)?;
                 Ok((StatusCode::CREATED, serde_json::to_string(&m)?))
             })
@@ -394,7 +436,9 @@ pub async fn post_message(
 /// affected), the finder's credit when the finder asked for one — publishes it (TLP:CLEAR by
 /// default; national for the national CSIRT, the sectors it covers for a sectoral CSIRT),
 /// and discloses the case with it, all or nothing. Before `embargo_until` it is refused (409)
-/// unless `force` is true with a `reason`; the disclosure is then audited as forced.
+/// unless `force` is true with a `reason`; the disclosure is then audited as forced. Only the
+/// lead coordinator publishes (the coordinating CSIRT, or the national CSIRT): a
+/// co-coordinator gets 403.
 #[utoipa::path(
     operation_id = "publishCvdCase",
     tag = "cvd",

@@ -61,8 +61,16 @@ impl CaseRow {
         CaseState::parse(&self.state).unwrap_or(CaseState::Received)
     }
 
-    fn co(&self) -> Vec<CoCoordinator> {
+    pub(super) fn co(&self) -> Vec<CoCoordinator> {
         serde_json::from_str(&self.co_coordinators).unwrap_or_default()
+    }
+
+    /// Whether the finder agreed that co-coordinators see its identity.
+    pub(super) fn finder_shares(&self) -> bool {
+        self.finder
+            .as_deref()
+            .and_then(|f| serde_json::from_str::<Finder>(f).ok())
+            .is_some_and(|f| f.share_with_co_coordinators)
     }
 }
 
@@ -83,6 +91,7 @@ pub struct VendorRow {
     pub unresponsive_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub version: i64,
 }
 
 impl VendorRow {
@@ -98,6 +107,7 @@ impl VendorRow {
             answer_due_at: self.answer_due_at.and_utc(),
             responded_at: self.responded_at.map(|t| t.and_utc()),
             unresponsive_at: self.unresponsive_at.map(|t| t.and_utc()),
+            version: self.version,
         }
     }
 }
@@ -181,8 +191,10 @@ impl Acting {
         }
     }
 
-    /// The key under which an `Idempotency-Key` of this actor is kept.
-    pub fn idempotency_caller(&self) -> Caller {
+    /// The key under which an `Idempotency-Key` of this actor is kept. A case token is the
+    /// credential of one case, so its keys are kept per case: one finder's key never answers
+    /// (or blocks) another finder's request. A vendor token's are per vendor entry.
+    pub fn idempotency_caller(&self, case_id: &str) -> Caller {
         match self {
             Acting::Coordinator(c)
             | Acting::Finder {
@@ -194,7 +206,7 @@ impl Acting {
             Acting::Finder {
                 caller: None,
                 request_id,
-            } => token_caller("cvd-case-token", request_id),
+            } => token_caller(&format!("cvd-case-token:{case_id}"), request_id),
             Acting::Vendor {
                 caller: None,
                 vendor_id,
@@ -275,6 +287,31 @@ pub(super) fn vendors_of(conn: &mut DbConn, case_id: &str) -> AppResult<Vec<Vend
         .order(cvd_vendors::id.asc())
         .select(VendorRow::as_select())
         .load(conn)?)
+}
+
+/// Whether the caller leads the case: the CSIRT the case is assigned to, and the national
+/// CSIRT, which is the designated CVD coordinator (NIS2 Art. 12(1)) and assigns cases. Only
+/// the lead publishes, ends the case, changes the co-coordinators, hands the case on (the
+/// national CSIRT) and sees the finder's identity (unless the finder agreed to share it).
+pub fn leads(caller: &Caller, row: &CaseRow) -> bool {
+    caller.role == Role::NationalCsirt || caller.org == row.coordinator_id
+}
+
+/// 403 unless the caller leads the case (see [`leads`]).
+pub(super) fn require_lead(caller: &Caller, row: &CaseRow, what: &str) -> AppResult<()> {
+    if leads(caller, row) {
+        Ok(())
+    } else {
+        Err(AppError::ForbiddenAction(format!(
+            "only the lead coordinator of the case (the coordinating CSIRT or the national CSIRT) {what}; a co-coordinator does not"
+        )))
+    }
+}
+
+/// Whether a coordinator sees who the finder is: the lead always, a co-coordinator when the
+/// finder agreed.
+pub(super) fn sees_finder(caller: &Caller, row: &CaseRow) -> bool {
+    leads(caller, row) || row.finder_shares()
 }
 
 /// Whether an organisation coordinates the case: the national CSIRT always; a sectoral CSIRT
@@ -406,6 +443,10 @@ pub fn coordinating(
 pub(super) fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResult<Case> {
     let viewer = acting.viewer();
     let coordinator = viewer == Viewer::Coordinator;
+    let identity = match acting {
+        Acting::Coordinator(c) => sees_finder(c, row),
+        _ => false,
+    };
     let vendors: Vec<Vendor> = match acting {
         Acting::Coordinator(_) => vendors_of(conn, &row.id)?
             .into_iter()
@@ -438,7 +479,7 @@ pub(super) fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResu
         product: row.product.clone(),
         versions: serde_json::from_str(&row.versions)?,
         cves: serde_json::from_str(&row.cves)?,
-        finder: if coordinator {
+        finder: if identity {
             row.finder
                 .as_deref()
                 .map(serde_json::from_str)
@@ -446,7 +487,7 @@ pub(super) fn view(conn: &mut DbConn, row: &CaseRow, acting: &Acting) -> AppResu
         } else {
             None
         },
-        reported_by: row.reporter_org.clone().filter(|_| coordinator),
+        reported_by: row.reporter_org.clone().filter(|_| identity),
         coordinator: org_ref(conn, &row.coordinator_id)?,
         co_coordinators: row.co(),
         vendors,
@@ -551,6 +592,40 @@ pub(super) fn emit_update_to(
     Ok(())
 }
 
+/// Moves the case on one version, only from `read` (the version the change was decided on):
+/// 412 when another change came first. Every CVD write takes the write lock before it reads
+/// the case, so this cannot fail in practice; it is the guarantee written down.
+pub(super) fn bump_from(
+    conn: &mut DbConn,
+    id: &str,
+    read: i64,
+    now: NaiveDateTime,
+) -> AppResult<CaseRow> {
+    let moved = diesel::update(
+        cvd_cases::table.filter(cvd_cases::id.eq(id).and(cvd_cases::version.eq(read))),
+    )
+    .set((
+        cvd_cases::version.eq(cvd_cases::version + 1),
+        cvd_cases::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    if moved != 1 {
+        return Err(AppError::PreconditionFailed(
+            "the case changed while this change was made; read it again and reapply your change"
+                .into(),
+        ));
+    }
+    case_row(conn, id)
+}
+
+/// Serialises the CVD writes: taken before the case is read, so that what a write decides on
+/// (the version `If-Match` names, the embargo, a count against a cap) is what it changes. On
+/// PostgreSQL this is the write lock every audited write takes anyway (taking it first, and
+/// only it, cannot deadlock with a row lock); on SQLite the write transaction holds it.
+pub(super) fn lock(conn: &mut DbConn) -> AppResult<()> {
+    db::lock_writes(conn)
+}
+
 pub(super) fn bump(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> AppResult<CaseRow> {
     diesel::update(cvd_cases::table.find(id))
         .set((
@@ -561,9 +636,18 @@ pub(super) fn bump(conn: &mut DbConn, id: &str, now: NaiveDateTime) -> AppResult
     case_row(conn, id)
 }
 
-pub fn get(conn: &mut DbConn, principal: &Principal, id: &str) -> AppResult<Case> {
+/// A case as the principal may see it. `audit_read` is false for a token holder's read that
+/// falls in an interval whose read is already audited (see `cvd::Limits::read_audit_due`).
+pub fn get(
+    conn: &mut DbConn,
+    principal: &Principal,
+    id: &str,
+    audit_read: bool,
+) -> AppResult<Case> {
     let (row, acting) = acting(conn, principal, id)?;
-    acting.audit(conn, "cvd.case.read", "cvd_case", id)?;
+    if audit_read {
+        acting.audit(conn, "cvd.case.read", "cvd_case", id)?;
+    }
     view(conn, &row, &acting)
 }
 

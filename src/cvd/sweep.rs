@@ -103,6 +103,7 @@ pub fn sweep(conn: &mut DbConn, now: NaiveDateTime, limit: i64) -> AppResult<usi
             cvd_vendors::unresponsive_at.eq(Some(now)),
             cvd_vendors::status.eq("unresponsive"),
             cvd_vendors::updated_at.eq(now),
+            cvd_vendors::version.eq(cvd_vendors::version + 1),
         ))
         .execute(conn)?;
         if claimed != 1 {

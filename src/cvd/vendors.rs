@@ -19,6 +19,7 @@ pub fn add_vendor(
     id: &str,
     input: VendorInput,
 ) -> AppResult<(VendorReceipt, VendorReceipt)> {
+    lock(conn)?;
     let (row, caller) = coordinating(conn, principal, id)?;
     match row.state() {
         CaseState::Received => {
@@ -112,6 +113,7 @@ pub fn add_vendor(
             cvd_vendors::answer_due_at.eq(due),
             cvd_vendors::created_at.eq(now),
             cvd_vendors::updated_at.eq(now),
+            cvd_vendors::version.eq(1i64),
         ))
         .execute(conn)?;
     let mut changes = vec!["vendors".to_string()];
@@ -121,7 +123,7 @@ pub fn add_vendor(
             .execute(conn)?;
         changes.push("state".into());
     }
-    let row = bump(conn, id, now)?;
+    let row = bump_from(conn, id, row.version, now)?;
     let vendor: VendorRow = cvd_vendors::table
         .find(&vendor_id)
         .select(VendorRow::as_select())
@@ -145,14 +147,19 @@ pub fn add_vendor(
     ))
 }
 
-/// A vendor's answer (status, statement), or a coordinator's change of a vendor.
+/// A vendor's answer (status, statement), or a coordinator's change of a vendor. With
+/// `if_match`, only when the entry is still at that version (412 otherwise): the check and
+/// the change happen under the write lock, and the entry moves on one version only from the
+/// version read.
 pub fn update_vendor(
     conn: &mut DbConn,
     principal: &Principal,
     id: &str,
     vendor_id: &str,
     patch: VendorPatch,
+    if_match: Option<&str>,
 ) -> AppResult<Vendor> {
+    lock(conn)?;
     let (row, acting) = acting(conn, principal, id)?;
     match &acting {
         Acting::Coordinator(_) => {}
@@ -174,6 +181,7 @@ pub fn update_vendor(
         )
         .select(VendorRow::as_select())
         .first(conn)?;
+    crate::http::conditional::check(if_match, vendor.version)?;
     if patch.status == Some(VendorStatus::Unresponsive) {
         return Err(AppError::invalid(
             "/status",
@@ -227,15 +235,34 @@ pub fn update_vendor(
             .set(cvd_vendors::responded_at.eq(Some(now)))
             .execute(conn)?;
     }
-    diesel::update(target)
-        .set(cvd_vendors::updated_at.eq(now))
-        .execute(conn)?;
+    // An empty change changes nothing, not even the version.
+    let moved = if changes.is_empty() {
+        1
+    } else {
+        diesel::update(
+            cvd_vendors::table.filter(
+                cvd_vendors::id
+                    .eq(vendor_id)
+                    .and(cvd_vendors::version.eq(vendor.version)),
+            ),
+        )
+        .set((
+            cvd_vendors::updated_at.eq(now),
+            cvd_vendors::version.eq(cvd_vendors::version + 1),
+        ))
+        .execute(conn)?
+    };
+    if moved != 1 {
+        return Err(AppError::PreconditionFailed(
+            "the vendor entry changed while this change was made; read it again and reapply your change".into(),
+        ));
+    }
     let vendor: VendorRow = cvd_vendors::table
         .find(vendor_id)
         .select(VendorRow::as_select())
         .first(conn)?;
     if !changes.is_empty() {
-        let row = bump(conn, id, now)?;
+        let row = bump_from(conn, id, row.version, now)?;
         emit_update(conn, &row, &changes, Audience::Vendor(&vendor))?;
     }
     acting.audit(conn, "cvd.vendor.update", "cvd_vendor", vendor_id)?;
