@@ -3,7 +3,8 @@
 //! chrono accepts instants from about 262 000 years before to 262 000 years after the common
 //! era, and its `+`/`-` operators panic when a result leaves that range. A panic inside a write
 //! transaction is the worst failure this service can have, so every timestamp a client sends is
-//! refused unless it is written with a year from 1970 to 9998 ([`parse_client`]), with a 422
+//! refused unless it is written with a year from 1970 to 9998 and, as an instant, lies at or
+//! after 1970-01-01T00:00:00Z ([`parse_client`]), with a 422
 //! pointing at the field (400 in a query), and date arithmetic goes through [`add_hours`] and friends, which
 //! return `None` instead of panicking. With both in place no client value can reach an
 //! overflowing operation.
@@ -25,7 +26,8 @@ pub fn latest() -> DateTime<Utc> {
 }
 
 /// Range of accepted client timestamps, in the words of error messages.
-pub const RANGE_TEXT: &str = "are written with a year from 1970 to 9998";
+pub const RANGE_TEXT: &str =
+    "are written with a year from 1970 to 9998 and lie at or after 1970-01-01T00:00:00Z";
 
 /// Checks that a client's instant lies in the accepted range.
 pub fn check(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
@@ -37,9 +39,14 @@ pub fn check(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
 }
 
 /// Parses a timestamp a client sent: RFC 3339 with a `T` between date and time, written with
-/// a year from 1970 to 9998 — exactly what [`crate::http::formats::TIMESTAMP_PATTERN`] and
-/// `format: date-time` describe. Whatever the offset, the instant then has a four-digit year
-/// in UTC, so it is stored and returned as RFC 3339 too.
+/// a year from 1970 to 9998 — what [`crate::http::formats::TIMESTAMP_PATTERN`] and
+/// `format: date-time` describe — and, once parsed, an instant from 1970-01-01T00:00:00Z to
+/// the end of 9999 in UTC ([`check`]). The text's year alone is not enough: with its offset,
+/// `1970-01-01T00:00:00+23:59` is 1969-12-31T00:01:00Z. Whatever the offset, an accepted
+/// instant has a four-digit year in UTC, so it is stored and returned as RFC 3339 too.
+///
+/// This is the one range check of client timestamps: every body field and query parameter
+/// that takes one goes through [`bounded`] or [`bounded_opt`], which call it.
 pub fn parse_client(text: &str) -> Result<DateTime<Utc>, String> {
     let year: Option<u32> = text.get(..4).and_then(|y| y.parse().ok());
     let has_t = matches!(text.as_bytes().get(10), Some(b'T' | b't'));
@@ -47,7 +54,15 @@ pub fn parse_client(text: &str) -> Result<DateTime<Utc>, String> {
         .ok()
         .filter(|_| has_t && text.as_bytes()[..4].iter().all(u8::is_ascii_digit));
     match (parsed, year) {
-        (Some(t), Some(y)) if (1970..=9998).contains(&y) => Ok(t.with_timezone(&Utc)),
+        (Some(t), Some(y)) if (1970..=9998).contains(&y) => {
+            check(t.with_timezone(&Utc)).map_err(|_| {
+                format!(
+                    "`{text}` is out of range: it is {} in UTC, and timestamps {RANGE_TEXT}",
+                    t.with_timezone(&Utc)
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                )
+            })
+        }
         (Some(_), _) => Err(format!("`{text}` is out of range: timestamps {RANGE_TEXT}")),
         (None, _) if text.parse::<DateTime<chrono::FixedOffset>>().is_ok() => Err(format!(
             "`{text}` is out of range: timestamps {RANGE_TEXT}, in RFC 3339"
@@ -134,6 +149,9 @@ mod tests {
             "9999-12-31T23:59:59.999999Z",
             "+10000-01-01T00:00:00Z",
             "0279-09-25T22:48:37.5Z",
+            "1970-01-01T00:00:00+23:59",
+            "1970-01-01T00:30:00+01:00",
+            "1970-01-01T00:00:00.999999+00:01",
         ] {
             assert!(parse(&format!(r#"{{"at": "{bad}"}}"#)).is_err(), "{bad}");
             assert!(
@@ -146,7 +164,8 @@ mod tests {
         }
         for good in [
             "1970-01-01T00:00:00Z",
-            "1970-01-01T00:30:00+01:00",
+            "1970-01-01T01:30:00+01:00",
+            "1970-01-01T00:00:00-00:01",
             "9998-12-31T23:59:59.999999-10:00",
             "2026-12-01T10:00:00+02:00",
             "2026-12-01t10:00:00z",

@@ -231,7 +231,7 @@ async fn query_filters_are_checked_as_documented() {
     for uri in [
         "/api/v1/entities?sector=energy",
         "/api/v1/incidents?entity_id=01A232EB-7312-706F-A749-CA7AFC0C998A",
-        "/api/v1/entities?updated_since=1970-01-01T00:30:00%2B01:00",
+        "/api/v1/entities?updated_since=1970-01-01T01:30:00%2B01:00",
     ] {
         let r = send(&app, get(uri, &t)).await;
         assert_eq!(r.status, 200, "{uri}: {}", r.text);

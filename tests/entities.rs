@@ -413,8 +413,21 @@ async fn a_self_downgrade_or_move_is_told_to_the_csirt_and_authority_that_covere
     assert_eq!(u.status, 200, "{}", u.text);
     assert!(feed_of(&app, &energy, "entity.updated").await.is_empty());
 
-    // The entity declares itself micro: essential → out of scope.
+    // The entity declares itself micro: essential → out of scope. Leaving scope by its own
+    // update waits, like a deregistration request, for its authority to confirm.
     let u = send(&app, patch(&path, &own, &json!({"size": "micro"}))).await;
+    assert_eq!(u.status, 202, "{}", u.text);
+    assert_eq!(u.body["category"], "essential");
+    assert!(feed_of(&app, &energy, "entity.updated").await.is_empty());
+    let u = send(
+        &app,
+        post(
+            &format!("{path}/deregistration/confirm"),
+            &infra,
+            &json!({"comment": "headcount checked"}),
+        ),
+    )
+    .await;
     assert_eq!(u.status, 200, "{}", u.text);
     assert_eq!(u.body["category"], "out_of_scope");
     for (who, token) in [("the energy CSIRT", &energy), ("the authority", &infra)] {
@@ -486,6 +499,7 @@ async fn a_self_downgrade_or_move_is_told_to_the_csirt_and_authority_that_covere
         flags,
         vec![
             json!([]),
+            json!(["self_service"]),
             json!(["self_service"]),
             json!(["self_service", "category_lowered"]),
             json!(["self_service", "sector_changed", "left_coverage"]),

@@ -3,11 +3,14 @@
 //! Every request with a token checks that its API client is not revoked and that its `org`
 //! names an organisation (or entity) of its `role`. Both answers are kept per instance for
 //! `NIS2HUB_AUTH_CACHE_SECONDS`: a revocation made through this instance takes effect at once
-//! (the entry is overwritten), one made through another instance within that time. Only
-//! positive organisation matches are kept, so an organisation registered a moment ago is
-//! found at once; a token naming an unknown one must be validly signed, so refusing it again
-//! costs an attacker as much as it costs us. The maps are bounded: when full, expired entries
-//! go, and if that is not enough, all of them.
+//! (the entry is overwritten), one made through another instance within that time. Positive
+//! organisation matches are kept, and one negative answer: an entity that is deregistered. A
+//! deregistration is final, so remembering it cannot go stale; one made through this instance
+//! is remembered at once ([`AuthCache::deregistered`]), and no slower read that still saw the
+//! entity registered replaces it. An unknown organisation is not remembered, so one registered
+//! a moment ago is found at once; a token naming an unknown one must be validly signed, so
+//! refusing it again costs an attacker as much as it costs us. The maps are bounded: when
+//! full, expired entries go, and if that is not enough, all of them.
 
 use super::scopes::Role;
 use std::collections::HashMap;
@@ -28,7 +31,8 @@ pub enum ClientState {
 pub struct AuthCache {
     ttl: Duration,
     clients: Mutex<HashMap<String, (ClientState, Instant)>>,
-    principals: Mutex<HashMap<(String, Role), Instant>>,
+    /// `true`: an organisation or entity of that role; `false`: a deregistered entity.
+    principals: Mutex<HashMap<(String, Role), (bool, Instant)>>,
 }
 
 fn bounded_insert<K: std::hash::Hash + Eq, V>(
@@ -91,25 +95,46 @@ impl AuthCache {
         );
     }
 
-    /// True when `org` was found, recently, to be an organisation or entity of `role`.
-    pub fn principal_known(&self, org: &str, role: Role) -> bool {
+    /// What this instance knows, freshly, of `org` as a principal of `role`: `Some(true)` an
+    /// organisation or registered entity of that role, `Some(false)` a deregistered entity,
+    /// `None` nothing.
+    pub fn principal(&self, org: &str, role: Role) -> Option<bool> {
         let map = self.principals.lock().unwrap_or_else(|e| e.into_inner());
         map.get(&(org.to_string(), role))
-            .is_some_and(|at| at.elapsed() < self.ttl)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(ok, _)| *ok)
     }
 
+    /// True when `org` was found, recently, to be an organisation or entity of `role`.
+    pub fn principal_known(&self, org: &str, role: Role) -> bool {
+        self.principal(org, role) == Some(true)
+    }
+
+    /// Remembers that `org` is an organisation or registered entity of `role`, unless it was
+    /// found deregistered meanwhile: a deregistration is never undone by a slower read.
     pub fn remember_principal(&self, org: &str, role: Role) {
         if self.ttl.is_zero() {
             return;
         }
         let mut map = self.principals.lock().unwrap_or_else(|e| e.into_inner());
-        if map.len() >= MAX_ENTRIES {
-            map.retain(|_, at| at.elapsed() < self.ttl);
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
+        if let Some((false, at)) = map.get(&(org.to_string(), role)) {
+            if at.elapsed() < self.ttl {
+                return;
             }
         }
-        map.insert((org.to_string(), role), Instant::now());
+        bounded_insert(&mut map, self.ttl, (org.to_string(), role), true);
+    }
+
+    /// An entity was deregistered (through this instance, or so the database says): tokens
+    /// naming it as their `org` are refused from now on without asking the database.
+    pub fn deregistered(&self, entity_id: &str) {
+        let mut map = self.principals.lock().unwrap_or_else(|e| e.into_inner());
+        bounded_insert(
+            &mut map,
+            self.ttl.max(Duration::from_secs(1)),
+            (entity_id.to_string(), Role::Entity),
+            false,
+        );
     }
 }
 
@@ -128,6 +153,18 @@ mod tests {
     }
 
     #[test]
+    fn a_deregistration_is_not_undone_by_a_slower_read() {
+        let cache = AuthCache::new(Duration::from_secs(60));
+        cache.remember_principal("e", Role::Entity);
+        assert_eq!(cache.principal("e", Role::Entity), Some(true));
+        cache.deregistered("e");
+        cache.remember_principal("e", Role::Entity);
+        assert_eq!(cache.principal("e", Role::Entity), Some(false));
+        assert!(!cache.principal_known("e", Role::Entity));
+        assert_eq!(cache.principal("e", Role::SectoralCsirt), None);
+    }
+
+    #[test]
     fn entries_expire_and_the_maps_stay_bounded() {
         let cache = AuthCache::new(Duration::from_millis(20));
         cache.remember_client("a", ClientState::Active);
@@ -143,6 +180,10 @@ mod tests {
             cache.remember_client(&i.to_string(), ClientState::Active);
         }
         assert!(cache.clients.lock().unwrap().len() <= MAX_ENTRIES);
+        for i in 0..(MAX_ENTRIES + 10) {
+            cache.remember_principal(&i.to_string(), Role::Entity);
+        }
+        assert!(cache.principals.lock().unwrap().len() <= MAX_ENTRIES);
 
         let off = AuthCache::new(Duration::ZERO);
         off.remember_client("a", ClientState::Active);

@@ -121,25 +121,81 @@ fn dummy_hash() -> &'static str {
     HASH.get_or_init(|| hash_secret("no such client").unwrap_or_default())
 }
 
-fn role_of(conn: &mut DbConn, org_id: &str) -> AppResult<Option<Role>> {
+/// What an organisation or entity id names, as far as access goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Principal {
+    /// An organisation of the directory (its kind decides the role), or a registered entity
+    /// (a pending deregistration request included: until it is confirmed the entity keeps its
+    /// obligations, and needs its access to meet them).
+    Active(Role),
+    /// An entity taken off the register: it acts no more, under any token.
+    Deregistered,
+    Unknown,
+}
+
+/// What `org_id` names.
+pub fn principal(conn: &mut DbConn, org_id: &str) -> AppResult<Principal> {
     let kind: Option<String> = organisations::table
         .find(org_id)
         .select(organisations::kind)
         .first(conn)
         .optional()?;
     if let Some(kind) = kind {
-        return Ok(OrgKind::parse(&kind).map(|k| match k {
-            OrgKind::NationalCsirt => Role::NationalCsirt,
-            OrgKind::SectoralCsirt => Role::SectoralCsirt,
-            OrgKind::SupervisoryAuthority => Role::SupervisoryAuthority,
-        }));
+        return Ok(match OrgKind::parse(&kind) {
+            Some(OrgKind::NationalCsirt) => Principal::Active(Role::NationalCsirt),
+            Some(OrgKind::SectoralCsirt) => Principal::Active(Role::SectoralCsirt),
+            Some(OrgKind::SupervisoryAuthority) => Principal::Active(Role::SupervisoryAuthority),
+            None => Principal::Unknown,
+        });
     }
-    let entity: Option<String> = entities::table
+    let status: Option<String> = entities::table
         .find(org_id)
-        .select(entities::id)
+        .select(entities::status)
         .first(conn)
         .optional()?;
-    Ok(entity.map(|_| Role::Entity))
+    Ok(match status.as_deref() {
+        None => Principal::Unknown,
+        Some("deregistered") => Principal::Deregistered,
+        Some(_) => Principal::Active(Role::Entity),
+    })
+}
+
+/// The role of an organisation or a registered entity; `None` for anything else, a
+/// deregistered entity included.
+fn role_of(conn: &mut DbConn, org_id: &str) -> AppResult<Option<Role>> {
+    Ok(match principal(conn, org_id)? {
+        Principal::Active(role) => Some(role),
+        Principal::Deregistered | Principal::Unknown => None,
+    })
+}
+
+/// Revokes every API client of an entity that is being deregistered, in the caller's
+/// transaction, each with its own `client.revoke` audit record. Returns their `client_id`s,
+/// for the auth cache once the transaction has committed.
+///
+/// Call it before anything that takes the write lock (events, audit records) so that, as in
+/// every transaction, row locks come first.
+pub fn revoke_all_of(conn: &mut DbConn, caller: &Caller, org_id: &str) -> AppResult<Vec<String>> {
+    let active: Vec<(String, String)> = api_clients::table
+        .filter(api_clients::org_id.eq(org_id))
+        .filter(api_clients::revoked_at.is_null())
+        .select((api_clients::id, api_clients::client_id))
+        .order(api_clients::id.asc())
+        .load(conn)?;
+    if active.is_empty() {
+        return Ok(vec![]);
+    }
+    diesel::update(
+        api_clients::table
+            .filter(api_clients::org_id.eq(org_id))
+            .filter(api_clients::revoked_at.is_null()),
+    )
+    .set(api_clients::revoked_at.eq(Some(db::now())))
+    .execute(conn)?;
+    for (id, _) in &active {
+        audit::record(conn, caller, "client.revoke", "client", id)?;
+    }
+    Ok(active.into_iter().map(|(_, client_id)| client_id).collect())
 }
 
 /// The scopes of a new client: within the role's ceiling and within the scopes of the caller
@@ -237,12 +293,21 @@ pub async fn create(
                         "no organisation or entity has this id",
                     )])
                 })?;
-                let role = role_of(conn, &org_id)?.ok_or_else(|| {
-                    AppError::Validation(vec![FieldError::new(
-                        "/organisation_id",
-                        "no organisation or entity has this id",
-                    )])
-                })?;
+                let role = match principal(conn, &org_id)? {
+                    Principal::Active(role) => role,
+                    Principal::Deregistered => {
+                        return Err(AppError::Validation(vec![FieldError::new(
+                            "/organisation_id",
+                            "the entity is deregistered; it may hold no API client",
+                        )]))
+                    }
+                    Principal::Unknown => {
+                        return Err(AppError::Validation(vec![FieldError::new(
+                            "/organisation_id",
+                            "no organisation or entity has this id",
+                        )]))
+                    }
+                };
                 let scopes = scopes_for(role, input.scope.as_deref(), &caller.scopes, "/scope")?;
                 let now = db::now();
                 let id = db::new_id();
@@ -364,7 +429,7 @@ pub async fn get_one(
                 .into_api())
         })
         .await?;
-    state.auth_cache.revoke(&client.client_id);
+    // A read changes nothing: not the client, not this instance's view of its tokens.
     Ok(HttpResponse::Ok().json(client))
 }
 
@@ -706,7 +771,8 @@ pub fn client_state(conn: &mut DbConn, client_id: &str) -> AppResult<super::cach
     })
 }
 
-/// Used by the `token` command: the role that belongs to an organisation or entity.
+/// Used by the `token` command: the role that belongs to an organisation or registered entity
+/// (`None` for a deregistered one, which may be given no token).
 pub fn role_for(conn: &mut DbConn, org_id: &str) -> AppResult<Option<Role>> {
     role_of(conn, org_id)
 }

@@ -6,8 +6,10 @@
 //! is refused before any claim is read.
 //!
 //! Tokens from the external identity provider get stricter checks than the service's own:
-//! `nbf` is honoured (for every token), `iat` may not lie in the future, and `exp - iat` may not
-//! exceed the configured maximum lifetime, so a provider cannot hand out near-eternal tokens.
+//! `nbf` is honoured (for every token), `iat` must be a positive time not in the future and not
+//! after `exp`, and neither `exp - iat` nor `exp - now` may exceed the configured maximum
+//! lifetime, so a provider cannot hand out near-eternal tokens. The arithmetic on the claims is
+//! checked: they are the provider's numbers, not ours.
 
 use super::scopes::Role;
 use crate::config::JwtConfig;
@@ -89,6 +91,52 @@ fn public_key(pem: &str) -> Result<(Algorithm, DecodingKey), String> {
     Err("not an RSA or EC public key in PEM form".into())
 }
 
+/// The stricter time checks on an identity provider's token, with checked arithmetic: the
+/// claims are the provider's numbers, and `exp = i64::MAX, iat = -1` must not wrap around.
+///
+/// - `iat` must be positive (a provider that sends 0 or a negative time has no clock worth
+///   trusting) and not in the future beyond the leeway;
+/// - `iat` must not lie after `exp`;
+/// - `exp - iat` must not exceed the maximum lifetime;
+/// - `exp` must not lie further than the maximum lifetime from now, so that no token accepted
+///   today stays valid past that horizon, whatever its `iat` says.
+fn check_provider_times(claims: &Claims, now: i64, max_lifetime: i64) -> Result<(), Refusal> {
+    if claims.iat <= 0 {
+        return Err(Refusal::new(
+            "invalid_iat",
+            "the token's `iat` is not a time after 1970-01-01T00:00:00Z",
+        ));
+    }
+    if claims.iat > now.saturating_add(LEEWAY) {
+        return Err(Refusal::new(
+            "issued_in_future",
+            "the token's `iat` lies in the future",
+        ));
+    }
+    if claims.iat > claims.exp {
+        return Err(Refusal::new(
+            "invalid_iat",
+            "the token's `iat` lies after its `exp`",
+        ));
+    }
+    let too_long = || {
+        Refusal::new(
+            "lifetime_too_long",
+            format!(
+                "the token lives longer (exp - iat, or exp - now) than the {max_lifetime} seconds accepted from an identity provider"
+            ),
+        )
+    };
+    match claims.exp.checked_sub(claims.iat) {
+        Some(lifetime) if lifetime <= max_lifetime => {}
+        _ => return Err(too_long()),
+    }
+    if claims.exp > now.saturating_add(max_lifetime) {
+        return Err(too_long());
+    }
+    Ok(())
+}
+
 impl Keys {
     pub fn new(cfg: &JwtConfig) -> Result<Self, String> {
         Ok(Self {
@@ -97,14 +145,14 @@ impl Keys {
             public: cfg.public_key_pem.as_deref().map(public_key).transpose()?,
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
-            ttl_seconds: cfg.token_ttl.as_secs() as i64,
+            ttl_seconds: i64::try_from(cfg.token_ttl.as_secs()).unwrap_or(i64::MAX),
             external_max_lifetime: 86_400,
         })
     }
 
     /// Sets the longest lifetime accepted from the external identity provider.
     pub fn with_external_max_lifetime(mut self, lifetime: std::time::Duration) -> Self {
-        self.external_max_lifetime = lifetime.as_secs() as i64;
+        self.external_max_lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         self
     }
 
@@ -124,7 +172,7 @@ impl Keys {
             org: org.to_string(),
             role,
             scope: scope.to_string(),
-            exp: now + ttl_seconds,
+            exp: now.saturating_add(ttl_seconds),
             iat: now,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
@@ -193,22 +241,11 @@ impl Keys {
                 }
             })?;
         if origin == Origin::External {
-            let now = chrono::Utc::now().timestamp();
-            if claims.iat > now + LEEWAY {
-                return Err(Refusal::new(
-                    "issued_in_future",
-                    "the token's `iat` lies in the future",
-                ));
-            }
-            if claims.exp - claims.iat > self.external_max_lifetime {
-                return Err(Refusal::new(
-                    "lifetime_too_long",
-                    format!(
-                        "the token lives longer (exp - iat) than the {} seconds accepted from an identity provider",
-                        self.external_max_lifetime
-                    ),
-                ));
-            }
+            check_provider_times(
+                &claims,
+                chrono::Utc::now().timestamp(),
+                self.external_max_lifetime,
+            )?;
         }
         Ok((claims, origin))
     }
@@ -261,5 +298,50 @@ mod tests {
         );
         let token = format!("{}.{}.", b64(r#"{"alg":"none","typ":"JWT"}"#), b64(&body));
         assert!(keys.verify(&token).is_err());
+    }
+
+    #[test]
+    fn provider_times_are_checked_without_overflow() {
+        let now = 1_800_000_000;
+        let max = 86_400;
+        let claims = |iat: i64, exp: i64| Claims {
+            sub: "s".into(),
+            org: "o".into(),
+            role: Role::Entity,
+            scope: String::new(),
+            exp,
+            iat,
+            iss: "nis2hub".into(),
+            aud: "nis2hub".into(),
+            client_id: None,
+        };
+        for (iat, exp) in [
+            (-1, i64::MAX),
+            (i64::MIN, i64::MAX),
+            (i64::MIN, 0),
+            (0, now + 60),
+            (now, i64::MAX),
+            (now + 20, now + 10),
+            (now + 20, now + 20 + max),
+            (now + LEEWAY + 1, now + 600),
+            (now - 10, now + max),
+        ] {
+            assert!(
+                check_provider_times(&claims(iat, exp), now, max).is_err(),
+                "iat {iat}, exp {exp}"
+            );
+        }
+        for (iat, exp) in [
+            (now, now + max),
+            (now, now),
+            (now - 600, now + 60),
+            (now + LEEWAY, now + 600),
+        ] {
+            assert!(
+                check_provider_times(&claims(iat, exp), now, max).is_ok(),
+                "iat {iat}, exp {exp}"
+            );
+        }
+        assert!(check_provider_times(&claims(1, 2), i64::MAX, i64::MAX).is_ok());
     }
 }

@@ -78,8 +78,9 @@ fn bearer(req: &HttpRequest) -> Result<String, AppError> {
 }
 
 /// What the database must confirm about a verified token, from the cache when fresh: its API
-/// client is not revoked, and its `org` is an organisation or entity of its `role`. A miss
-/// runs the lookup on the blocking pool.
+/// client is not revoked, and its `org` is an organisation or registered entity of its `role`
+/// — not a deregistered one, whoever signed the token. A miss runs the lookup on the blocking
+/// pool.
 async fn confirm(
     state: &crate::AppState,
     claims: &jwt::Claims,
@@ -90,20 +91,24 @@ async fn confirm(
     // None: the token names no client; Some(None): it does, and the cache has no answer.
     let cached = claims.client_id.as_deref().map(|c| cache.client(c));
     let need_client = matches!(cached, Some(None));
-    let need_principal = !cache.principal_known(&claims.org, claims.role);
+    let mut principal_state = cache.principal(&claims.org, claims.role);
+    let need_principal = principal_state.is_none();
     let mut client = cached.flatten();
     let mut principal_ok = true;
     if need_client || need_principal {
         let client_id = claims.client_id.clone().filter(|_| need_client);
         let org = claims.org.clone();
-        let role = claims.role;
         let (found_client, found_principal) = state
             .db(move |conn| {
                 let client = match client_id {
                     None => None,
                     Some(id) => Some(clients::client_state(conn, &id)?),
                 };
-                let principal = !need_principal || clients::role_for(conn, &org)? == Some(role);
+                let principal = if need_principal {
+                    Some(clients::principal(conn, &org)?)
+                } else {
+                    None
+                };
                 Ok((client, principal))
             })
             .await?;
@@ -112,11 +117,18 @@ async fn confirm(
             // A revocation through this instance may have landed while we looked: it wins.
             client = cache.client(id).or(Some(found));
         }
-        if need_principal {
-            principal_ok = found_principal;
-            if found_principal {
+        match found_principal {
+            Some(clients::Principal::Active(role)) if role == claims.role => {
                 cache.remember_principal(&claims.org, claims.role);
+                // A deregistration through this instance may have landed while we looked.
+                principal_state = Some(cache.principal(&claims.org, claims.role) != Some(false));
             }
+            Some(clients::Principal::Deregistered) if claims.role == Role::Entity => {
+                cache.deregistered(&claims.org);
+                principal_state = Some(false);
+            }
+            Some(_) => principal_ok = false,
+            None => {}
         }
     }
     match client {
@@ -147,6 +159,12 @@ async fn confirm(
                 "the token's `org` is not {what} (role `{}`)",
                 claims.role.as_str()
             ),
+        )));
+    }
+    if principal_state == Some(false) {
+        return Ok(Err(jwt::Refusal::new(
+            "deregistered_principal",
+            "the entity named by the token's `org` has been deregistered; it has no access any more",
         )));
     }
     Ok(Ok(()))

@@ -389,6 +389,18 @@ pub fn update(
     if_match: Option<&str>,
     patch: &serde_json::Value,
 ) -> AppResult<Organisation> {
+    // The row first (PostgreSQL; SQLite's write transaction holds the database already), so
+    // concurrent changes take turns: `If-Match` is checked against the version this change
+    // will replace, and a change without it applies to the latest one instead of failing.
+    // The version in the `UPDATE` stays as a second guard.
+    if let DbConn::Pg(c) = conn {
+        organisations::table
+            .find(id)
+            .select(organisations::id)
+            .for_no_key_update()
+            .first::<String>(c)
+            .optional()?;
+    }
     let current = get(conn, id)?;
     crate::http::conditional::check(if_match, current.version)?;
     let mut doc = serde_json::to_value(OrganisationInput {

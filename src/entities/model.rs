@@ -219,8 +219,10 @@ impl EntityInput {
 #[serde(rename_all = "snake_case")]
 pub enum EntityStatus {
     Registered,
-    /// The entity asked to leave the register; until its supervisory authority or the national
-    /// CSIRT confirms, it stays registered with every obligation and stays visible.
+    /// The entity asked to leave the register, or made a change that would take it out of
+    /// scope (see `deregistration_request.update`); until its supervisory authority or the
+    /// national CSIRT confirms, it stays registered, as it was, with every obligation and
+    /// stays visible.
     DeregistrationPending,
     Deregistered,
 }
@@ -243,6 +245,14 @@ pub struct DeregistrationRequest {
     /// Who asked (`org/subject`).
     pub requested_by: String,
     pub requested_at: chrono::DateTime<chrono::Utc>,
+    /// Present when the request is the entity's own update that would take it out of scope
+    /// (category `out_of_scope` while it is essential or important): the JSON merge patch it
+    /// sent, held instead of applied. Confirming applies it to the registration as it then
+    /// is, and the entity stays in the register, out of scope; rejecting drops it. Absent for
+    /// a request to leave the register.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>, example = json!({"size": "small"}))]
+    pub update: Option<serde_json::Value>,
 }
 
 /// What a change did that the organisations overseeing the entity must notice; kept in the
@@ -328,7 +338,10 @@ pub struct EntityVersion {
     /// Who made the change (`org/subject`).
     pub changed_by: String,
     /// `registered`, `updated`, `deregistered: <reason>`, `deregistration_requested: <reason>`,
-    /// `deregistration_confirmed: <comment>` or `deregistration_rejected: <comment>`.
+    /// `deregistration_confirmed: <comment>`, `deregistration_rejected: <comment>`, and for an
+    /// entity's own change that would take it out of scope `scope_exit_requested: <reason>`,
+    /// `scope_exit_confirmed: <comment>` (the change applied) or
+    /// `scope_exit_rejected: <comment>`.
     pub change: String,
     /// What the change did that the entity's CSIRT and authority must notice.
     #[schema(example = json!(["self_service", "category_lowered", "left_coverage"]))]

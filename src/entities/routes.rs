@@ -3,7 +3,7 @@
 use super::model::{
     Deregistration, DeregistrationDecision, Entity, EntityInput, EntityStatus, EntityVersion,
 };
-use super::service::{self, Filters};
+use super::service::{self, Filters, Outcome, Updated};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
 use crate::http::json::{self, JsonBody, ValidJson};
@@ -142,6 +142,12 @@ pub async fn get_one(
 }
 
 /// Changes a registration with a JSON merge patch (RFC 7396); the result is validated whole.
+///
+/// An entity's own change that would take it out of scope (category `out_of_scope` while it
+/// is essential or important) is not applied: it is held, with 202, as a pending request
+/// (status `deregistration_pending`, the patch in `deregistration_request.update`) for its
+/// supervisory authority or the national CSIRT to confirm or reject, as a deregistration
+/// request is.
 #[utoipa::path(
     operation_id = "updateEntity",
     tag = "entities",
@@ -154,7 +160,8 @@ pub async fn get_one(
     security(("bearer" = ["entities:write"])),
     responses(
         (status = 200, description = "The updated entity", body = Entity),
-        (status = 409, description = "Deregistered, or the identifier is taken", body = Problem),
+        (status = 202, description = "The entity's own change would take it out of scope: held for confirmation; the entity as it stands, with its pending request", body = Entity),
+        (status = 409, description = "Deregistered, the identifier is taken, or the entity's own request is pending (`deregistration_pending`)", body = Problem),
         (status = 412, description = "If-Match is stale", body = Problem)
     )
 )]
@@ -170,13 +177,31 @@ pub async fn update(
     let id = parse_id(&id)?;
     let patch = json::parse_patch(&body.bytes)?;
     let if_match = conditional::if_match(&req);
-    let entity = state
+    let updated = state
         .write(move |conn| service::update(conn, &caller, &id, if_match.as_deref(), &patch))
         .await?;
-    Ok(etagged(StatusCode::OK, &entity))
+    Ok(match updated {
+        Updated::Applied(entity) => etagged(StatusCode::OK, &entity),
+        Updated::Held(entity) => etagged(StatusCode::ACCEPTED, &entity),
+    })
 }
 
-/// Takes an entity off the register. The record stays, with status `deregistered`. The
+/// Tells this instance's auth cache what a deregistration did, once it has committed: the
+/// entity's tokens and its revoked clients' tokens are refused from the next request on.
+/// Other instances learn it from the database within `NIS2HUB_AUTH_CACHE_SECONDS`.
+fn forget_access(state: &AppState, outcome: &Outcome) {
+    if outcome.entity.status == EntityStatus::Deregistered {
+        state.auth_cache.deregistered(&outcome.entity.id);
+    }
+    for client_id in &outcome.revoked_clients {
+        state.auth_cache.revoke(client_id);
+    }
+}
+
+/// Takes an entity off the register. The record stays, with status `deregistered`; its API
+/// clients are revoked in the same transaction, and every token naming it as `org` is refused
+/// (401) — at once on the instance that deregisters, within `NIS2HUB_AUTH_CACHE_SECONDS` on
+/// the others. The
 /// national CSIRT and the supervisory authority covering the entity deregister it at once; the
 /// entity itself only asks: it gets status `deregistration_pending`, keeps its obligations and
 /// stays visible to its CSIRT and authority until one of them confirms or rejects.
@@ -207,10 +232,11 @@ pub async fn deregister(
     let id = parse_id(&id)?;
     let if_match = conditional::if_match(&req);
     let reason = body.0.reason;
-    let entity = state
+    let outcome = state
         .write(move |conn| service::deregister(conn, &caller, &id, if_match.as_deref(), &reason))
         .await?;
-    Ok(etagged(StatusCode::OK, &entity))
+    forget_access(&state, &outcome);
+    Ok(etagged(StatusCode::OK, &outcome.entity))
 }
 
 async fn decide(
@@ -225,7 +251,7 @@ async fn decide(
     let id = parse_id(&id)?;
     let if_match = conditional::if_match(&req);
     let comment = body.0.comment;
-    let entity = state
+    let outcome = state
         .write(move |conn| {
             service::decide_deregistration(
                 conn,
@@ -237,11 +263,15 @@ async fn decide(
             )
         })
         .await?;
-    Ok(etagged(StatusCode::OK, &entity))
+    forget_access(&state, &outcome);
+    Ok(etagged(StatusCode::OK, &outcome.entity))
 }
 
 /// Confirms an entity's own request to be deregistered (the supervisory authority covering
-/// it, or the national CSIRT): the entity leaves the register.
+/// it, or the national CSIRT): the entity leaves the register, its API clients are revoked
+/// and its tokens refused. For a held change that would take the entity out of scope
+/// (`deregistration_request.update`), the change is applied instead and the entity stays in
+/// the register, out of scope.
 #[utoipa::path(
     operation_id = "confirmEntityDeregistration",
     tag = "entities",
@@ -252,7 +282,7 @@ async fn decide(
     request_body = DeregistrationDecision,
     security(("bearer" = ["entities:write"])),
     responses(
-        (status = 200, description = "The deregistered entity", body = Entity),
+        (status = 200, description = "The deregistered entity, or, for a held change, the entity with the change applied", body = Entity),
         (status = 409, description = "No request is pending (`deregistration_not_pending`), or the entity is deregistered already", body = Problem),
         (status = 412, description = "If-Match is stale", body = Problem)
     )
@@ -269,7 +299,8 @@ pub async fn confirm_deregistration(
 }
 
 /// Rejects an entity's own request to be deregistered (the supervisory authority covering
-/// it, or the national CSIRT): the entity stays registered.
+/// it, or the national CSIRT): the entity stays registered (a held change that would have
+/// taken it out of scope is dropped).
 #[utoipa::path(
     operation_id = "rejectEntityDeregistration",
     tag = "entities",

@@ -509,16 +509,37 @@ fn pending_conflict() -> AppError {
     )
 }
 
+/// What an update did.
+#[derive(Debug)]
+pub enum Updated {
+    /// The change is in the register.
+    Applied(Entity),
+    /// The entity's own change would take it out of scope: it is held as a request, like a
+    /// deregistration request, until its supervisory authority or the national CSIRT decides.
+    Held(Entity),
+}
+
 /// Applies a JSON merge patch; the result is validated as a whole. A change to the category,
 /// sector, home state, CSIRT or authority is an `entity.updated` event to the CSIRT and
 /// authority of before and after the change.
+///
+/// An entity that would leave the scope of NIS2 by its own change (category `out_of_scope`
+/// while it is essential or important today: a smaller size, another sector) does not leave
+/// it by saying so. Leaving scope ends its obligations as surely as leaving the register, so
+/// it takes the same confirmation: the change is held as a pending request (status
+/// `deregistration_pending`, the patch in `deregistration_request.update`), and the
+/// supervisory authority covering the entity or the national CSIRT confirms (the change is
+/// then applied) or rejects it. The national CSIRT's own changes apply at once.
 pub fn update(
     conn: &mut DbConn,
     caller: &Caller,
     id: &str,
     if_match: Option<&str>,
     patch: &serde_json::Value,
-) -> AppResult<Entity> {
+) -> AppResult<Updated> {
+    // The row first: concurrent changes take turns, each reading what the one before stored,
+    // so `If-Match` is checked against the version this change will replace.
+    super::repo::lock_row(conn, id)?;
     let dir = load_directory(conn)?;
     let current = load_visible(conn, caller, id, &dir)?;
     may_write(caller, id)?;
@@ -531,10 +552,16 @@ pub fn update(
     let input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
     let before_input: EntityInput = serde_json::from_str(&current.body)?;
     if before_input == input {
-        return current.into_api(&dir);
+        return Ok(Updated::Applied(current.into_api(&dir)?));
     }
     let before = current.clone().into_api(&dir)?;
     let after = derive(&input, &dir);
+    if caller.role == Role::Entity
+        && before.category != Category::OutOfScope
+        && after.category == Category::OutOfScope
+    {
+        return hold_scope_exit(conn, caller, current, before, patch, &dir).map(Updated::Held);
+    }
     let preview = Entity {
         category: after.category,
         sectoral_csirt: after.sectoral_csirt,
@@ -558,24 +585,102 @@ pub fn update(
         },
         &dir,
     )?;
-    if oversight_changed(&before, &entity) {
-        let mut to = overseers(&before);
-        to.extend(overseers(&entity));
+    announce_update(conn, caller, &before, &entity, &flags)?;
+    audit::record(conn, caller, "entity.update", "entity", &entity.id)?;
+    Ok(Updated::Applied(entity))
+}
+
+/// The `entity.updated` event of an applied change, when it alters oversight.
+fn announce_update(
+    conn: &mut DbConn,
+    caller: &Caller,
+    before: &Entity,
+    entity: &Entity,
+    flags: &[ChangeFlag],
+) -> AppResult<()> {
+    if oversight_changed(before, entity) {
+        let mut to = overseers(before);
+        to.extend(overseers(entity));
         emit(
             conn,
             "entity.updated",
-            &entity,
+            entity,
             to,
             serde_json::json!({
                 "changed_by": format!("{}/{}", caller.org, caller.sub),
                 "flags": flags,
-                "before": oversight_view(&before),
-                "after": oversight_view(&entity),
+                "before": oversight_view(before),
+                "after": oversight_view(entity),
             }),
         )?;
     }
-    audit::record(conn, caller, "entity.update", "entity", &entity.id)?;
+    Ok(())
+}
+
+/// Why a held update waits, in the request and the history.
+const SCOPE_EXIT_REASON: &str =
+    "the entity's own update would take it out of scope (category out_of_scope)";
+
+/// Holds an entity's own update that would take it out of scope as a pending request.
+fn hold_scope_exit(
+    conn: &mut DbConn,
+    caller: &Caller,
+    current: EntityRow,
+    before: Entity,
+    patch: &serde_json::Value,
+    dir: &[DirectoryOrg],
+) -> AppResult<Entity> {
+    let request = DeregistrationRequest {
+        reason: SCOPE_EXIT_REASON.to_string(),
+        requested_by: format!("{}/{}", caller.org, caller.sub),
+        requested_at: db::now().and_utc(),
+        update: Some(patch.clone()),
+    };
+    let entity = save(
+        conn,
+        caller,
+        current,
+        Change {
+            input: before.input.clone(),
+            status: EntityStatus::DeregistrationPending,
+            request: Some(&request),
+            change: &format!("scope_exit_requested: {SCOPE_EXIT_REASON}"),
+            flags: &[ChangeFlag::SelfService],
+        },
+        dir,
+    )?;
+    emit(
+        conn,
+        "entity.deregistration_requested",
+        &entity,
+        overseers(&entity),
+        serde_json::json!({"request": request}),
+    )?;
+    audit::record(
+        conn,
+        caller,
+        "entity.scope_exit_request",
+        "entity",
+        &entity.id,
+    )?;
     Ok(entity)
+}
+
+/// A change that took an entity off the register: the entity, and the `client_id`s of its
+/// API clients revoked in the same transaction (for the auth cache, after commit).
+#[derive(Debug)]
+pub struct Outcome {
+    pub entity: Entity,
+    pub revoked_clients: Vec<String>,
+}
+
+impl Outcome {
+    fn kept(entity: Entity) -> Self {
+        Self {
+            entity,
+            revoked_clients: vec![],
+        }
+    }
 }
 
 /// Takes an entity off the register. The national CSIRT and the supervisory authority that
@@ -587,7 +692,8 @@ pub fn deregister(
     id: &str,
     if_match: Option<&str>,
     reason: &str,
-) -> AppResult<Entity> {
+) -> AppResult<Outcome> {
+    super::repo::lock_row(conn, id)?;
     let dir = load_directory(conn)?;
     let current = load_visible(conn, caller, id, &dir)?;
     match caller.role {
@@ -613,6 +719,7 @@ pub fn deregister(
             reason: reason.to_string(),
             requested_by: by.clone(),
             requested_at: db::now().and_utc(),
+            update: None,
         };
         let entity = save(
             conn,
@@ -641,7 +748,7 @@ pub fn deregister(
             "entity",
             &entity.id,
         )?;
-        return Ok(entity);
+        return Ok(Outcome::kept(entity));
     }
     let entity = save(
         conn,
@@ -656,6 +763,7 @@ pub fn deregister(
         },
         &dir,
     )?;
+    let revoked_clients = crate::auth::clients::revoke_all_of(conn, caller, &entity.id)?;
     emit(
         conn,
         "entity.deregistered",
@@ -668,11 +776,18 @@ pub fn deregister(
         }),
     )?;
     audit::record(conn, caller, "entity.deregister", "entity", &entity.id)?;
-    Ok(entity)
+    Ok(Outcome {
+        entity,
+        revoked_clients,
+    })
 }
 
 /// The supervisory authority covering the entity, or the national CSIRT, decides an entity's
-/// own deregistration request: `confirm` takes it off the register, otherwise it stays.
+/// own deregistration request: `confirm` takes it off the register (revoking its API clients
+/// in the same transaction), otherwise it stays. A request held from the entity's own update
+/// that would take it out of scope is decided the same way: `confirm` applies that update to
+/// the registration as it is now (the entity stays in the register, out of scope), otherwise
+/// the update is dropped.
 pub fn decide_deregistration(
     conn: &mut DbConn,
     caller: &Caller,
@@ -680,7 +795,8 @@ pub fn decide_deregistration(
     if_match: Option<&str>,
     confirm: bool,
     comment: &str,
-) -> AppResult<Entity> {
+) -> AppResult<Outcome> {
+    super::repo::lock_row(conn, id)?;
     let dir = load_directory(conn)?;
     let current = load_visible(conn, caller, id, &dir)?;
     match caller.role {
@@ -706,6 +822,12 @@ pub fn decide_deregistration(
             "the entity has not asked to be deregistered".into(),
         ));
     };
+    if let Some(patch) = &request.update {
+        return decide_scope_exit(
+            conn, caller, current, before, &request, patch, confirm, comment, &dir,
+        )
+        .map(Outcome::kept);
+    }
     let (status, change, event, action) = if confirm {
         (
             EntityStatus::Deregistered,
@@ -734,6 +856,11 @@ pub fn decide_deregistration(
         },
         &dir,
     )?;
+    let revoked_clients = if confirm {
+        crate::auth::clients::revoke_all_of(conn, caller, &entity.id)?
+    } else {
+        vec![]
+    };
     emit(
         conn,
         event,
@@ -746,6 +873,110 @@ pub fn decide_deregistration(
         }),
     )?;
     audit::record(conn, caller, action, "entity", &entity.id)?;
+    Ok(Outcome {
+        entity,
+        revoked_clients,
+    })
+}
+
+/// Confirms (applies) or rejects (drops) an entity's own update held because it would take
+/// the entity out of scope.
+#[allow(clippy::too_many_arguments)]
+fn decide_scope_exit(
+    conn: &mut DbConn,
+    caller: &Caller,
+    current: EntityRow,
+    before: Entity,
+    request: &DeregistrationRequest,
+    patch: &serde_json::Value,
+    confirm: bool,
+    comment: &str,
+    dir: &[DirectoryOrg],
+) -> AppResult<Entity> {
+    let decided_by = format!("{}/{}", caller.org, caller.sub);
+    if !confirm {
+        let entity = save(
+            conn,
+            caller,
+            current,
+            Change {
+                input: before.input.clone(),
+                status: EntityStatus::Registered,
+                request: None,
+                change: &format!("scope_exit_rejected: {comment}"),
+                flags: &[],
+            },
+            dir,
+        )?;
+        emit(
+            conn,
+            "entity.deregistration_rejected",
+            &entity,
+            overseers(&entity),
+            serde_json::json!({"decided_by": decided_by, "comment": comment, "request": request}),
+        )?;
+        audit::record(
+            conn,
+            caller,
+            "entity.scope_exit_reject",
+            "entity",
+            &entity.id,
+        )?;
+        return Ok(entity);
+    }
+    // Applied to the registration as it is now: the national CSIRT may have changed it since.
+    let mut doc = serde_json::to_value(&before.input)?;
+    json::merge_patch(&mut doc, patch);
+    let input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
+    let after = derive(&input, dir);
+    let preview = Entity {
+        category: after.category,
+        sectoral_csirt: after.sectoral_csirt,
+        supervisory_authority: after.supervisory_authority,
+        input: input.clone(),
+        ..before.clone()
+    };
+    // The content is the entity's own change, whoever confirms it.
+    let mut flags = change_flags(caller, &before, &preview);
+    flags.push(ChangeFlag::SelfService);
+    flags.sort();
+    flags.dedup();
+    let entity = save(
+        conn,
+        caller,
+        current,
+        Change {
+            input,
+            status: EntityStatus::Registered,
+            request: None,
+            change: &format!("scope_exit_confirmed: {comment}"),
+            flags: &flags,
+        },
+        dir,
+    )?;
+    let mut to = overseers(&before);
+    to.extend(overseers(&entity));
+    emit(
+        conn,
+        "entity.updated",
+        &entity,
+        to,
+        serde_json::json!({
+            "changed_by": request.requested_by,
+            "decided_by": decided_by,
+            "comment": comment,
+            "flags": flags,
+            "before": oversight_view(&before),
+            "after": oversight_view(&entity),
+        }),
+    )?;
+    audit::record(
+        conn,
+        caller,
+        "entity.scope_exit_confirm",
+        "entity",
+        &entity.id,
+    )?;
     Ok(entity)
 }
 

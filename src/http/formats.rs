@@ -51,7 +51,10 @@ pub const DOMAIN_PATTERN: &str =
 pub const DOMAIN_MAX_LENGTH: usize = 253;
 
 /// A timestamp a client sends: RFC 3339 with a `T`, written with a year from 1970 to 9998
-/// (so that in UTC it stays a four-digit year whatever the offset).
+/// (so that in UTC it stays a four-digit year whatever the offset). A pattern cannot weigh the
+/// offset against the time, so the one thing it lets through that the service refuses is an
+/// instant before 1970-01-01T00:00:00Z written on 1970-01-01 with a positive offset (such as
+/// `1970-01-01T00:00:00+23:59`); the description says so.
 pub const TIMESTAMP_PATTERN: &str =
     "^(?:19[7-9][0-9]|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])-[0-9]{2}-[0-9]{2}[Tt]";
 
@@ -220,9 +223,9 @@ named_schema!(
 named_schema!(
     Timestamp,
     "Timestamp",
-    "An RFC 3339 timestamp written with a year from 1970 to 9998, such as `2026-11-23T08:00:00Z`.",
+    "An RFC 3339 timestamp written with a year from 1970 to 9998 and not before 1970-01-01T00:00:00Z in UTC, such as `2026-11-23T08:00:00Z`.",
     string_pattern(
-        "An RFC 3339 timestamp written with a year from 1970 to 9998, such as `2026-11-23T08:00:00Z`.",
+        "An RFC 3339 timestamp written with a year from 1970 to 9998 and not before 1970-01-01T00:00:00Z in UTC, such as `2026-11-23T08:00:00Z`.",
         TIMESTAMP_PATTERN,
         Some(KnownFormat::DateTime)
     )

@@ -1,0 +1,2 @@
+-- A revocation is not undone: the clients of a deregistered entity stay revoked.
+SELECT 1;
