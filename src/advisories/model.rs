@@ -531,8 +531,13 @@ pub struct Advisory {
     pub published_at: Option<chrono::DateTime<chrono::Utc>>,
     pub withdrawn_at: Option<chrono::DateTime<chrono::Utc>>,
     pub withdrawn_reason: Option<String>,
+    /// The version the `ETag` names. The issuer sees its working copy's, which every `PATCH`
+    /// moves; every other reader the version of the last published (or withdrawn) revision,
+    /// which only `publish` and `withdraw` move.
     pub version: i64,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// For the issuer, the last change of its working copy; for every other reader, the last
+    /// published (or withdrawn) revision. `updated_since` filters on the same time.
     pub updated_at: chrono::DateTime<chrono::Utc>,
 }
 

@@ -59,7 +59,8 @@ pub struct AdvisoryQuery {
     /// A CVE id (any case); other text matches nothing.
     #[param(example = "CVE-2026-12345")]
     pub cve: Option<String>,
-    /// Only advisories changed at or after this time (RFC 3339).
+    /// Only advisories changed at or after this time (RFC 3339): the issuer's own by any
+    /// change, the others' by a published (or withdrawn) revision.
     #[serde(default, with = "crate::time::bounded_opt")]
     #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,

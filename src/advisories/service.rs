@@ -46,6 +46,11 @@ struct Row {
     published_at: Option<chrono::NaiveDateTime>,
     withdrawn_at: Option<chrono::NaiveDateTime>,
     withdrawn_reason: Option<String>,
+    /// `version` and `updated_at` as of the last published (or withdrawn) revision: what every
+    /// reader but the issuer sees, so that the issuer's edits of the next revision move
+    /// neither their `ETag` nor `updated_since` until that revision is published.
+    published_version: Option<i64>,
+    published_updated_at: Option<chrono::NaiveDateTime>,
 }
 
 fn org_ref(dir: &[DirectoryOrg], id: &str) -> OrgRef {
@@ -90,6 +95,14 @@ fn to_api(
         row.published_body.as_ref().unwrap_or(&row.body)
     };
     let input: AdvisoryInput = serde_json::from_str(text)?;
+    let (version, updated_at) = if own {
+        (row.version, row.updated_at)
+    } else {
+        (
+            row.published_version.unwrap_or(row.version),
+            row.published_updated_at.unwrap_or(row.updated_at),
+        )
+    };
     Ok(Advisory {
         issuer: org_ref(dir, &row.issuer_id),
         cvss_v3_score: input.cvss_v3.as_deref().and_then(score),
@@ -103,9 +116,9 @@ fn to_api(
         published_at: row.published_at.map(|t| t.and_utc()),
         withdrawn_at: row.withdrawn_at.map(|t| t.and_utc()),
         withdrawn_reason: row.withdrawn_reason,
-        version: row.version,
+        version,
         created_at: row.created_at.and_utc(),
-        updated_at: row.updated_at.and_utc(),
+        updated_at: updated_at.and_utc(),
     })
 }
 
@@ -269,7 +282,15 @@ pub fn list(
         );
     }
     if let Some(since) = f.updated_since {
-        q = q.filter(advisories::updated_at.ge(since));
+        // The issuer's own changes, and for the others what was published.
+        q = q.filter(
+            advisories::issuer_id
+                .eq(caller.org.clone())
+                .and(advisories::updated_at.ge(since))
+                .or(advisories::issuer_id
+                    .ne(caller.org.clone())
+                    .and(advisories::published_updated_at.ge(since))),
+        );
     }
     let rows: Vec<Row> = q
         .order(advisories::id.asc())
@@ -424,6 +445,8 @@ pub fn create(conn: &mut DbConn, caller: &Caller, input: AdvisoryInput) -> AppRe
         published_at: None,
         withdrawn_at: None,
         withdrawn_reason: None,
+        published_version: None,
+        published_updated_at: None,
     };
     diesel::insert_into(advisories::table)
         .values(&row)
@@ -507,9 +530,14 @@ pub fn update(
         row.tlp = input.tlp.as_str().into();
         row.audience = input.audience.as_str().into();
         row.severity = input.severity.as_str().into();
+    }
+    // The conditional update first: of concurrent changes carrying the same `If-Match`, the
+    // first to update the row wins and the others wait for its commit on the row lock and then
+    // find no row of their version (412) before they touch anything else.
+    save(conn, &current, &row)?;
+    if draft {
         index(conn, id, &input)?;
     }
-    save(conn, &current, &row)?;
     audit::record(conn, caller, "advisory.update", "advisory", id)?;
     get(conn, Some(caller), id)
 }
@@ -648,12 +676,38 @@ fn readers_and_recipients(
     }
 }
 
+/// The organisations of `orgs` that may read the advisory `a` by the rule of [`may_read`]
+/// (with the readers stored at its last publication): an event about an advisory carries its
+/// reference, title and CVE ids, so it goes only to those who could `GET` it. A withdrawal
+/// resolves the audience again and would otherwise reach an entity registered since the last
+/// revision — one that never was a reader of it.
+fn readers_among(conn: &mut DbConn, a: &Advisory, orgs: Vec<String>) -> AppResult<Vec<String>> {
+    let tlp = a.input.tlp;
+    if !tlp.restricted() || (a.input.audience == Audience::National && tlp != Tlp::Red) {
+        return Ok(orgs);
+    }
+    let readers: Vec<String> = advisory_readers::table
+        .filter(advisory_readers::advisory_id.eq(&a.id))
+        .select(advisory_readers::org_id)
+        .load(conn)?;
+    Ok(orgs
+        .into_iter()
+        .filter(|o| *o == a.issuer.id || readers.contains(o))
+        .collect())
+}
+
+/// Emits an advisory event to those of `recipients` who may read the advisory. Nobody else
+/// gets a content-less form of it: an advisory's event is its content, and even its existence
+/// is what TLP keeps from those outside the audience. The national CSIRT is no exception
+/// ([`outbox::ADDRESSED_ONLY`]): it reads a sectoral CSIRT's TLP:RED advisory only when it
+/// issued it.
 fn emit(
     conn: &mut DbConn,
     event_type: &str,
     a: &Advisory,
     recipients: Vec<String>,
 ) -> AppResult<()> {
+    let recipients = readers_among(conn, a, recipients)?;
     outbox::emit(
         conn,
         NewEvent {
@@ -771,8 +825,6 @@ pub fn publish(
     check_issuer(conn, caller, &input, &dir)?;
     let members = resolve(conn, caller, &input, &dir)?;
     let (readers, recipients) = readers_and_recipients(input.tlp, input.audience, &members);
-    set_readers(conn, id, &readers)?;
-    index(conn, id, &input)?;
     let now = db::now();
     let number = current.revision + 1;
     let row = Row {
@@ -786,9 +838,14 @@ pub fn publish(
         version: current.version + 1,
         updated_at: now,
         published_at: current.published_at.or(Some(now)),
+        published_version: Some(current.version + 1),
+        published_updated_at: Some(now),
         ..current.clone()
     };
+    // The conditional update before anything else is written (see `update`).
     save(conn, &current, &row)?;
+    set_readers(conn, id, &readers)?;
+    index(conn, id, &input)?;
     add_revision(conn, caller, id, number, now, &summary, &current.body)?;
     let advisory = get(conn, Some(caller), id)?;
     let event = if first {
@@ -837,6 +894,8 @@ pub fn withdraw(
         withdrawn_reason: Some(reason.to_string()),
         body: published.clone(),
         pending_changes: false,
+        published_version: Some(current.version + 1),
+        published_updated_at: Some(now),
         ..current.clone()
     };
     save(conn, &current, &row)?;

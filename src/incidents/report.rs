@@ -26,6 +26,12 @@ use diesel::prelude::*;
 /// count with this one: the same root cause (as the rule compares it, by
 /// [`super::repo::root_cause_key`]), occurred within the window before `occurred`. Read from
 /// the index `incidents_recurring` alone; nothing when the report names no root cause.
+///
+/// With `reader` (a dry run), only the incidents whose root cause and loss that caller may
+/// read count: the dry run answers with the rule that fired, so history it may not read
+/// would let a caller recover another organisation's root cause by guessing and its loss by
+/// bisection. A report itself (no `reader`) counts the entity's whole history, as the law
+/// does.
 fn past_incidents(
     conn: &mut DbConn,
     rs: &RuleSet,
@@ -33,6 +39,7 @@ fn past_incidents(
     except: Option<&str>,
     occurred: DateTime<Utc>,
     root_cause: Option<&str>,
+    reader: Option<&Caller>,
 ) -> AppResult<Vec<PastIncident>> {
     let Some(key) = super::repo::root_cause_key(root_cause) else {
         return Ok(vec![]);
@@ -56,6 +63,10 @@ fn past_incidents(
         .order(incidents::occurred_at.desc())
         .limit(200)
         .load(conn)?;
+    let rows = match reader {
+        Some(caller) => readable_history(conn, caller, rows)?,
+        None => rows,
+    };
     Ok(rows
         .into_iter()
         .filter(|(id, _, _)| Some(id.as_str()) != except)
@@ -65,6 +76,66 @@ fn past_incidents(
             root_cause: root_cause.map(str::to_string),
             financial_loss_eur: loss.and_then(|l| u64::try_from(l).ok()),
         })
+        .collect())
+}
+
+/// The incidents of `rows` whose reported content `caller` reads in full, by the rules of
+/// `GET /api/v1/incidents/{id}`: the national CSIRT every incident, an entity its own (a dry
+/// run names an entity the caller may see, which for an entity is itself); a sectoral CSIRT
+/// or supervisory authority only the incidents it was told of, and of those under
+/// `AMBER+STRICT` or `RED` (the incident's label or any report's) only the ones where a rule
+/// the law requires names it (`crate::tlp::recipient_reads_content`) — a CSIRT told only
+/// because its sector is affected does not read the root cause.
+fn readable_history<T>(
+    conn: &mut DbConn,
+    caller: &Caller,
+    rows: Vec<(String, T, Option<i64>)>,
+) -> AppResult<Vec<(String, T, Option<i64>)>> {
+    if matches!(caller.role, Role::NationalCsirt | Role::Entity) || rows.is_empty() {
+        return Ok(rows);
+    }
+    let ids: Vec<&str> = rows.iter().map(|(id, _, _)| id.as_str()).collect();
+    let told: Vec<(String, String, String)> = incidents::table
+        .filter(incidents::id.eq_any(&ids))
+        .filter(
+            incidents::id.eq_any(
+                incident_recipients::table
+                    .filter(incident_recipients::org_id.eq(&caller.org))
+                    .select(incident_recipients::incident_id),
+            ),
+        )
+        .select((incidents::id, incidents::tlp, incidents::decision))
+        .load(conn)?;
+    let mut readable = vec![];
+    let mut unless_strict = vec![];
+    for (id, label, decision) in told {
+        let decision: Decision = serde_json::from_str(&decision)?;
+        if crate::tlp::recipient_reads_content(Tlp::Red, &decision, &caller.org) {
+            readable.push(id);
+        } else if !tlp_of(&label).keeps_content_to_required_recipients() {
+            unless_strict.push(id);
+        }
+    }
+    if !unless_strict.is_empty() {
+        let bodies: Vec<(String, String)> = incident_reports::table
+            .filter(incident_reports::incident_id.eq_any(&unless_strict))
+            .select((incident_reports::incident_id, incident_reports::body))
+            .load(conn)?;
+        let strict: Vec<String> = bodies
+            .into_iter()
+            .filter(|(_, body)| {
+                serde_json::from_str::<serde_json::Value>(body)
+                    .ok()
+                    .and_then(|b| b.get("tlp").and_then(|t| t.as_str()).and_then(Tlp::parse))
+                    .is_some_and(Tlp::keeps_content_to_required_recipients)
+            })
+            .map(|(id, _)| id)
+            .collect();
+        readable.extend(unless_strict.into_iter().filter(|id| !strict.contains(id)));
+    }
+    Ok(rows
+        .into_iter()
+        .filter(|(id, _, _)| readable.contains(id))
         .collect())
 }
 
@@ -298,6 +369,7 @@ fn prepare(
         Some(&id),
         occurred_at,
         facts.root_cause.as_deref(),
+        None,
     )?;
     let mut all_reports = earlier.clone();
     all_reports.push(Submitted {
@@ -634,8 +706,15 @@ pub fn evaluate(
                 .map_err(|_| {
                     AppError::invalid("/entity_id", "no registered entity you may see has this id")
                 })?;
-            let past =
-                past_incidents(conn, rs, &entity.id, None, now, input.root_cause.as_deref())?;
+            let past = past_incidents(
+                conn,
+                rs,
+                &entity.id,
+                None,
+                now,
+                input.root_cause.as_deref(),
+                Some(caller),
+            )?;
             let sectors: Vec<String> = entity.input.all_sectors().map(String::from).collect();
             (
                 entity.input.country.clone(),

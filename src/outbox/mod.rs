@@ -109,6 +109,20 @@ pub fn emit_to(conn: &mut DbConn, ev: NewEvent, only: Option<&str>) -> AppResult
     Ok(seqs[0])
 }
 
+/// The subjects whose events only their addressees see: another organisation's webhook
+/// subscriptions, and advisories, which TLP may keep from the national CSIRT (a sectoral
+/// CSIRT's TLP:RED advisory is for the entities it names). Every other event — incidents,
+/// entities, CVD cases, maturity — is about a record the national CSIRT reads in full, so its
+/// national view shows them whether or not it was addressed.
+pub const ADDRESSED_ONLY: &[&str] = &["webhook", "advisory"];
+
+/// Whether the national view (its feed and its webhook subscriptions) shows an event it was
+/// not addressed: never a content-less copy (the national CSIRT reads the full event), never
+/// an event about an [`ADDRESSED_ONLY`] subject.
+pub fn in_national_view(subject_type: &str, copy: bool) -> bool {
+    !copy && !ADDRESSED_ONLY.contains(&subject_type)
+}
+
 /// An event of a change that writes several, in the order they are to be numbered.
 pub struct Queued<'a> {
     pub event: NewEvent<'a>,
@@ -187,6 +201,7 @@ pub fn emit_all(conn: &mut DbConn, batch: Vec<Queued>) -> AppResult<Vec<i64>> {
             event_type: ev.event_type,
             recipients,
             only: q.only,
+            national_view: in_national_view(ev.subject_type, copy_of.is_some()),
         });
         seqs.push(seq);
     }
@@ -226,11 +241,10 @@ pub fn feed(conn: &mut DbConn, org: Option<&str>, f: &FeedFilter) -> AppResult<V
                     .and(event_recipients::seq.gt(f.after)),
             )
             .select(event_recipients::seq);
-        // Everything but other organisations' webhook events and the content-less copies
-        // of events it sees in full.
+        // What [`in_national_view`] lets through, and what is addressed to it.
         q = q.filter(
             events::subject_type
-                .ne("webhook")
+                .ne_all(ADDRESSED_ONLY)
                 .and(events::copy_of.is_null())
                 .or(events::seq.eq_any(own)),
         );
