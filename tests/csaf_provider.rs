@@ -8,6 +8,7 @@ mod common;
 
 use common::*;
 use nis2hub::auth::Role;
+use nis2hub::config::Config;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256, Sha512};
 use std::collections::BTreeSet;
@@ -21,10 +22,17 @@ struct Http {
 struct Got {
     status: u16,
     content_type: String,
+    headers: Vec<(String, String)>,
     body: Vec<u8>,
 }
 
 impl Got {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
     fn text(&self) -> String {
         String::from_utf8(self.body.clone()).expect("UTF-8")
     }
@@ -45,11 +53,23 @@ impl Http {
     }
 
     fn get(&self, url: &str, token: Option<&str>) -> Got {
+        self.get_with(url, token, &[])
+    }
+
+    fn get_with(&self, url: &str, token: Option<&str>, headers: &[(&str, &str)]) -> Got {
         let mut req = self.agent.get(url);
         if let Some(t) = token {
             req = req.header("Authorization", &format!("Bearer {t}"));
         }
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         let mut res = req.call().unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let headers = res
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or_default().to_string()))
+            .collect();
         let content_type = res
             .headers()
             .get("content-type")
@@ -59,6 +79,7 @@ impl Http {
         Got {
             status: res.status().as_u16(),
             content_type,
+            headers,
             body: res
                 .body_mut()
                 .with_config()
@@ -108,10 +129,29 @@ fn advisory(title: &str, extra: Value) -> Value {
 
 /// A running server on its own port, its canonical URL configured to that port.
 fn serve() -> (Ctx, String) {
+    serve_with(|_| {}, None)
+}
+
+/// Like [`serve`], with the configuration adjusted and, when given, another limit on
+/// anonymous requests (per second, burst).
+fn serve_with(adjust: impl FnOnce(&mut Config), limit: Option<(u32, u32)>) -> (Ctx, String) {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let public = base.clone();
-    let ctx = Ctx::with_config(true, move |c| c.provider.public_url = public);
+    let mut ctx = Ctx::with_config(true, move |c| {
+        c.provider.public_url = public;
+        adjust(c);
+    });
+    if let Some((per_second, burst)) = limit {
+        ctx.state.provider = std::sync::Arc::new(
+            nis2hub::advisories::provider::Provider::load_with_limit(
+                &ctx.state.config.provider,
+                per_second,
+                burst,
+            )
+            .unwrap(),
+        );
+    }
     let state = ctx.state.clone();
     std::thread::spawn(move || {
         actix_rt::System::new().block_on(async move {
@@ -631,4 +671,405 @@ fn a_revision_changes_the_document_and_its_signature_at_the_same_url() {
         out.path().join("doc.json").to_str().unwrap(),
     ]);
     assert!(!stale.status.success());
+}
+
+/// Creates and publishes an advisory through the API.
+fn publish_new(http: &Http, base: &str, token: &str, body: Value) -> Value {
+    let a = http.post(&format!("{base}/api/v1/advisories"), token, &body);
+    let id = a["id"].as_str().unwrap();
+    http.post(
+        &format!("{base}/api/v1/advisories/{id}/publish"),
+        token,
+        &json!({}),
+    )
+}
+
+/// Registers an entity and returns its id; RED advisories are for named entities.
+fn register_entity(http: &Http, base: &str, token: &str, identifier: &str) -> String {
+    let e = http.post(
+        &format!("{base}/api/v1/entities"),
+        token,
+        &entity_body(identifier, "energy.electricity"),
+    );
+    e["id"].as_str().unwrap().to_string()
+}
+
+/// Changes a published advisory and publishes the change as its next revision.
+fn republish(http: &Http, base: &str, token: &str, id: &str, patch: &Value, summary: &str) {
+    let mut res = http
+        .agent
+        .patch(&format!("{base}/api/v1/advisories/{id}"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .header("Content-Type", "application/merge-patch+json")
+        .send(serde_json::to_vec(patch).unwrap().as_slice())
+        .unwrap();
+    let status = res.status().as_u16();
+    assert_eq!(status, 200, "{}", res.body_mut().read_to_string().unwrap());
+    http.post(
+        &format!("{base}/api/v1/advisories/{id}/publish"),
+        token,
+        &json!({ "summary": summary }),
+    );
+}
+
+/// `{base}/.well-known/csaf/{dir}/{year}/{name}.json` of a published advisory.
+fn document_url(base: &str, dir: &str, a: &Value) -> String {
+    let year = &a["published_at"].as_str().unwrap()[..4];
+    format!(
+        "{base}/.well-known/csaf/{dir}/{year}/{}.json",
+        a["reference"].as_str().unwrap().to_lowercase()
+    )
+}
+
+/// Every public file and listing answers a matching `If-None-Match` with a body-less 304 (and
+/// a stale one with 200), a matching `If-Modified-Since` with 304 (and an earlier date with
+/// 200), carries `Cache-Control`, and a new revision changes the validators.
+#[test]
+fn conditional_requests_get_304_until_something_changes() {
+    let (ctx, base) = serve();
+    let http = Http::new();
+    let national = ctx.national();
+    let a = publish_new(&http, &base, &national, advisory("Conditional", json!({})));
+    let doc = document_url(&base, "white", &a);
+    let csaf = format!("{base}/.well-known/csaf");
+    let urls = [
+        format!("{csaf}/white/index.txt"),
+        format!("{csaf}/white/changes.csv"),
+        format!("{csaf}/white/"),
+        format!("{}/", doc.rsplit_once('/').unwrap().0),
+        format!("{csaf}/feed-tlp-white.json"),
+        doc.clone(),
+        format!("{doc}.sha256"),
+        format!("{doc}.sha512"),
+        format!("{doc}.asc"),
+        format!("{csaf}/provider-metadata.json"),
+        format!("{csaf}/service.json"),
+        format!("{base}/.well-known/security.txt"),
+    ];
+    let mut first = vec![];
+    for url in &urls {
+        let r = http.get(url, None);
+        assert_eq!(r.status, 200, "{url}: {}", r.text());
+        let etag = r.header("etag").unwrap_or_else(|| panic!("ETag of {url}"));
+        assert!(
+            etag.starts_with('"') && etag.ends_with('"'),
+            "{url}: {etag}"
+        );
+        assert_eq!(
+            r.header("cache-control"),
+            Some("public, max-age=60"),
+            "{url}"
+        );
+        let same = http.get_with(url, None, &[("If-None-Match", etag)]);
+        assert_eq!(same.status, 304, "{url} with its own ETag");
+        assert!(same.body.is_empty(), "{url}: a 304 has no body");
+        assert_eq!(same.header("etag"), Some(etag), "{url}");
+        let listed = format!("\"0000\", W/{etag}");
+        let same = http.get_with(url, None, &[("If-None-Match", listed.as_str())]);
+        assert_eq!(same.status, 304, "{url} with its ETag in a list, weakly");
+        let other = http.get_with(url, None, &[("If-None-Match", "\"0000\"")]);
+        assert_eq!(other.status, 200, "{url} with another ETag");
+        assert_eq!(other.body, r.body, "{url}");
+        first.push((url.clone(), etag.to_string(), r.body));
+    }
+
+    // Listings and documents carry Last-Modified once its second has passed.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for url in &urls[..9] {
+        let r = http.get(url, None);
+        let modified = r
+            .header("last-modified")
+            .unwrap_or_else(|| panic!("Last-Modified of {url}"))
+            .to_string();
+        let since = http.get_with(url, None, &[("If-Modified-Since", modified.as_str())]);
+        assert_eq!(since.status, 304, "{url} since {modified}");
+        let earlier =
+            chrono::DateTime::parse_from_rfc2822(&modified).unwrap() - chrono::Duration::seconds(1);
+        let earlier = earlier.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+        let before = http.get_with(url, None, &[("If-Modified-Since", earlier.as_str())]);
+        assert_eq!(before.status, 200, "{url} since {earlier}");
+        // If-None-Match decides when both are sent.
+        let both = http.get_with(
+            url,
+            None,
+            &[
+                ("If-None-Match", "\"0000\""),
+                ("If-Modified-Since", modified.as_str()),
+            ],
+        );
+        assert_eq!(both.status, 200, "{url}: If-None-Match wins");
+    }
+
+    // A token's answers are private.
+    let r = http.get(&format!("{csaf}/green/index.txt"), Some(&national));
+    assert_eq!(r.header("cache-control"), Some("private, no-cache"));
+    let etag = r.header("etag").unwrap().to_string();
+    let same = http.get_with(
+        &format!("{csaf}/green/index.txt"),
+        Some(&national),
+        &[("If-None-Match", etag.as_str())],
+    );
+    assert_eq!(same.status, 304);
+
+    // A new revision: the document, its files and the listings change; the old tags no longer
+    // match.
+    let id = a["id"].as_str().unwrap();
+    republish(
+        &http,
+        &base,
+        &national,
+        id,
+        &json!({"severity": "high"}),
+        "Severity lowered",
+    );
+    for (url, etag, body) in &first[..9] {
+        let r = http.get_with(url, None, &[("If-None-Match", etag.as_str())]);
+        if url.ends_with("/index.txt") || url.ends_with('/') {
+            // The same paths: the tag is of the content, which has not changed.
+            assert_eq!(r.status, 304, "{url} lists the same paths");
+        } else {
+            assert_eq!(r.status, 200, "{url} after a new revision");
+            assert_ne!(&r.body, body, "{url} after a new revision");
+        }
+    }
+}
+
+/// What is served is what was stored when the revision was first served: the document bytes,
+/// their hashes and signature are the stored row's, and listings are made from the stored
+/// metadata, not from the advisories' text.
+#[test]
+fn documents_and_listings_are_served_from_the_stored_rows() {
+    use diesel::prelude::*;
+    use nis2hub::schema::csaf_documents as d;
+    let (ctx, base) = serve();
+    let http = Http::new();
+    let national = ctx.national();
+    let a = publish_new(&http, &base, &national, advisory("Stored once", json!({})));
+    let url = document_url(&base, "white", &a);
+    let served = http.get(&url, None);
+    assert_eq!(served.status, 200);
+    let sha256 = http.get(&format!("{url}.sha256"), None).text();
+    let sha512 = http.get(&format!("{url}.sha512"), None).text();
+    let sig = http.get(&format!("{url}.asc"), None).text();
+
+    let feed_url = format!("{base}/.well-known/csaf/feed-tlp-white.json");
+    let feed = http.get(&feed_url, None).json();
+    assert_eq!(feed["feed"]["entry"][0]["title"], "Stored once");
+
+    let mut conn = ctx.state.pool.get().unwrap();
+    let id = a["id"].as_str().unwrap().to_string();
+    let rows: Vec<(i64, String, String, String, String)> = d::table
+        .filter(d::advisory_id.eq(&id))
+        .select((d::revision, d::document, d::sha256, d::sha512, d::signature))
+        .load(&mut *conn)
+        .unwrap();
+    assert_eq!(rows.len(), 1, "one stored revision");
+    let (revision, document, row256, row512, row_sig) = rows.into_iter().next().unwrap();
+    assert_eq!(revision, 1);
+    assert_eq!(served.body, document.as_bytes());
+    let file = url.rsplit('/').next().unwrap();
+    assert_eq!(sha256, format!("{row256}  {file}\n"));
+    assert_eq!(row256, hex::encode(Sha256::digest(&served.body)));
+    assert_eq!(sha512, format!("{row512}  {file}\n"));
+    assert_eq!(row512, hex::encode(Sha512::digest(&served.body)));
+    assert_eq!(sig, row_sig);
+
+    // The served bytes are the stored ones, whatever the advisory's text says now.
+    let changed = document.replace("Stored once", "Stored twice");
+    diesel::update(d::table.filter(d::advisory_id.eq(&id)))
+        .set((d::document.eq(&changed), d::title.eq("Stored twice")))
+        .execute(&mut *conn)
+        .unwrap();
+    assert_eq!(http.get(&url, None).text(), changed);
+    // The public listing is kept until an advisory changes: the feed still says "once".
+    let feed = http.get(&feed_url, None);
+    assert_eq!(feed.json()["feed"]["entry"][0]["title"], "Stored once");
+    // A change to any advisory (here a second publication) makes it read the rows again.
+    publish_new(&http, &base, &national, advisory("Another", json!({})));
+    let feed = http.get(&feed_url, None).json();
+    let titles: Vec<&str> = feed["feed"]["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["title"].as_str().unwrap())
+        .collect();
+    assert!(titles.contains(&"Stored twice"), "{titles:?}");
+    // Each revision is rendered once: two advisories, two rows.
+    let stored: i64 = d::table.count().get_result(&mut *conn).unwrap();
+    assert_eq!(stored, 2);
+}
+
+/// A document relabelled from CLEAR to RED leaves the public tree at once: the kept public
+/// listing is dropped with the change, the old URL is 404, and the red tree has it.
+#[test]
+fn a_relabelled_document_leaves_the_public_tree() {
+    let (ctx, base) = serve();
+    let http = Http::new();
+    let national = ctx.national();
+    let a = publish_new(&http, &base, &national, advisory("Relabelled", json!({})));
+    let white = document_url(&base, "white", &a);
+    let csaf = format!("{base}/.well-known/csaf");
+    let path = white.split("/white/").nth(1).unwrap().to_string();
+    assert_eq!(
+        http.get(&format!("{csaf}/white/index.txt"), None).text(),
+        format!("{path}\n")
+    );
+    assert_eq!(http.get(&white, None).status, 200);
+    let id = a["id"].as_str().unwrap();
+    let entity = register_entity(&http, &base, &national, "relabel-1");
+    republish(
+        &http,
+        &base,
+        &national,
+        id,
+        &json!({"tlp": "RED", "audience": "targeted", "entity_ids": [entity]}),
+        "Restricted",
+    );
+    assert_eq!(
+        http.get(&format!("{csaf}/white/index.txt"), None).text(),
+        ""
+    );
+    let feed = http
+        .get(&format!("{csaf}/feed-tlp-white.json"), None)
+        .json();
+    assert_eq!(feed["feed"]["entry"], json!([]));
+    for url in [
+        white.clone(),
+        format!("{white}.sha256"),
+        format!("{white}.asc"),
+    ] {
+        assert_eq!(http.get(&url, None).status, 404, "{url}");
+        assert_eq!(http.get(&url, Some(&national)).status, 404, "{url}");
+    }
+    let red = white.replace("/white/", "/red/");
+    let doc = http.get(&red, Some(&national));
+    assert_eq!(doc.status, 200);
+    assert_eq!(
+        doc.json()["document"]["distribution"]["tlp"]["label"],
+        "RED"
+    );
+    assert_eq!(
+        http.get(&format!("{csaf}/red/index.txt"), Some(&national))
+            .text(),
+        format!("{path}\n")
+    );
+    // Another CSIRT, not among the RED readers, sees nothing.
+    let health = ctx.token("csirt-health", Role::SectoralCsirt);
+    assert_eq!(http.get(&red, Some(&health)).status, 404);
+    assert_eq!(
+        http.get(&format!("{csaf}/red/index.txt"), Some(&health))
+            .text(),
+        ""
+    );
+}
+
+/// Anonymous requests are limited per address (IPv6 per /64) with 429, problem+json and
+/// `Retry-After`; other addresses and callers with a token are not held up.
+#[test]
+fn anonymous_requests_past_the_limit_get_429() {
+    let (ctx, base) = serve_with(
+        |c| c.security.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()],
+        Some((1, 3)),
+    );
+    let http = Http::new();
+    let national = ctx.national();
+    publish_new(&http, &base, &national, advisory("Limited", json!({})));
+    let index = format!("{base}/.well-known/csaf/white/index.txt");
+    let from = |addr: &str| http.get_with(&index, None, &[("X-Forwarded-For", addr)]);
+    for _ in 0..3 {
+        assert_eq!(from("2001:db8:1:2::1").status, 200);
+    }
+    let refused = from("2001:db8:1:2::1");
+    assert_eq!(refused.status, 429, "{}", refused.text());
+    assert!(refused.content_type.starts_with("application/problem+json"));
+    assert_eq!(refused.json()["code"], "rate_limited");
+    let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=2).contains(&wait), "Retry-After {wait}");
+    // The same /64 shares the limit, on every provider path.
+    assert_eq!(from("2001:db8:1:2:ffff:ffff:ffff:ffff").status, 429);
+    for path in [
+        "/.well-known/csaf/provider-metadata.json",
+        "/.well-known/security.txt",
+        "/.well-known/csaf/feed-tlp-white.json",
+    ] {
+        let r = http.get_with(
+            &format!("{base}{path}"),
+            None,
+            &[("X-Forwarded-For", "2001:db8:1:2::2")],
+        );
+        assert_eq!(r.status, 429, "{path}");
+    }
+    // Another /64, another IPv4 address: their own limits.
+    assert_eq!(from("2001:db8:1:3::1").status, 200);
+    assert_eq!(from("192.0.2.1").status, 200);
+    // A token is not counted.
+    let r = http.get_with(
+        &index,
+        Some(&national),
+        &[("X-Forwarded-For", "2001:db8:1:2::1")],
+    );
+    assert_eq!(r.status, 200);
+    // After the wait, the address is served again.
+    std::thread::sleep(std::time::Duration::from_secs(wait));
+    assert_eq!(from("2001:db8:1:2::1").status, 200);
+}
+
+/// `last_updated` in the public metadata moves with public (TLP:CLEAR) documents only: a
+/// RED, AMBER or GREEN publication, and an unpublished change, leave it as it was.
+#[test]
+fn last_updated_moves_only_with_public_documents() {
+    let (ctx, base) = serve();
+    let http = Http::new();
+    let national = ctx.national();
+    let metadata_url = format!("{base}/.well-known/csaf/provider-metadata.json");
+    let last_updated = || {
+        http.get(&metadata_url, None).json()["last_updated"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let a = publish_new(&http, &base, &national, advisory("Public", json!({})));
+    let doc = http.get(&document_url(&base, "white", &a), None).json();
+    let current = doc["document"]["tracking"]["current_release_date"]
+        .as_str()
+        .unwrap();
+    let before = last_updated();
+    assert_eq!(before, format!("{}Z", &current[..19]));
+
+    let entity = register_entity(&http, &base, &national, "last-updated-1");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for tlp in ["RED", "AMBER", "GREEN"] {
+        let extra = if tlp == "RED" {
+            json!({"tlp": tlp, "audience": "targeted", "entity_ids": [entity]})
+        } else {
+            json!({ "tlp": tlp })
+        };
+        let b = publish_new(
+            &http,
+            &base,
+            &national,
+            advisory(&format!("{tlp} one"), extra),
+        );
+        assert_eq!(b["status"], "published");
+    }
+    // An edit of the public advisory not yet published.
+    let id = a["id"].as_str().unwrap();
+    let mut res = http
+        .agent
+        .patch(&format!("{base}/api/v1/advisories/{id}"))
+        .header("Authorization", &format!("Bearer {national}"))
+        .header("Content-Type", "application/merge-patch+json")
+        .send(br#"{"severity": "high"}"#.as_slice())
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let _ = res.body_mut().read_to_string();
+    assert_eq!(last_updated(), before, "restricted publications stay out");
+
+    // Publishing the public advisory's change moves it.
+    http.post(
+        &format!("{base}/api/v1/advisories/{id}/publish"),
+        &national,
+        &json!({"summary": "Severity lowered"}),
+    );
+    assert!(last_updated() > before, "a public revision moves it");
 }

@@ -2,18 +2,35 @@
 //!
 //! The `white` tree, the metadata, the feeds' list and the public key need no token; the
 //! `green`, `amber` and `red` trees need one (401 without), and show a caller only the
-//! documents it may read (404 for the others). Documents are rendered and signed on the
-//! blocking pool, never on an HTTP worker.
+//! documents it may read (404 for the others). Documents are served as stored when first
+//! rendered (see `provider`), on the blocking pool, never on an HTTP worker.
+//!
+//! Requests without a token are limited per client address (IPv6 per /64; behind a trusted
+//! proxy the address of `X-Forwarded-For`, as for `/oauth/token`): past the limit they get
+//! `429` with `Retry-After`. Every answer carries an `ETag` (documents and listings also a
+//! `Last-Modified`), and a request whose `If-None-Match` (or, without it, `If-Modified-Since`)
+//! still matches gets `304 Not Modified` without a body. Public answers may be cached for
+//! [`PUBLIC_MAX_AGE`] seconds by anyone; answers to a token are `private, no-cache`.
 
-use super::provider::{self, Dir, Document};
+use super::provider::{self, Body, Dir, Page, Stored};
 use super::routes::Reader;
 use crate::auth::Caller;
 use crate::error::{AppError, Problem};
 use crate::AppState;
-use actix_web::http::header::{CacheControl, CacheDirective, ContentType};
-use actix_web::{get, web, HttpResponse};
+use actix_web::http::header::{
+    self, CacheControl, CacheDirective, HttpDate, LastModified, IF_MODIFIED_SINCE, IF_NONE_MATCH,
+};
+use actix_web::web::Bytes;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use utoipa::{IntoParams, ToSchema};
+
+/// How long anyone (a browser, a proxy, a CDN) may reuse a public answer without asking again:
+/// a withdrawal, a new revision or a TLP change reaches every reader within this time, and a
+/// client asking again with the entity tag gets a body-less `304`.
+pub const PUBLIC_MAX_AGE: u32 = 60;
 
 /// A TLP directory: CSAF's TLP 1.0 label, lower-cased (AMBER+STRICT is in `amber`).
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
@@ -47,54 +64,175 @@ pub struct DocumentPath {
     pub name: String,
 }
 
+/// Conditional request headers every provider read honours.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct Conditional {
+    /// Entity tags from earlier answers: `304` when one still matches (`*` matches any).
+    #[serde(rename = "If-None-Match")]
+    #[param(rename = "If-None-Match")]
+    pub if_none_match: Option<String>,
+    /// An earlier answer's `Last-Modified`: `304` when nothing changed since (ignored when
+    /// `If-None-Match` is sent).
+    #[serde(rename = "If-Modified-Since")]
+    #[param(rename = "If-Modified-Since")]
+    pub if_modified_since: Option<String>,
+}
+
 fn dir(name: &str) -> Result<Dir, AppError> {
     Dir::parse(name).ok_or(AppError::NotFound)
 }
 
-fn text(content_type: &str, body: String) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header((actix_web::http::header::CONTENT_TYPE, content_type))
-        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
-        .body(body)
+/// Counts a request without a token against its address's limit (429 past it).
+fn limit(state: &AppState, req: &HttpRequest, caller: Option<&Caller>) -> Result<(), AppError> {
+    if caller.is_some() {
+        return Ok(());
+    }
+    state
+        .provider
+        .check_anonymous(state.token_limits.address_of(req))
 }
 
-fn json_bytes(body: Vec<u8>) -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type(ContentType::json())
-        .insert_header(CacheControl(vec![CacheDirective::NoCache]))
-        .body(body)
+/// `Last-Modified` in whole seconds, rounded up so that a change in the same second as an
+/// earlier answer still moves it; none while that second has not passed (the entity tag
+/// still validates).
+fn last_modified_secs(t: DateTime<Utc>) -> Option<u64> {
+    let secs = u64::try_from(t.timestamp()).ok()?;
+    let secs = if t.timestamp_subsec_nanos() > 0 {
+        secs.checked_add(1)?
+    } else {
+        secs
+    };
+    (secs <= u64::try_from(Utc::now().timestamp()).ok()?).then_some(secs)
 }
+
+/// RFC 9110 §13.2.2: `If-None-Match` decides when present (weak comparison); otherwise
+/// `If-Modified-Since` against `Last-Modified`, when the answer has one.
+fn not_modified(req: &HttpRequest, etag: &str, last_modified: Option<u64>) -> bool {
+    let tags: Vec<&str> = req
+        .headers()
+        .get_all(IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    if !tags.is_empty() {
+        let ours = etag.trim_start_matches("W/");
+        return tags
+            .iter()
+            .any(|t| *t == "*" || t.trim_start_matches("W/") == ours);
+    }
+    let since = req
+        .headers()
+        .get(IF_MODIFIED_SINCE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<HttpDate>().ok())
+        .and_then(|d| SystemTime::from(d).duration_since(UNIX_EPOCH).ok());
+    match (last_modified, since) {
+        (Some(changed), Some(since)) => changed <= since.as_secs(),
+        _ => false,
+    }
+}
+
+/// The answer: the body with its validators and caching rule, or `304` with the validators.
+fn respond(
+    req: &HttpRequest,
+    content_type: &str,
+    bytes: Bytes,
+    etag: &str,
+    last_modified: Option<DateTime<Utc>>,
+    public: bool,
+) -> HttpResponse {
+    let changed = last_modified.and_then(last_modified_secs);
+    let unchanged = not_modified(req, etag, changed);
+    let mut res = if unchanged {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header(if public {
+        CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(PUBLIC_MAX_AGE),
+        ])
+    } else {
+        CacheControl(vec![CacheDirective::Private, CacheDirective::NoCache])
+    })
+    .insert_header((header::ETAG, etag));
+    if let Some(secs) = changed {
+        res.insert_header(LastModified(HttpDate::from(
+            UNIX_EPOCH + Duration::from_secs(secs),
+        )));
+    }
+    if unchanged {
+        return res.finish();
+    }
+    res.insert_header((header::CONTENT_TYPE, content_type))
+        .body(bytes)
+}
+
+/// A public file made per request (metadata, security.txt): tagged by its content.
+fn public_file(req: &HttpRequest, content_type: &str, bytes: Vec<u8>) -> HttpResponse {
+    let body = Body::new(bytes, None);
+    respond(req, content_type, body.bytes, &body.etag, None, true)
+}
+
+const JSON: &str = "application/json";
 
 /// The CSAF provider metadata (CSAF 2.0 §7.1.7): role `csaf_trusted_provider`, the TLP
-/// directories and ROLIE feeds, and the OpenPGP key with its fingerprint. Public.
+/// directories and ROLIE feeds, and the OpenPGP key with its fingerprint. Public;
+/// `last_updated` moves only with a public (TLP:CLEAR) document.
 #[utoipa::path(
     operation_id = "getCsafProviderMetadata",
     tag = "advisories",
-    responses((status = 200, description = "provider-metadata.json", body = serde_json::Value, content_type = "application/json"))
+    params(Conditional),
+    responses(
+        (status = 200, description = "provider-metadata.json", body = serde_json::Value, content_type = "application/json"),
+        (status = 304, description = "Unchanged since the entity tag sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/provider-metadata.json")]
-pub async fn metadata(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn metadata(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    limit(&state, &req, None)?;
     let config = state.config.clone();
-    let signer = state.provider.clone();
+    let provider = state.provider.clone();
     let doc = state
-        .db(move |conn| provider::metadata(conn, &config.provider, signer.key()))
+        .db(move |conn| provider.metadata(conn, &config.provider))
         .await?;
-    Ok(json_bytes(serde_json::to_vec_pretty(&doc)?))
+    Ok(public_file(&req, JSON, serde_json::to_vec_pretty(&doc)?))
 }
 
 /// RFC 9116 `security.txt` with the `CSAF:` field pointing at the provider metadata.
 #[utoipa::path(
     operation_id = "getSecurityTxt",
     tag = "advisories",
-    responses((status = 200, description = "security.txt", body = String, content_type = "text/plain"))
+    params(Conditional),
+    responses(
+        (status = 200, description = "security.txt", body = String, content_type = "text/plain"),
+        (status = 304, description = "Unchanged since the entity tag sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/security.txt")]
-pub async fn security_txt(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn security_txt(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    limit(&state, &req, None)?;
     let config = state.config.clone();
     let body = state
         .db(move |conn| provider::security_txt(conn, &config.provider))
         .await?;
-    Ok(text("text/plain; charset=utf-8", body))
+    Ok(public_file(
+        &req,
+        "text/plain; charset=utf-8",
+        body.into_bytes(),
+    ))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -109,21 +247,28 @@ pub struct KeyPath {
 #[utoipa::path(
     operation_id = "getCsafPublicKey",
     tag = "advisories",
-    params(KeyPath),
-    responses((status = 200, description = "The armored public key", body = String, content_type = "application/pgp-keys"))
+    params(KeyPath, Conditional),
+    responses(
+        (status = 200, description = "The armored public key", body = String, content_type = "application/pgp-keys"),
+        (status = 304, description = "Unchanged since the entity tag sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/openpgp/{fingerprint}.asc")]
 pub async fn public_key(
     state: web::Data<AppState>,
+    req: HttpRequest,
     path: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    limit(&state, &req, None)?;
     let key = state.provider.key();
     if path.as_str() != key.fingerprint() {
         return Err(AppError::NotFound);
     }
-    Ok(text(
+    Ok(public_file(
+        &req,
         "application/pgp-keys",
-        key.public_armored().to_string(),
+        key.public_armored().as_bytes().to_vec(),
     ))
 }
 
@@ -131,28 +276,48 @@ pub async fn public_key(
 #[utoipa::path(
     operation_id = "getCsafService",
     tag = "advisories",
-    responses((status = 200, description = "The ROLIE service document", body = serde_json::Value, content_type = "application/json"))
+    params(Conditional),
+    responses(
+        (status = 200, description = "The ROLIE service document", body = serde_json::Value, content_type = "application/json"),
+        (status = 304, description = "Unchanged since the entity tag sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/service.json")]
-pub async fn service(state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn service(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+) -> Result<HttpResponse, AppError> {
+    limit(&state, &req, None)?;
     let doc = provider::service_document(&state.config.provider);
-    Ok(json_bytes(serde_json::to_vec_pretty(&doc)?))
+    Ok(public_file(&req, JSON, serde_json::to_vec_pretty(&doc)?))
 }
 
+/// A listing page of one TLP directory, as stored metadata makes it.
 async fn listing(
-    state: &web::Data<AppState>,
+    state: web::Data<AppState>,
+    req: HttpRequest,
     caller: Option<Caller>,
     tlp: &str,
-    only: Option<String>,
-) -> Result<(Dir, Vec<Document>), AppError> {
+    page: Page,
+    content_type: &str,
+) -> Result<HttpResponse, AppError> {
     let dir = dir(tlp)?;
-    let public_url = state.config.provider.public_url.clone();
-    let docs = state
-        .db(move |conn| {
-            provider::documents(conn, caller.as_ref(), dir, only.as_deref(), &public_url)
-        })
+    limit(&state, &req, caller.as_ref())?;
+    let public = caller.is_none();
+    let config = state.config.clone();
+    let provider = state.provider.clone();
+    let body = state
+        .db(move |conn| provider.page(conn, &config.provider, caller.as_ref(), dir, &page))
         .await?;
-    Ok((dir, docs))
+    Ok(respond(
+        &req,
+        content_type,
+        body.bytes.clone(),
+        &body.etag,
+        body.last_modified,
+        public,
+    ))
 }
 
 /// The ROLIE feed of one TLP directory (CSAF 2.0 §7.1.15): the documents the caller may read.
@@ -160,20 +325,22 @@ async fn listing(
 #[utoipa::path(
     operation_id = "getCsafFeed",
     tag = "advisories",
-    params(DirectoryPath),
+    params(DirectoryPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "The ROLIE feed", body = serde_json::Value, content_type = "application/json"))
+    responses(
+        (status = 200, description = "The ROLIE feed", body = serde_json::Value, content_type = "application/json"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/feed-tlp-{tlp}.json")]
 pub async fn feed(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     tlp: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (dir, docs) = listing(&state, reader.0, &tlp, None).await?;
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let feed = provider::feed(&state.config.provider, dir, &docs, &now);
-    Ok(json_bytes(serde_json::to_vec_pretty(&feed)?))
+    listing(state, req, reader.0, &tlp, Page::Feed, JSON).await
 }
 
 /// `index.txt` of one TLP directory (CSAF 2.0 §7.1.12): the path of every document the caller
@@ -181,21 +348,23 @@ pub async fn feed(
 #[utoipa::path(
     operation_id = "getCsafIndex",
     tag = "advisories",
-    params(DirectoryPath),
+    params(DirectoryPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "index.txt", body = String, content_type = "text/plain"))
+    responses(
+        (status = 200, description = "index.txt", body = String, content_type = "text/plain"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/{tlp}/index.txt")]
 pub async fn index(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     tlp: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, docs) = listing(&state, reader.0, &tlp, None).await?;
-    Ok(text(
-        "text/plain; charset=utf-8",
-        provider::index_txt(&docs),
-    ))
+    let text = "text/plain; charset=utf-8";
+    listing(state, req, reader.0, &tlp, Page::Index, text).await
 }
 
 /// `changes.csv` of one TLP directory (CSAF 2.0 §7.1.13): path and current release date,
@@ -203,21 +372,23 @@ pub async fn index(
 #[utoipa::path(
     operation_id = "getCsafChanges",
     tag = "advisories",
-    params(DirectoryPath),
+    params(DirectoryPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "changes.csv", body = String, content_type = "text/csv"))
+    responses(
+        (status = 200, description = "changes.csv", body = String, content_type = "text/csv"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/{tlp}/changes.csv")]
 pub async fn changes(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     tlp: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (_, docs) = listing(&state, reader.0, &tlp, None).await?;
-    Ok(text(
-        "text/csv; charset=utf-8",
-        provider::changes_csv(&docs),
-    ))
+    let csv = "text/csv; charset=utf-8";
+    listing(state, req, reader.0, &tlp, Page::Changes, csv).await
 }
 
 /// The listing of a TLP directory (CSAF 2.0 §7.1.14): `index.txt`, `changes.csv` and the
@@ -225,22 +396,23 @@ pub async fn changes(
 #[utoipa::path(
     operation_id = "getCsafDirectory",
     tag = "advisories",
-    params(DirectoryPath),
+    params(DirectoryPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "An HTML directory listing", body = String, content_type = "text/html"))
+    responses(
+        (status = 200, description = "An HTML directory listing", body = String, content_type = "text/html"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/{tlp}/")]
 pub async fn directory(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     tlp: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let (dir, docs) = listing(&state, reader.0, &tlp, None).await?;
-    let title = format!("/.well-known/csaf/{}/", dir.name());
-    Ok(text(
-        "text/html; charset=utf-8",
-        provider::listing_html(&title, &provider::directory_entries(&docs)),
-    ))
+    let html = "text/html; charset=utf-8";
+    listing(state, req, reader.0, &tlp, Page::Directory, html).await
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -259,120 +431,151 @@ pub struct YearPath {
 #[utoipa::path(
     operation_id = "getCsafYearDirectory",
     tag = "advisories",
-    params(YearPath),
+    params(YearPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
     responses(
         (status = 200, description = "An HTML directory listing", body = String, content_type = "text/html"),
-        (status = 404, description = "No document of that year the caller may read", body = Problem)
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 404, description = "No document of that year the caller may read", body = Problem),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
     )
 )]
 #[get("/.well-known/csaf/{tlp}/{year}/")]
 pub async fn year_directory(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (tlp, year) = path.into_inner();
-    let (dir, docs) = listing(&state, reader.0, &tlp, None).await?;
-    let entries = provider::year_entries(&docs, &year);
-    if entries.is_empty() {
-        return Err(AppError::NotFound);
-    }
-    let title = format!("/.well-known/csaf/{}/{year}/", dir.name());
-    Ok(text(
-        "text/html; charset=utf-8",
-        provider::listing_html(&title, &entries),
-    ))
+    let html = "text/html; charset=utf-8";
+    listing(state, req, reader.0, &tlp, Page::Year(year), html).await
 }
 
-/// The document at `{tlp}/{year}/{name}.json`, if the caller may read it.
+/// The stored document at `{tlp}/{year}/{name}.json`, if the caller may read it, and whether
+/// the answer is public (no token).
 async fn one(
     state: &web::Data<AppState>,
+    req: &HttpRequest,
     caller: Option<Caller>,
     path: (String, String, String),
-) -> Result<Document, AppError> {
+) -> Result<(Stored, bool), AppError> {
     let (tlp, year, name) = path;
+    let dir = dir(&tlp)?;
+    limit(state, req, caller.as_ref())?;
+    let public = caller.is_none();
     let file = format!("{name}.json");
-    let (_, docs) = listing(state, caller, &tlp, Some(file)).await?;
-    docs.into_iter()
-        .find(|d| d.year == year)
-        .ok_or(AppError::NotFound)
+    let config = state.config.clone();
+    let provider = state.provider.clone();
+    let doc = state
+        .db(move |conn| {
+            provider.document(conn, &config.provider, caller.as_ref(), dir, &year, &file)
+        })
+        .await?;
+    Ok((doc, public))
 }
 
 /// One CSAF 2.0 document (CSAF 2.0 §7.1.11): the advisory as its readers see it, withdrawn
-/// ones with a last revision saying so.
+/// ones with a last revision saying so. Each revision is rendered and signed once; these are
+/// the bytes its hashes and signature are of.
 #[utoipa::path(
     operation_id = "getCsafDocument",
     tag = "advisories",
-    params(DocumentPath),
+    params(DocumentPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "The CSAF document", body = serde_json::Value, content_type = "application/json"))
+    responses(
+        (status = 200, description = "The CSAF document", body = serde_json::Value, content_type = "application/json"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/{tlp}/{year}/{name}.json")]
 pub async fn document(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let doc = one(&state, reader.0, path.into_inner()).await?;
-    Ok(json_bytes(doc.bytes))
+    let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
+    let etag = doc.etag("");
+    let at = Some(doc.stored_at.and_utc());
+    Ok(respond(&req, JSON, doc.document.into(), &etag, at, public))
 }
 
 /// The SHA-256 of the document's bytes (CSAF 2.0 §7.1.18), as `sha256sum` prints it.
 #[utoipa::path(
     operation_id = "getCsafDocumentSha256",
     tag = "advisories",
-    params(DocumentPath),
+    params(DocumentPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "`<hex>  <file>`", body = String, content_type = "text/plain"))
+    responses(
+        (status = 200, description = "`<hex>  <file>`", body = String, content_type = "text/plain"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/{tlp}/{year}/{name}.json.sha256")]
 pub async fn sha256(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let doc = one(&state, reader.0, path.into_inner()).await?;
-    let line = provider::hash_line(&provider::sha256_hex(&doc.bytes), &doc.file);
-    Ok(text("text/plain; charset=utf-8", line))
+    let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
+    let line = provider::hash_line(&doc.sha256, &doc.file);
+    let (etag, at) = (doc.etag("-sha256"), Some(doc.stored_at.and_utc()));
+    let text = "text/plain; charset=utf-8";
+    Ok(respond(&req, text, line.into(), &etag, at, public))
 }
 
 /// The SHA-512 of the document's bytes (CSAF 2.0 §7.1.18), as `sha512sum` prints it.
 #[utoipa::path(
     operation_id = "getCsafDocumentSha512",
     tag = "advisories",
-    params(DocumentPath),
+    params(DocumentPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "`<hex>  <file>`", body = String, content_type = "text/plain"))
+    responses(
+        (status = 200, description = "`<hex>  <file>`", body = String, content_type = "text/plain"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/{tlp}/{year}/{name}.json.sha512")]
 pub async fn sha512(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let doc = one(&state, reader.0, path.into_inner()).await?;
-    let line = provider::hash_line(&provider::sha512_hex(&doc.bytes), &doc.file);
-    Ok(text("text/plain; charset=utf-8", line))
+    let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
+    let line = provider::hash_line(&doc.sha512, &doc.file);
+    let (etag, at) = (doc.etag("-sha512"), Some(doc.stored_at.and_utc()));
+    let text = "text/plain; charset=utf-8";
+    Ok(respond(&req, text, line.into(), &etag, at, public))
 }
 
 /// The detached OpenPGP signature of the document's bytes with the provider key (CSAF 2.0
-/// §7.1.19). Signed on the blocking pool, once per document content.
+/// §7.1.19), made once, when the revision was first rendered.
 #[utoipa::path(
     operation_id = "getCsafDocumentSignature",
     tag = "advisories",
-    params(DocumentPath),
+    params(DocumentPath, Conditional),
     security(("bearer" = ["advisories:read"]), ()),
-    responses((status = 200, description = "The armored detached signature", body = String, content_type = "application/pgp-signature"))
+    responses(
+        (status = 200, description = "The armored detached signature", body = String, content_type = "application/pgp-signature"),
+        (status = 304, description = "Unchanged since the entity tag or date sent"),
+        (status = 429, description = "Too many requests without a token from this address; see Retry-After", body = Problem)
+    )
 )]
 #[get("/.well-known/csaf/{tlp}/{year}/{name}.json.asc")]
 pub async fn signature(
     state: web::Data<AppState>,
     reader: Reader,
+    req: HttpRequest,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
-    let doc = one(&state, reader.0, path.into_inner()).await?;
-    let signer = state.provider.clone();
-    let sig = web::block(move || signer.sign(&doc.bytes)).await??;
-    Ok(text("application/pgp-signature", sig.to_string()))
+    let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
+    let (etag, at) = (doc.etag("-asc"), Some(doc.stored_at.and_utc()));
+    let sig = "application/pgp-signature";
+    Ok(respond(&req, sig, doc.signature.into(), &etag, at, public))
 }
