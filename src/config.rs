@@ -165,6 +165,9 @@ pub struct SecurityConfig {
     pub metrics_listen: Option<SocketAddr>,
     /// Refused authentications recorded one by one per minute and instance; more are counted.
     pub audit_refusals_per_minute: u32,
+    /// How a webhook's host is looked up when a subscription is created or changed, to refuse
+    /// internal addresses: the system resolver; a seam for tests (a slow or rebinding DNS).
+    pub webhook_lookup: std::sync::Arc<dyn crate::webhooks::Lookup>,
 }
 
 impl Default for SecurityConfig {
@@ -176,6 +179,7 @@ impl Default for SecurityConfig {
             token_rate_per_client_per_minute: 20,
             metrics_listen: None,
             audit_refusals_per_minute: 30,
+            webhook_lookup: std::sync::Arc::new(crate::webhooks::SystemLookup),
         }
     }
 }
@@ -471,6 +475,7 @@ fn security_from(
         token_rate_per_client_per_minute: per_client as u32,
         metrics_listen,
         audit_refusals_per_minute: refusals as u32,
+        ..SecurityConfig::default()
     })
 }
 
@@ -502,7 +507,8 @@ fn read_or_create_secret(path: &std::path::Path) -> Result<Vec<u8>, String> {
         Ok(s) => Ok(s.trim().as_bytes().to_vec()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
+                // 0700, like the database's: by default both live in `data/`.
+                crate::db::files::create_private_dir_all(dir)
                     .map_err(|e| format!("cannot create the folder of {}: {e}", path.display()))?;
             }
             let mut bytes = [0u8; 48];

@@ -83,8 +83,16 @@ pub enum AppError {
     PayloadTooLarge(usize),
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// The database cannot be reached (no connection within the pool's timeout): `503` with
+    /// `Retry-After`, logged as an error, since it lasts until someone acts.
     #[error("{0}")]
     Unavailable(String),
+    /// The database connection was lost in the middle of the request (a restart, a failover,
+    /// `pg_terminate_backend`): nothing of the request was committed, the connection is closed
+    /// and the next request gets a fresh one. `503` with `Retry-After`, so clients retry
+    /// instead of alerting on a server bug; logged as a warning, since it heals by itself.
+    #[error("{0}")]
+    ConnectionLost(String),
     #[error("too many requests; try again in {0} seconds")]
     TooManyRequests(u64),
     #[error("internal error: {message}")]
@@ -115,6 +123,20 @@ impl AppError {
         }
     }
 
+    /// Seconds a client should wait before trying again (`Retry-After`, RFC 9110 §10.2.3), for
+    /// the answers that a retry can fix: rate limits and a database out of reach.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::TooManyRequests(seconds) => Some(*seconds),
+            // A fresh connection is usually there at once (the server is up, or a standby
+            // has taken over); a short wait avoids a burst of retries against a failover.
+            Self::ConnectionLost(_) => Some(1),
+            // The pool waited for a connection already; give the database time to come back.
+            Self::Unavailable(_) => Some(5),
+            _ => None,
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         match self {
             Self::Unauthorized(_) => "unauthorized",
@@ -130,7 +152,7 @@ impl AppError {
             Self::Unprocessable(code, _) => code,
             Self::PayloadTooLarge(_) => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
-            Self::Unavailable(_) => "unavailable",
+            Self::Unavailable(_) | Self::ConnectionLost(_) => "unavailable",
             Self::TooManyRequests(_) => "rate_limited",
             Self::Internal { .. } => "internal",
         }
@@ -142,7 +164,7 @@ impl AppError {
             Self::Internal { .. } => {
                 "The server failed to handle the request; it has been logged.".to_string()
             }
-            Self::Unavailable(_) => {
+            Self::Unavailable(_) | Self::ConnectionLost(_) => {
                 "The database is not reachable at the moment; try again shortly.".to_string()
             }
             other => other.to_string(),
@@ -176,7 +198,7 @@ impl ResponseError for AppError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::ConnectionLost(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -189,6 +211,7 @@ impl ResponseError for AppError {
                 log::error!("{id} internal error at {location}: {message}")
             }
             Self::Unavailable(message) => log::error!("{id} database unavailable: {message}"),
+            Self::ConnectionLost(message) => log::warn!("{id} {message}; the client may retry"),
             _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
@@ -196,7 +219,7 @@ impl ResponseError for AppError {
         if let Self::Unauthorized(_) = self {
             res.insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"nis2hub\""));
         }
-        if let Self::TooManyRequests(seconds) = self {
+        if let Some(seconds) = self.retry_after() {
             res.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if let Self::MethodNotAllowed { allow, .. } = self {
@@ -212,7 +235,7 @@ impl From<diesel::result::Error> for AppError {
         if crate::db::connection_lost(&e) {
             // The pool closes such a connection when it comes back; the client may retry.
             crate::db::note_connection_lost();
-            return Self::Unavailable(format!("the database connection was lost: {e}"));
+            return Self::ConnectionLost(format!("the database connection was lost: {e}"));
         }
         match e {
             diesel::result::Error::NotFound => Self::NotFound,

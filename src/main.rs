@@ -297,7 +297,25 @@ fn limit_malloc_arenas() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn limit_malloc_arenas() {}
 
+/// Makes every file and folder the process creates private to its user (umask `077`): the
+/// database and its `-wal`/`-shm`, the key files, their folders and anything written later.
+/// The database and key files are created with explicit modes as well (`db::files`), which
+/// holds where this does not run (the library in tests, other platforms); this catches what
+/// those miss. The umask only takes permissions away, so nothing becomes less private.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn private_umask() {
+    // SAFETY: umask only sets a process attribute; it runs first in main, before any other
+    // thread exists or any file is created.
+    unsafe {
+        libc::umask(0o077);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn private_umask() {}
+
 fn main() -> ExitCode {
+    private_umask();
     limit_malloc_arenas();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = Cli::parse();

@@ -501,3 +501,299 @@ fn the_write_lock_is_asked_for_again_by_every_transaction() {
         assert_eq!(held(), 0);
     }
 }
+
+/// The warnings and errors logged while this binary's tests run, with the thread that logged
+/// them, so a test can show that something was not logged as an error.
+mod captured_log {
+    use std::sync::Mutex;
+
+    pub struct Record {
+        pub level: log::Level,
+        pub thread: Option<String>,
+        pub message: String,
+    }
+
+    static RECORDS: Mutex<Vec<Record>> = Mutex::new(Vec::new());
+
+    struct Capture;
+
+    impl log::Log for Capture {
+        fn enabled(&self, m: &log::Metadata) -> bool {
+            m.level() <= log::Level::Warn
+        }
+        fn log(&self, r: &log::Record) {
+            if self.enabled(r.metadata()) {
+                RECORDS
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push(Record {
+                        level: r.level(),
+                        thread: std::thread::current().name().map(str::to_string),
+                        message: r.args().to_string(),
+                    });
+            }
+        }
+        fn flush(&self) {}
+    }
+
+    /// Starts capturing (once per process); returns how many records there are so far.
+    pub fn start() -> usize {
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            if log::set_boxed_logger(Box::new(Capture)).is_ok() {
+                log::set_max_level(log::LevelFilter::Warn);
+            }
+        });
+        RECORDS.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// The records logged since `from` that `keep` selects, as `LEVEL thread: message`.
+    pub fn since(from: usize, keep: impl Fn(&Record) -> bool) -> Vec<String> {
+        RECORDS.lock().unwrap_or_else(|e| e.into_inner())[from..]
+            .iter()
+            .filter(|r| keep(r))
+            .map(|r| format!("{} {:?}: {}", r.level, r.thread, r.message))
+            .collect()
+    }
+}
+
+/// A PostgreSQL restart or failover ends every connection of the service at once. Requests
+/// in flight then answer `503` with `Retry-After` — a condition a client retries, as when the
+/// database is down — never `500`, which ticketing systems page on as a server bug; the log
+/// has a warning for each, no error; every report that was acknowledged (201) is stored; and
+/// the service writes again by itself once the connections are back. PostgreSQL only: the
+/// test ends the backends of this test's own pool (`pg_terminate_backend`, found by an
+/// `application_name` of its own), again and again, while 16 writers report incidents.
+#[actix_web::test]
+async fn writers_whose_connections_the_server_ends_get_503_and_lose_nothing() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::SeqCst};
+    use std::sync::Arc;
+    const WRITERS: usize = 16;
+    const REPORTS_EACH: usize = 12;
+    let app_name = format!("n2h_lost_{}", uuid::Uuid::new_v4().simple());
+    let name = app_name.clone();
+    let ctx = Ctx::with_config(true, move |cfg| {
+        cfg.pool_size = WRITERS as u32;
+        if let nis2hub::config::DatabaseUrl::Postgres(url) = &mut cfg.database_url {
+            url.push_str(&format!("&application_name={name}"));
+        }
+    });
+    if !ctx.db.is_postgres() {
+        eprintln!("skipped: PostgreSQL only (TEST_DATABASE_URL)");
+        return;
+    }
+    let log_from = captured_log::start();
+    let app = app!(ctx);
+    let entity_id = register_entity(&app, &ctx.national(), "50000001", "energy.electricity").await;
+    let token = ctx.token(&entity_id, Role::Entity);
+
+    // The "server": ends every backend of the pool every 100 ms while the writers run.
+    let done = Arc::new(AtomicBool::new(false));
+    let ended = Arc::new(AtomicUsize::new(0));
+    let terminator = {
+        let (done, ended) = (done.clone(), ended.clone());
+        let url = ctx.db.url_string();
+        let query = format!(
+            "SELECT pg_terminate_backend(pid) AS ended FROM pg_stat_activity \
+             WHERE application_name = '{app_name}' AND pid <> pg_backend_pid()"
+        );
+        std::thread::spawn(move || {
+            #[derive(QueryableByName)]
+            struct Ended {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                ended: bool,
+            }
+            let mut conn = diesel::PgConnection::establish(&url).expect("a connection of its own");
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+            while !done.load(SeqCst) && std::time::Instant::now() < deadline {
+                let n = diesel::sql_query(&query)
+                    .load::<Ended>(&mut conn)
+                    .unwrap()
+                    .iter()
+                    .filter(|e| e.ended)
+                    .count();
+                ended.fetch_add(n, SeqCst);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        })
+    };
+
+    let writers = (0..WRITERS).map(|w| {
+        let (app, token, entity_id) = (&app, &token, &entity_id);
+        async move {
+            let mut answers = vec![];
+            for n in 0..REPORTS_EACH {
+                let body = json!({"entity_id": entity_id, "stage": "early_warning",
+                    "aware_at": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339(),
+                    "summary": format!("writer {w} report {n}")});
+                answers.push(send(app, post("/api/v1/incidents", token, &body)).await);
+            }
+            answers
+        }
+    });
+    let answers: Vec<Res> = futures_util::future::join_all(writers)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    done.store(true, SeqCst);
+    terminator.join().unwrap();
+    assert!(ended.load(SeqCst) > 0, "the test ended no backend");
+
+    let mut acknowledged = vec![];
+    let mut unavailable = 0;
+    for a in &answers {
+        match a.status {
+            201 => acknowledged.push(a.body["id"].as_str().unwrap().to_string()),
+            503 => {
+                a.assert_problem(503, "unavailable");
+                let wait: u64 = a
+                    .header("retry-after")
+                    .unwrap_or_else(|| {
+                        panic!("503 without Retry-After: {} {:?}", a.text, a.headers)
+                    })
+                    .parse()
+                    .unwrap();
+                assert!((1..=60).contains(&wait), "Retry-After {wait}");
+                unavailable += 1;
+            }
+            other => panic!("a lost connection answered {other}: {}", a.text),
+        }
+    }
+    assert!(
+        unavailable > 0,
+        "no request met a lost connection ({} backends ended); the test proved nothing",
+        ended.load(SeqCst)
+    );
+    eprintln!(
+        "{} acknowledged, {unavailable} answered 503, {} backends ended",
+        acknowledged.len(),
+        ended.load(SeqCst)
+    );
+
+    // Every acknowledged report is there, read through a connection of the test's own.
+    {
+        use nis2hub::schema::incidents;
+        let fresh = db::connect(&ctx.db.url, 1).unwrap();
+        let mut conn = fresh.get().unwrap();
+        let stored: i64 = incidents::table
+            .filter(incidents::id.eq_any(&acknowledged))
+            .count()
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(
+            stored as usize,
+            acknowledged.len(),
+            "an acknowledged report was lost"
+        );
+    }
+
+    // The service writes again by itself: at most one 503 per pooled connection that was
+    // ended while idle, then only 201s.
+    let mut attempts = 0;
+    let mut in_a_row = 0;
+    while in_a_row < WRITERS {
+        attempts += 1;
+        assert!(attempts <= 3 * WRITERS, "writes did not recover");
+        let body = json!({"entity_id": entity_id, "stage": "early_warning",
+            "aware_at": (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339(),
+            "summary": format!("after {attempts}")});
+        let r = send(&app, post("/api/v1/incidents", &token, &body)).await;
+        match r.status {
+            201 => in_a_row += 1,
+            503 => in_a_row = 0,
+            other => panic!("after the failover: {other}: {}", r.text),
+        }
+    }
+
+    let errors = captured_log::since(log_from, |r| {
+        r.level == log::Level::Error
+            && (r.thread.as_deref() == std::thread::current().name()
+                || r.message.contains("database")
+                || r.message.contains("transaction"))
+    });
+    assert!(errors.is_empty(), "logged as errors: {errors:#?}");
+    let warnings = captured_log::since(log_from, |r| {
+        r.level == log::Level::Warn && r.message.contains("connection was lost")
+    });
+    assert!(
+        !warnings.is_empty(),
+        "each lost connection is logged as a warning"
+    );
+}
+
+/// The SQLite database holds incident reports and CVD cases (TLP:AMBER and RED among them):
+/// the folder the service creates for it is `0700`, and the database and its `-wal` and
+/// `-shm` files are `0600`, whatever the umask — as the key files are. A database left
+/// readable by an earlier version is closed to others on the next start.
+#[cfg(unix)]
+#[test]
+fn the_sqlite_files_and_their_folder_are_private_to_the_service() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &std::path::Path| {
+        std::fs::metadata(p)
+            .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    let root = tempfile::tempdir().unwrap();
+    let data = root.path().join("srv").join("data");
+    let file = data.join("nis2hub.db");
+    let url = nis2hub::config::DatabaseUrl::Sqlite(file.clone());
+    let pool = db::connect(&url, 2).unwrap();
+    {
+        let mut conn = pool.get().unwrap();
+        db::migrate(&mut conn).unwrap();
+        db::write_tx(&mut conn, |c| {
+            nis2hub::audit::record(
+                c,
+                &nis2hub::auth::Caller::system("t"),
+                "test.write",
+                "test",
+                "x",
+            )
+        })
+        .unwrap();
+    }
+    let with = |suffix: &str| {
+        let mut name = file.clone().into_os_string();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    assert_eq!(mode(&root.path().join("srv")), 0o700, "a folder it created");
+    assert_eq!(mode(&data), 0o700, "the data folder");
+    for f in [
+        file.clone(),
+        with("-wal"),
+        with("-shm"),
+        with(".migrate-lock"),
+    ] {
+        assert!(f.exists(), "{} exists while the pool is open", f.display());
+        assert_eq!(mode(&f), 0o600, "{}", f.display());
+    }
+    drop(pool);
+
+    // A database an earlier version made readable by everyone.
+    for f in [file.clone(), with(".migrate-lock")] {
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let pool = db::connect(&url, 1).unwrap();
+    db::migrate(&mut pool.get().unwrap()).unwrap();
+    for f in [
+        file.clone(),
+        with("-wal"),
+        with("-shm"),
+        with(".migrate-lock"),
+    ] {
+        assert_eq!(mode(&f), 0o600, "{} after a restart", f.display());
+    }
+    // A folder that existed before is the operator's: left as it is.
+    let shared = root.path().join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let url = nis2hub::config::DatabaseUrl::Sqlite(shared.join("n.db"));
+    drop(db::connect(&url, 1).unwrap());
+    assert_eq!(mode(&shared), 0o755);
+    assert_eq!(mode(&shared.join("n.db")), 0o600);
+}

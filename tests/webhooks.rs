@@ -888,3 +888,167 @@ async fn each_event_of_a_report_is_queued_for_exactly_the_subscriptions_that_tak
         );
     }
 }
+
+/// A DNS server that answers a public address, slowly when told to: a lookup it holds waits
+/// until the test releases it (or 20 seconds pass). It notes whether any lookup ran while a
+/// write transaction was open on the asking thread.
+#[derive(Debug, Default)]
+struct SlowDns {
+    hold: std::sync::atomic::AtomicBool,
+    held: std::sync::atomic::AtomicUsize,
+    released: std::sync::atomic::AtomicBool,
+    inside_a_write: std::sync::atomic::AtomicBool,
+}
+
+impl nis2hub::webhooks::Lookup for SlowDns {
+    fn lookup(&self, _host: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        if nis2hub::db::TxMarks::get().is_some() {
+            self.inside_a_write.store(true, SeqCst);
+        }
+        if self.hold.load(SeqCst) {
+            self.held.fetch_add(1, SeqCst);
+            let deadline = std::time::Instant::now() + Duration::from_secs(20);
+            while !self.released.load(SeqCst) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        Ok(vec![([93, 184, 215, 14], port).into()])
+    }
+}
+
+/// Changing a subscription's target looks its host up (to refuse internal addresses) before
+/// the write transaction, as creating one does: a slow resolver delays that one request only.
+/// Inside the transaction it held every writer of the service on SQLite (one write lock), so
+/// an incident report waited on a webhook's DNS.
+#[actix_web::test]
+async fn a_slow_dns_lookup_for_a_webhook_change_holds_up_no_other_write() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let dns = std::sync::Arc::new(SlowDns::default());
+    let resolver = dns.clone();
+    let ctx = Ctx::with_config(true, move |cfg| cfg.security.webhook_lookup = resolver);
+    let app = app!(ctx);
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let sub = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &csirt,
+            &json!({"url": "https://hooks.csirt-energy.example/a"}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let path = format!("/api/v1/webhooks/{}", sub.body["id"].as_str().unwrap());
+
+    dns.hold.store(true, SeqCst);
+    let change = send(
+        &app,
+        patch(
+            &path,
+            &csirt,
+            &json!({"url": "https://hooks.csirt-energy.example/b"}),
+        ),
+    );
+    let meanwhile = async {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while dns.held.load(SeqCst) == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the PATCH never looked up"
+            );
+            actix_rt::time::sleep(Duration::from_millis(5)).await;
+        }
+        // The PATCH sits in its lookup now; another write goes through meanwhile.
+        let started = std::time::Instant::now();
+        let entity = register_entity(&app, &ctx.national(), "40000001", "energy.gas").await;
+        let took = started.elapsed();
+        dns.released.store(true, SeqCst);
+        (entity, took)
+    };
+    let (changed, (_entity, took)) = futures_util::future::join(change, meanwhile).await;
+    assert!(
+        took < Duration::from_secs(5),
+        "a registration waited {took:?} for a webhook's DNS lookup"
+    );
+    assert_eq!(changed.status, 200, "{}", changed.text);
+    assert_eq!(changed.body["url"], "https://hooks.csirt-energy.example/b");
+    assert_eq!(changed.body["version"], 2);
+    assert!(
+        !dns.inside_a_write.load(SeqCst),
+        "no lookup runs inside a write transaction"
+    );
+
+    // A target that resolves to an internal address is still refused on a change.
+    #[derive(Debug)]
+    struct Internal;
+    impl nis2hub::webhooks::Lookup for Internal {
+        fn lookup(&self, _: &str, port: u16) -> std::io::Result<Vec<std::net::SocketAddr>> {
+            Ok(vec![([10, 0, 0, 7], port).into()])
+        }
+    }
+    let mut cfg = config(ctx.db.url.clone());
+    cfg.security.webhook_lookup = std::sync::Arc::new(Internal);
+    let app = actix_web::test::init_service(nis2hub::build_app(
+        nis2hub::AppState::new(cfg, ctx.state.pool.clone()).unwrap(),
+    ))
+    .await;
+    let refused = send(
+        &app,
+        patch(
+            &path,
+            &csirt,
+            &json!({"url": "https://intranet.csirt-energy.example/c"}),
+        ),
+    )
+    .await;
+    refused.assert_problem(422, "validation_failed");
+    assert_eq!(refused.body["errors"][0]["pointer"], "/url");
+    assert!(refused.text.contains("10.0.0.7"), "{}", refused.text);
+    let stored = send(&app, get(&path, &csirt)).await;
+    assert_eq!(stored.body["url"], "https://hooks.csirt-energy.example/b");
+    assert_eq!(stored.body["version"], 2);
+    assert_eq!(stored.header("etag").as_deref(), Some("\"v2\""));
+}
+
+/// `If-Match` on a subscription: a stale tag is refused and changes nothing; the current one
+/// applies. (The race of many at once is in `tests/patch_concurrency.rs`.)
+#[actix_web::test]
+async fn a_stale_if_match_on_a_webhook_change_is_refused() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
+    let sub = send(
+        &app,
+        post(
+            "/api/v1/webhooks",
+            &csirt,
+            &json!({"url": "http://127.0.0.1:9/hook", "description": "one"}),
+        ),
+    )
+    .await;
+    assert_eq!(sub.status, 201, "{}", sub.text);
+    let path = format!("/api/v1/webhooks/{}", sub.body["id"].as_str().unwrap());
+    let read = send(&app, get(&path, &csirt)).await;
+    assert_eq!(read.header("etag").as_deref(), Some("\"v1\""));
+    let ok = send(
+        &app,
+        patch(&path, &csirt, &json!({"description": "two"})).insert_header(("If-Match", "\"v1\"")),
+    )
+    .await;
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.header("etag").as_deref(), Some("\"v2\""));
+    let audits = count(&ctx, "audit_log");
+    for tag in ["\"v1\"", "\"v3\"", "nonsense"] {
+        let stale = send(
+            &app,
+            patch(&path, &csirt, &json!({"description": "stale"})).insert_header(("If-Match", tag)),
+        )
+        .await;
+        stale.assert_problem(412, "precondition_failed");
+    }
+    let now = send(&app, get(&path, &csirt)).await;
+    assert_eq!(now.body["description"], "two");
+    assert_eq!(now.body["version"], 2);
+    assert_eq!(count(&ctx, "audit_log"), audits, "nothing written");
+}

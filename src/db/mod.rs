@@ -13,6 +13,8 @@ use diesel::sqlite::SqliteConnection;
 use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
+pub mod files;
+
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 
@@ -105,16 +107,55 @@ thread_local! {
 }
 
 /// True when `e` means the connection is unusable: the server closed it or cannot be reached.
+///
+/// A PostgreSQL restart or failover (or `pg_terminate_backend`) ends every connection, and the
+/// request using one meets it in one of these forms, depending on where it was: the statement
+/// fails with the connection closed (`ClosedConnection`, `UnableToSendCommand`), or with the
+/// server's own farewell (SQLSTATE class 57P, "terminating connection due to administrator
+/// command", which diesel reports as `Unknown`), or on a server that is now a read-only standby
+/// (`ReadOnlyTransaction`); inside a transaction, diesel then marks its transaction manager
+/// broken (libpq no longer knows the transaction state), so the rollback or commit that
+/// follows fails with `BrokenTransactionManager` or `RollbackErrorOnCommit`. All of these mean
+/// the same to a client: nothing was committed, the database is briefly out of reach, try
+/// again — `503` with `Retry-After`, never a `500`.
 pub fn connection_lost(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
-    matches!(
-        e,
+    match e {
         Error::DatabaseError(
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
-            _
-        )
-    )
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::ReadOnlyTransaction,
+            _,
+        ) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            SERVER_GOING_AWAY.iter().any(|m| message.contains(m))
+        }
+        Error::BrokenTransactionManager => true,
+        Error::RollbackErrorOnCommit {
+            rollback_error,
+            commit_error,
+        } => connection_lost(commit_error) || connection_lost(rollback_error),
+        _ => false,
+    }
 }
+
+/// The messages PostgreSQL and libpq give when the server ends or loses a connection and
+/// diesel has no error kind for it (SQLSTATE 57P01–57P03 among them).
+const SERVER_GOING_AWAY: &[&str] = &[
+    "terminating connection due to administrator command",
+    "terminating connection due to conflict with recovery",
+    "terminating connection because of crash of another server process",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "server closed the connection unexpectedly",
+    "no connection to the server",
+    "could not receive data from server",
+    "could not send data to server",
+    "SSL connection has been closed unexpectedly",
+];
 
 /// Marks this thread's connection lost, so that the pool closes it when it comes back; see
 /// [`CONNECTION_LOST`].
@@ -134,10 +175,8 @@ pub fn is_broken(conn: &mut DbConn) -> bool {
 /// Opens the pool, failing with the real cause (server down, bad password, unwritable file).
 pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, String> {
     if let DatabaseUrl::Sqlite(path) = url {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create the folder {}: {e}", dir.display()))?;
-        }
+        // Folder 0700, file 0600 before SQLite opens it (SQLite would let the umask decide).
+        files::prepare_sqlite(path)?;
     }
     let manager = Manager::new(url.clone());
     // One direct connection first: r2d2 only reports a timeout, this reports why.
@@ -232,10 +271,11 @@ fn sqlite_migration_lock(conn: &mut SqliteConnection) -> Result<Option<std::fs::
     if file.is_empty() {
         return Ok(None);
     }
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, files::PRIVATE_FILE);
+    let lock = options
         .open(format!("{file}.migrate-lock"))
         .map_err(|e| format!("cannot create the migration lock file beside {file}: {e}"))?;
     lock.lock()
@@ -301,7 +341,16 @@ pub fn write_tx<T>(conn: &mut DbConn, f: impl FnOnce(&mut DbConn) -> AppResult<T
     match (&result, &mut *conn) {
         (Ok(_), DbConn::Sqlite(c)) => AnsiTransactionManager::commit_transaction(c)?,
         (Ok(_), DbConn::Pg(c)) => AnsiTransactionManager::commit_transaction(c)?,
-        (Err(_), _) => rollback(conn)?,
+        (Err(error), _) => {
+            // The write failed already, and its error is the answer: a rollback that fails
+            // too (the server went away, so diesel's transaction manager is broken) changes
+            // nothing for the client, since nothing was committed. The connection is closed
+            // instead of going back to the pool, and the server drops the transaction.
+            if let Err(e) = rollback(conn) {
+                note_connection_lost();
+                log::warn!("rollback after `{error}` failed, closing the connection: {e}");
+            }
+        }
     }
     result
 }
@@ -521,4 +570,42 @@ pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
         e,
         diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
     )
+}
+
+/// Checks the row count of a conditional update — `UPDATE … WHERE id = ? AND version = <the
+/// version read>`, setting `version = <the version read> + 1` — and answers `412` when it
+/// changed no row.
+///
+/// Checking `If-Match` against a version read earlier in the transaction is not enough on
+/// PostgreSQL: under READ COMMITTED two transactions read the same version, both pass the
+/// check, and the second `UPDATE` waits for the first and then overwrites it (RFC 9110 §13.1.1
+/// asks that a stale `If-Match` never lets a change through). With the version in the
+/// `WHERE`, the waiting `UPDATE` re-reads the row once the first commits, finds the version
+/// moved on, and changes nothing: exactly one of the racing writers wins, on either backend.
+/// Zero rows also means the record was deleted after it was read; `412` is right for that too.
+///
+/// ```ignore
+/// let n = diesel::update(w::table.filter(w::id.eq(&id)).filter(w::version.eq(read.version)))
+///     .set((/* the change */, w::version.eq(read.version + 1)))
+///     .execute(conn)?;
+/// db::updated_if_unchanged(n, read.version)?;
+/// ```
+#[track_caller]
+pub fn updated_if_unchanged(rows: usize, read_version: i64) -> AppResult<()> {
+    match rows {
+        1 => Ok(()),
+        0 => Err(changed_since_read(read_version)),
+        n => Err(crate::error::AppError::internal(format!(
+            "a conditional update of one record changed {n} rows"
+        ))),
+    }
+}
+
+/// The `412` of a conditional update that lost the race; see [`updated_if_unchanged`].
+pub fn changed_since_read(read_version: i64) -> crate::error::AppError {
+    crate::error::AppError::PreconditionFailed(format!(
+        "the record was changed by another request after version {} was read; read it again \
+         and reapply your change",
+        crate::http::conditional::etag(read_version)
+    ))
 }

@@ -189,9 +189,21 @@ pub fn resolve_checked(
 /// (`NIS2HUB_WEBHOOK_ALLOW_HOSTS`, `host` or `host:port`). Used when a subscription is
 /// written; every delivery checks again, on the addresses it connects to.
 pub fn check_target(url: &str, allow: &[String]) -> Result<Target, String> {
+    check_target_with(url, allow, &SystemLookup)
+}
+
+/// [`check_target`] with the given resolver. The lookup may take as long as the resolver
+/// does (seconds, on a slow or unreachable DNS server), so callers run it on a blocking
+/// thread and never inside a database transaction: on SQLite an open write transaction holds
+/// every other writer of the service.
+pub fn check_target_with(
+    url: &str,
+    allow: &[String],
+    lookup: &dyn Lookup,
+) -> Result<Target, String> {
     let t = check_url(url, allow)?;
     if !t.allowed(allow) {
-        resolve_checked(&t, allow, &SystemLookup)?;
+        resolve_checked(&t, allow, lookup)?;
     }
     Ok(t)
 }
@@ -241,11 +253,14 @@ pub struct Enqueued<'a> {
     pub recipients: Vec<String>,
     /// Only this subscription (a test ping).
     pub only: Option<&'a str>,
+    /// Whether the national CSIRT's subscriptions get it unaddressed
+    /// ([`crate::outbox::in_national_view`]).
+    pub national_view: bool,
 }
 
 /// Creates a delivery for every enabled subscription that should get each event: those of its
-/// recipients (and of the national CSIRT, which sees every event) whose type filter matches,
-/// or only `only` when given; an event about a subscription goes to its own organisation's
+/// recipients (and of the national CSIRT, for the events of its national view) whose type
+/// filter matches, or only `only` when given; an event about a subscription goes to its own organisation's
 /// subscriptions only. One look-up of the subscriptions for all the events and one INSERT.
 /// Runs in the transaction that writes the events.
 pub fn enqueue(conn: &mut DbConn, events: &[Enqueued]) -> AppResult<()> {
@@ -259,7 +274,8 @@ pub fn enqueue(conn: &mut DbConn, events: &[Enqueued]) -> AppResult<()> {
     orgs.sort_unstable();
     orgs.dedup();
     let only: Vec<&str> = events.iter().filter_map(|e| e.only).collect();
-    // The national CSIRT's organisations, as a subquery: its subscriptions see every event.
+    // The national CSIRT's organisations, as a subquery: its subscriptions see the events of
+    // its national view (`Enqueued::national_view`).
     let national = organisations::table
         .filter(organisations::kind.eq("national_csirt"))
         .select(organisations::id);
@@ -294,7 +310,7 @@ pub fn enqueue(conn: &mut DbConn, events: &[Enqueued]) -> AppResult<()> {
                     let audience = if e.event_type.starts_with("webhook.") {
                         addressed
                     } else {
-                        addressed || *national
+                        addressed || (*national && e.national_view)
                     };
                     audience && (types.is_empty() || types.iter().any(|t| t == e.event_type))
                 }

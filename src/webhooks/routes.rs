@@ -5,6 +5,7 @@ use crate::audit;
 use crate::auth::{Caller, Scope};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, FieldError, Problem};
+use crate::http::conditional;
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::parse_id;
@@ -121,12 +122,14 @@ impl Row {
     }
 }
 
-fn validate(input: &WebhookInput, allow: &[String]) -> AppResult<()> {
+/// Checks a subscription whole, the target's addresses included: this looks the host up, so it
+/// runs on a blocking thread and before the write transaction, never inside it.
+fn validate(input: &WebhookInput, allow: &[String], lookup: &dyn super::Lookup) -> AppResult<()> {
     input
         .validate()
         .map_err(|e| AppError::Validation(json::field_errors(&e)))?;
     let mut errors = vec![];
-    if let Err(e) = super::check_target(&input.url, allow) {
+    if let Err(e) = super::check_target_with(&input.url, allow, lookup) {
         errors.push(FieldError::new("/url", e));
     }
     for (i, t) in input.event_types.iter().enumerate() {
@@ -178,8 +181,9 @@ pub async fn create(
     caller.require(Scope::WebhooksManage)?;
     let input: WebhookInput = json::parse(&body.bytes)?;
     let allow = state.config.webhook_allow_hosts.clone();
+    let lookup = state.config.security.webhook_lookup.clone();
     let checked = input.clone();
-    web::block(move || validate(&checked, &allow)).await??;
+    web::block(move || validate(&checked, &allow, &*lookup)).await??;
     let key = idempotency::key(&req, &body.bytes)?;
     let max = state.config.webhook_max_per_organisation;
     let outcome = state
@@ -277,7 +281,7 @@ pub async fn list(
     tag = "webhooks",
     params(("id" = String, Path, description = "Subscription id")),
     security(("bearer" = ["webhooks:manage"])),
-    responses((status = 200, description = "The subscription", body = Webhook))
+    responses((status = 200, description = "The subscription; its version is in the `ETag` header, for `If-Match`", body = Webhook))
 )]
 #[get("/webhooks/{id}")]
 pub async fn get_one(
@@ -290,17 +294,42 @@ pub async fn get_one(
     let hook = state
         .db(move |conn| own(conn, &caller, &id)?.into_api())
         .await?;
-    Ok(HttpResponse::Ok().json(hook))
+    Ok(etagged(StatusCode::OK, &hook))
 }
 
-/// Changes a subscription with a JSON merge patch; enabling it again clears its failure count.
+/// How often a `PATCH` without `If-Match` that lost a race to another change is merged again
+/// onto the newer version before the service gives up with `409`.
+const UPDATE_ATTEMPTS: usize = 3;
+
+/// The subscription as JSON with its version as `ETag`, for `If-Match` on the next change.
+fn etagged(status: StatusCode, hook: &Webhook) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", conditional::etag(hook.version)))
+        .json(hook)
+}
+
+/// Changes a subscription with a JSON merge patch (RFC 7396); the result is validated whole.
+/// Enabling it again clears its failure count.
+///
+/// The new target is checked (its host looked up, internal addresses refused) before the
+/// write, outside the transaction, and the write applies only if the subscription is still
+/// the version that was checked (`UPDATE … WHERE version = <the version read>`). With
+/// `If-Match`, a change made by someone else in between answers `412`; without it, the patch is
+/// merged onto the newer version and checked again.
 #[utoipa::path(
     operation_id = "updateWebhook",
     tag = "webhooks",
-    params(("id" = String, Path, description = "Subscription id")),
+    params(
+        ("id" = String, Path, description = "Subscription id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` you read; a stale one gets 412")
+    ),
     request_body(content = serde_json::Value, description = "Fields to change", example = json!({"enabled": true})),
     security(("bearer" = ["webhooks:manage"])),
-    responses((status = 200, description = "The subscription", body = Webhook))
+    responses(
+        (status = 200, description = "The subscription; its version is in the `ETag` header", body = Webhook),
+        (status = 409, description = "Changed by other requests while this one was applied, again and again (`concurrent_update`); send it again", body = Problem),
+        (status = 412, description = "If-Match is stale: the subscription changed since you read it", body = Problem)
+    )
 )]
 #[patch("/webhooks/{id}")]
 pub async fn update(
@@ -308,21 +337,42 @@ pub async fn update(
     caller: Caller,
     id: web::Path<String>,
     body: JsonBody,
+    req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::WebhooksManage)?;
     let id = parse_id(&id)?;
     let patch = json::parse_patch(&body.bytes)?;
+    let if_match = conditional::if_match(&req);
     let allow = state.config.webhook_allow_hosts.clone();
-    let hook = state
-        .write(move |conn| {
-            let current = own(conn, &caller, &id)?.into_api()?;
-            let mut doc = serde_json::json!({"url": current.url, "event_types": current.event_types, "description": current.description, "enabled": current.enabled});
-            json::merge_patch(&mut doc, &patch);
-            let input: WebhookInput = json::parse(&serde_json::to_vec(&doc)?)?;
-            validate(&input, &allow)?;
-            let now = db::now();
-            let reenabled = input.enabled && !current.enabled;
-            diesel::update(w::table.find(&id))
+    let lookup = state.config.security.webhook_lookup.clone();
+    for _ in 0..UPDATE_ATTEMPTS {
+        // Read, check If-Match, merge: no transaction.
+        let (caller_r, id_r, if_match_r) = (caller.clone(), id.clone(), if_match.clone());
+        let current = state
+            .db(move |conn| {
+                let current = own(conn, &caller_r, &id_r)?.into_api()?;
+                conditional::check(if_match_r.as_deref(), current.version)?;
+                Ok(current)
+            })
+            .await?;
+        let mut doc = serde_json::json!({"url": current.url, "event_types": current.event_types,
+            "description": current.description, "enabled": current.enabled});
+        json::merge_patch(&mut doc, &patch);
+        let input: WebhookInput = json::parse(&serde_json::to_vec(&doc)?)?;
+        // The DNS lookup: on a blocking thread, with no transaction open.
+        let (checked, allow, lookup) = (input.clone(), allow.clone(), lookup.clone());
+        web::block(move || validate(&checked, &allow, &*lookup)).await??;
+        // The write, only onto the version that was read and checked.
+        let (caller_w, id_w) = (caller.clone(), id.clone());
+        let written = state
+            .write(move |conn| {
+                let now = db::now();
+                let n = diesel::update(
+                    w::table
+                        .filter(w::id.eq(&id_w))
+                        .filter(w::org_id.eq(&caller_w.org))
+                        .filter(w::version.eq(current.version)),
+                )
                 .set((
                     w::url.eq(&input.url),
                     w::event_types.eq(serde_json::to_string(&input.event_types)?),
@@ -332,16 +382,37 @@ pub async fn update(
                     w::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            if reenabled {
-                diesel::update(w::table.find(&id))
-                    .set((w::consecutive_failures.eq(0), w::disabled_reason.eq(None::<String>)))
-                    .execute(conn)?;
-            }
-            audit::record(conn, &caller, "webhook.update", "webhook", &id)?;
-            w::table.find(&id).select(Row::as_select()).first(conn)?.into_api()
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(hook))
+                db::updated_if_unchanged(n, current.version)?;
+                if input.enabled && !current.enabled {
+                    diesel::update(w::table.find(&id_w))
+                        .set((
+                            w::consecutive_failures.eq(0),
+                            w::disabled_reason.eq(None::<String>),
+                        ))
+                        .execute(conn)?;
+                }
+                audit::record(conn, &caller_w, "webhook.update", "webhook", &id_w)?;
+                w::table
+                    .find(&id_w)
+                    .select(Row::as_select())
+                    .first(conn)?
+                    .into_api()
+            })
+            .await;
+        match written {
+            Ok(hook) => return Ok(etagged(StatusCode::OK, &hook)),
+            // Changed (or deleted) after it was read: with If-Match that is the answer;
+            // without, merge onto what is there now (a deleted one answers 404 then).
+            Err(AppError::PreconditionFailed(_)) if if_match.is_none() => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(AppError::Conflict(
+        "concurrent_update",
+        format!(
+            "the subscription was changed by other requests {UPDATE_ATTEMPTS} times while this change was applied; send it again"
+        ),
+    ))
 }
 
 /// Deletes a subscription and its delivery log.

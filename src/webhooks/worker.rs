@@ -512,7 +512,7 @@ pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics
                                 }
                             }
                         }
-                        Err(AppError::Unavailable(e)) => {
+                        Err(AppError::Unavailable(e) | AppError::ConnectionLost(e)) => {
                             log::warn!("webhook worker: database unavailable: {e}");
                             wait = s.poll * 4;
                         }
