@@ -386,7 +386,7 @@ async fn routing_evaluate_stores_nothing() {
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(
         r.body["classification"]["significance_criteria"],
-        json!(["ir2690.art5.dns.unavailable"])
+        json!(["ir2690.art5_a.unavailable"])
     );
     assert_eq!(
         codes(&r.body),
@@ -447,7 +447,7 @@ async fn an_incident_that_becomes_significant_later_reaches_the_authority_then()
     );
     assert_eq!(
         cl["significance_criteria"],
-        json!(["ir2690.art5.dns.unavailable"])
+        json!(["ir2690.art5_a.unavailable"])
     );
     assert!(codes(&second.body["decision"]).contains(&(
         "authority-digital".to_string(),

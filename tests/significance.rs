@@ -178,3 +178,77 @@ async fn incidents_with_the_same_root_cause_within_the_window_count_together() {
         res.text
     );
 }
+
+/// The new facts of IR 2024/2690 through stored reports of registered entities, not only the
+/// dry run: Art. 14(b)'s weekly unavailability, Art. 3(2)'s scheduled maintenance, Art. 7(c)'s
+/// suspectedly malicious data compromise and (d)'s users, and a bad figure refused with the
+/// field named.
+#[actix_web::test]
+async fn stored_reports_are_judged_by_the_articles_points() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let tsp = register_entity(
+        &app,
+        &ctx.national(),
+        "30000010",
+        "digital_infrastructure.trust_services",
+    )
+    .await;
+    let cloud = register_entity(
+        &app,
+        &ctx.national(),
+        "30000011",
+        "digital_infrastructure.cloud",
+    )
+    .await;
+    let now = chrono::Utc::now().to_rfc3339();
+    // (entity, impact) → criteria met
+    #[rustfmt::skip]
+    let cases: Vec<(&str, serde_json::Value, Vec<&str>)> = vec![
+        // Art. 14(b): "unavailable … for more than one hour calculated on a calendar week basis".
+        (&tsp, json!({"unavailability_minutes": 10, "weekly_unavailability_minutes": 60}), vec![]),
+        (&tsp, json!({"unavailability_minutes": 10, "weekly_unavailability_minutes": 61}),
+            vec!["ir2690.art14_b.weekly_unavailability"]),
+        // Art. 3(2): a scheduled interruption is no significant incident.
+        (&tsp, json!({"scheduled_maintenance": true, "unavailability_minutes": 120,
+                      "weekly_unavailability_minutes": 120}), vec![]),
+        // Art. 7(c) and (d): an accidental compromise of ten users' data is not significant.
+        (&cloud, json!({"data_compromised": true, "data_compromised_users": 10}), vec![]),
+        (&cloud, json!({"data_compromised": true, "data_compromise_malicious": true,
+                        "data_compromised_users": 10}),
+            vec!["ir2690.art7_c.data_compromised_malicious"]),
+        (&cloud, json!({"data_compromised": true, "data_compromised_users": 1_000_001}),
+            vec!["ir2690.art7_d.data_compromised"]),
+    ];
+    for (entity, impact, expected) in cases {
+        let report = json!({"entity_id": entity, "stage": "early_warning", "aware_at": now,
+            "summary": "service incident", "impact": impact});
+        let res = send(
+            &app,
+            post(
+                "/api/v1/incidents",
+                &ctx.token(entity, Role::Entity),
+                &report,
+            ),
+        )
+        .await;
+        assert_eq!(res.status, 201, "{}", res.text);
+        let c = &res.body["decision"]["classification"];
+        assert_eq!(c["significance_criteria"], json!(expected), "{impact}: {c}");
+        assert_eq!(c["significant"], !expected.is_empty(), "{impact}");
+        assert_eq!(c["mandatory"], !expected.is_empty(), "{impact}");
+    }
+    let report = json!({"entity_id": tsp, "stage": "early_warning", "aware_at": now,
+        "summary": "service incident", "impact": {"weekly_unavailability_minutes": 10_081}});
+    let res = send(
+        &app,
+        post("/api/v1/incidents", &ctx.token(&tsp, Role::Entity), &report),
+    )
+    .await;
+    res.assert_problem(422, "validation_failed");
+    assert_eq!(
+        res.body["errors"][0]["pointer"], "/impact/weekly_unavailability_minutes",
+        "{}",
+        res.text
+    );
+}

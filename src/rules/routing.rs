@@ -107,7 +107,7 @@ pub struct Classification {
     /// The reporter declared the incident significant.
     pub declared_significant: bool,
     /// Ids of the significance criteria the reported facts meet.
-    #[schema(example = json!(["ir2690.art5.dns.unavailable"]))]
+    #[schema(example = json!(["ir2690.art5_a.unavailable"]))]
     pub significance_criteria: Vec<String>,
     pub cross_border: bool,
     pub cross_sectoral: bool,
@@ -121,7 +121,7 @@ pub struct Classification {
 pub struct RuleSetRef {
     #[schema(example = "nis2-default")]
     pub id: String,
-    #[schema(example = "2026.1")]
+    #[schema(example = "2026.2")]
     pub version: String,
 }
 
@@ -674,7 +674,7 @@ mod tests {
         assert!(cl.mandatory && cl.significant && cl.cross_border && cl.cross_sectoral);
         assert_eq!(
             (d.ruleset.id.as_str(), d.ruleset.version.as_str()),
-            ("nis2-default", "2026.1")
+            ("nis2-default", "2026.2")
         );
     }
 
@@ -693,7 +693,7 @@ mod tests {
         assert!(d.classification.significant && !d.classification.declared_significant);
         assert_eq!(
             d.classification.significance_criteria,
-            vec!["ir2690.art5.dns.unavailable"]
+            vec!["ir2690.art5_a.unavailable"]
         );
     }
 

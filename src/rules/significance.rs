@@ -3,35 +3,38 @@
 //! (Arts. 5–14) criteria. Returns the ids of the criteria met; none met and not declared
 //! significant by the reporter means not significant.
 
-use super::ruleset::{EntityType, RuleSet, TypeThresholds};
+use super::ruleset::{Criterion, EntityType, Point, RuleSet, TypeRules};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-use validator::Validate;
+use validator::{Validate, ValidationError, ValidationErrors};
 
-/// Structured impact facts of an incident, as far as the reporter knows them.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
+/// Structured impact facts of an incident, as far as the reporter knows them. Each fact names
+/// the criteria of NIS2 Art. 23(3) or of Implementing Regulation (EU) 2024/2690 (the IR) that
+/// read it. Users are counted as IR Art. 3(3) says: customers with a contract giving access to
+/// the service, and the natural and legal persons associated with business customers; where
+/// the entity cannot count them, its estimate of the possible maximum (IR recital 30).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Impact {
-    /// Direct financial loss caused or likely, in euro (at most 10^12).
-    #[validate(range(max = 1_000_000_000_000_u64))]
+    /// Direct financial loss caused or likely, in euro (IR Art. 3(1)(a), Art. 4).
     #[schema(maximum = 1_000_000_000_000_u64)]
     pub financial_loss_eur: Option<u64>,
-    /// The entity's total annual turnover of the last financial year, in euro.
-    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    /// The entity's total annual turnover of the last financial year, in euro (IR Art. 3(1)(a)).
     #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub annual_turnover_eur: Option<u64>,
-    /// Deaths caused or likely.
-    #[validate(range(max = 1_000_000))]
+    /// Deaths caused or likely (IR Art. 3(1)(c)).
     #[schema(maximum = 1_000_000)]
     pub deaths: Option<u32>,
-    /// Considerable damage to a person's health caused or likely.
+    /// Considerable damage to a person's health caused or likely (IR Art. 3(1)(d)).
     #[serde(default)]
     pub health_damage: bool,
-    /// Trade secrets exfiltrated or likely exfiltrated.
+    /// Trade secrets exfiltrated or likely exfiltrated (IR Art. 3(1)(b)).
     #[serde(default)]
     pub trade_secrets_exfiltrated: bool,
-    /// Successful, suspectedly malicious and unauthorised access able to cause severe disruption.
+    /// A successful, suspectedly malicious and unauthorised access to network and information
+    /// systems occurred, capable of causing severe operational disruption (IR Art. 3(1)(e)).
+    /// Not the same as `data_compromise_malicious`.
     #[serde(default)]
     pub malicious_access: bool,
     /// Severe operational disruption of the services, or financial loss, for the entity (Art. 23(3)(a)).
@@ -40,40 +43,240 @@ pub struct Impact {
     /// Considerable material or non-material damage to others (Art. 23(3)(b)).
     #[serde(default)]
     pub considerable_damage_to_others: bool,
-    /// Minutes the service was completely unavailable.
-    #[validate(range(max = 5_256_000))]
+    /// Minutes the service was completely unavailable (IR Arts. 5(a), 6(a), 7(a), 8(a), 9(a),
+    /// 10(a), 14(a)). For the criteria that set no duration (Arts. 6(a), 8(a), 11–13(a)), any
+    /// number above zero says that the service was completely unavailable.
     #[schema(maximum = 5_256_000)]
     pub unavailability_minutes: Option<u32>,
-    /// Minutes the service's availability was limited (or its responses slow).
-    #[validate(range(max = 5_256_000))]
+    /// Minutes the service's availability was limited, or its responses slow (IR Arts. 5(b),
+    /// 6(b), 7(b), 8(b), 9(b), 10(b)). For the criteria that set no duration (Arts. 11–13(b),
+    /// 14(c)), any number above zero says that the availability was limited.
     #[schema(maximum = 5_256_000)]
     pub degraded_minutes: Option<u32>,
-    /// Average response time while degraded, in seconds (DNS and TLD).
-    #[validate(range(min = 0.0, max = 86400.0))]
+    /// A trust service's unavailability to users or relying parties in the calendar week
+    /// (Monday to Sunday) of this incident, in minutes, added up over the week: this incident's
+    /// and the week's other unavailability, scheduled interruptions excepted (IR Art. 14(b):
+    /// "unavailable … for more than one hour calculated on a calendar week basis"). For an
+    /// incident over two weeks, the larger of the two totals. At most the minutes of a week.
+    #[schema(maximum = 10_080)]
+    pub weekly_unavailability_minutes: Option<u32>,
+    /// Average response time while degraded, in seconds (IR Arts. 5(b) and 6(b), DNS and TLD).
     #[schema(minimum = 0.0, maximum = 86400.0)]
     pub response_time_seconds: Option<f64>,
-    /// Users (or relying parties) affected.
-    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    /// Users (or relying parties) in the Union impacted by the unavailability or the limited
+    /// availability (IR Arts. 7(b), 9(b), 10(b), 11–13(a) and (b), 14(c)).
     #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub users_affected: Option<u64>,
-    /// Share of the service's users in the Union affected, in percent.
-    #[validate(range(min = 0.0, max = 100.0))]
+    /// The same as a share of the service's users in the Union, in percent. The IR's user
+    /// thresholds are "more than X % or more than N users, whichever number is smaller": a
+    /// share or a count above its figure meets them.
     #[schema(minimum = 0.0, maximum = 100.0)]
     pub users_affected_percent: Option<f64>,
-    /// Integrity, confidentiality or authenticity of stored, transmitted or processed data compromised.
+    /// Integrity, confidentiality or authenticity of stored, transmitted or processed data
+    /// compromised (IR Arts. 5(c), 6(c), 7(c)–(d), 8(c), 9(c)–(d), 10(c)–(d), 11–13(c)–(d), 14(e)).
     #[serde(default)]
     pub data_compromised: bool,
-    /// Users whose data was compromised.
-    #[validate(range(max = 9_223_372_036_854_775_807_u64))]
+    /// The data compromise results from a suspectedly malicious action (IR Arts. 7(c), 8(c),
+    /// 9(c), 10(c), 11(c), 12(c), 13(c)), whatever the number of users. Needs
+    /// `data_compromised`. Distinct from `malicious_access` (Art. 3(1)(e)), which is about
+    /// access to systems, not data.
+    #[serde(default)]
+    pub data_compromise_malicious: bool,
+    /// Users (or relying parties) in the Union whose data was compromised (IR Arts. 7(d), 9(d),
+    /// 10(d), 11–13(d), 14(e)). Above zero, needs `data_compromised`.
     #[schema(maximum = 9_223_372_036_854_775_807_u64)]
     pub data_compromised_users: Option<u64>,
-    /// Share of users whose data was compromised, in percent.
-    #[validate(range(min = 0.0, max = 100.0))]
+    /// The same as a share of the service's users in the Union, in percent. Above zero, needs
+    /// `data_compromised`.
     #[schema(minimum = 0.0, maximum = 100.0)]
     pub data_compromised_users_percent: Option<f64>,
-    /// Physical access to restricted areas compromised.
+    /// DNS: domain names whose data was compromised due to misconfiguration, for IR Art. 5(c)'s
+    /// exception ("fewer than 1 000 domain names …, amounting to not more than 1 % of the domain
+    /// names managed …, compromised due to misconfiguration"). Give it only when the compromise
+    /// is due to misconfiguration; needs `data_compromised` and `domains_managed`, and at most
+    /// that many. Without it, or with `data_compromise_malicious`, the exception does not apply.
+    #[schema(maximum = 1_000_000_000_000_u64)]
+    pub misconfigured_domains: Option<u64>,
+    /// DNS: domain names the DNS service provider manages (IR Art. 5(c)).
+    #[schema(minimum = 1, maximum = 1_000_000_000_000_u64)]
+    pub domains_managed: Option<u64>,
+    /// Physical access to restricted areas compromised (IR Arts. 8(d) and 14(d)).
     #[serde(default)]
     pub physical_access_compromised: bool,
+    /// The interruption reported is a scheduled interruption of service, or a planned
+    /// consequence of a scheduled maintenance operation carried out by or on behalf of the
+    /// entity: IR Art. 3(2) says these are not significant incidents, so the availability
+    /// criteria (unavailability, limited availability, slow responses, weekly unavailability)
+    /// do not apply. The other criteria still do: an unplanned consequence is no planned one.
+    /// An overrun of the planned window is not planned either: report it with this flag unset
+    /// and the figures of the overrun.
+    #[serde(default)]
+    pub scheduled_maintenance: bool,
+}
+
+/// The largest financial and domain-name figures accepted: 10^12. Counts up to this are exact
+/// in an `f64`, which the share comparisons use.
+const MAX_AMOUNT: u64 = 1_000_000_000_000;
+/// The largest user count accepted (the largest stored integer).
+const MAX_COUNT: u64 = 9_223_372_036_854_775_807;
+/// Minutes in a year and in a week.
+const YEAR_MINUTES: u32 = 5_256_000;
+const WEEK_MINUTES: u32 = 10_080;
+
+/// A range error on `field`, in the form the problem document describes ("must be between …").
+fn range<T: PartialOrd + Serialize + Copy>(
+    errors: &mut ValidationErrors,
+    field: &'static str,
+    value: Option<T>,
+    min: Option<T>,
+    max: T,
+) {
+    let Some(v) = value else { return };
+    // Written so that a NaN (which serde_json never produces) fails as well.
+    let ok = min.is_none_or(|m| v >= m) && v <= max;
+    if !ok {
+        let mut e = ValidationError::new("range");
+        if let Some(m) = min {
+            e.add_param("min".into(), &m);
+        }
+        e.add_param("max".into(), &max);
+        e.add_param("value".into(), &v);
+        errors.add(field, e);
+    }
+}
+
+fn inconsistent(errors: &mut ValidationErrors, field: &'static str, message: &'static str) {
+    errors.add(
+        field,
+        ValidationError::new("inconsistent").with_message(message.into()),
+    );
+}
+
+/// Ranges on every number, and the facts that only make sense together: a problem naming the
+/// field (`/impact/<field>`) rather than a silent guess.
+impl Validate for Impact {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let mut e = ValidationErrors::new();
+        let pct = (Some(0.0), 100.0);
+        range(
+            &mut e,
+            "financial_loss_eur",
+            self.financial_loss_eur,
+            None,
+            MAX_AMOUNT,
+        );
+        range(
+            &mut e,
+            "annual_turnover_eur",
+            self.annual_turnover_eur,
+            None,
+            MAX_COUNT,
+        );
+        range(&mut e, "deaths", self.deaths, None, 1_000_000);
+        range(
+            &mut e,
+            "unavailability_minutes",
+            self.unavailability_minutes,
+            None,
+            YEAR_MINUTES,
+        );
+        range(
+            &mut e,
+            "degraded_minutes",
+            self.degraded_minutes,
+            None,
+            YEAR_MINUTES,
+        );
+        range(
+            &mut e,
+            "weekly_unavailability_minutes",
+            self.weekly_unavailability_minutes,
+            None,
+            WEEK_MINUTES,
+        );
+        range(
+            &mut e,
+            "response_time_seconds",
+            self.response_time_seconds,
+            Some(0.0),
+            86_400.0,
+        );
+        range(
+            &mut e,
+            "users_affected",
+            self.users_affected,
+            None,
+            MAX_COUNT,
+        );
+        range(
+            &mut e,
+            "users_affected_percent",
+            self.users_affected_percent,
+            pct.0,
+            pct.1,
+        );
+        range(
+            &mut e,
+            "data_compromised_users",
+            self.data_compromised_users,
+            None,
+            MAX_COUNT,
+        );
+        range(
+            &mut e,
+            "data_compromised_users_percent",
+            self.data_compromised_users_percent,
+            pct.0,
+            pct.1,
+        );
+        range(
+            &mut e,
+            "misconfigured_domains",
+            self.misconfigured_domains,
+            None,
+            MAX_AMOUNT,
+        );
+        range(
+            &mut e,
+            "domains_managed",
+            self.domains_managed,
+            Some(1),
+            MAX_AMOUNT,
+        );
+        if !self.data_compromised {
+            let needs = "needs data_compromised: a detail of a data compromise not reported";
+            if self.data_compromise_malicious {
+                inconsistent(&mut e, "data_compromise_malicious", needs);
+            }
+            if self.data_compromised_users.is_some_and(|n| n > 0) {
+                inconsistent(&mut e, "data_compromised_users", needs);
+            }
+            if self.data_compromised_users_percent.is_some_and(|p| p > 0.0) {
+                inconsistent(&mut e, "data_compromised_users_percent", needs);
+            }
+            if self.misconfigured_domains.is_some() {
+                inconsistent(&mut e, "misconfigured_domains", needs);
+            }
+        }
+        match (self.misconfigured_domains, self.domains_managed) {
+            (Some(_), None) => inconsistent(
+                &mut e,
+                "misconfigured_domains",
+                "needs domains_managed: Art. 5(c) compares the two",
+            ),
+            (Some(n), Some(m)) if n > m => inconsistent(
+                &mut e,
+                "misconfigured_domains",
+                "must be at most domains_managed",
+            ),
+            _ => {}
+        }
+        if e.is_empty() {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
 }
 
 /// An earlier incident of the same entity, for the recurring-incident rule.
@@ -141,63 +344,91 @@ pub fn ir2690_applies(sectors: &[&str]) -> bool {
     sectors.iter().any(|s| EntityType::of_sector(s).is_some())
 }
 
+/// "More than `threshold` minutes": `Some(0)` as threshold is any duration above zero.
 fn more_than(value: Option<u32>, threshold: Option<u32>) -> bool {
     matches!((value, threshold), (Some(v), Some(t)) if v > t)
 }
 
+/// "More than `percent` % … or more than `count` …, whichever number is smaller": the smaller
+/// of the two figures is exceeded exactly when the share is above the percentage or the
+/// number above the count, so either one exceeded meets the threshold. A point with no user
+/// threshold is met by any number.
 fn users_over(
-    impact: &Impact,
-    percent: Option<f64>,
-    count: Option<u64>,
     users: Option<u64>,
     share: Option<f64>,
+    percent: Option<f64>,
+    count: Option<u64>,
 ) -> bool {
     if percent.is_none() && count.is_none() {
         return true;
     }
     let by_share = matches!((share, percent), (Some(s), Some(p)) if s > p);
     let by_count = matches!((users, count), (Some(u), Some(c)) if u > c);
-    let _ = impact;
     by_share || by_count
 }
 
-fn type_criteria(t: EntityType, th: &TypeThresholds, i: &Impact, out: &mut Vec<String>) {
-    let id = |what: &str| format!("ir2690.art{}.{}.{what}", th.article, t.as_str());
-    if more_than(i.unavailability_minutes, th.unavailable_minutes) {
-        out.push(id("unavailable"));
+/// IR Art. 5(c)'s exception: fewer than N domain names, not more than P % of those managed,
+/// compromised due to misconfiguration. The reading a supervisory authority applies: the
+/// entity must show the exception, so it holds only when both counts are given; and a
+/// compromise suspected to be malicious is not one "due to misconfiguration".
+fn misconfiguration_excepted(p: &Point, i: &Impact) -> bool {
+    let Some(ex) = p.misconfiguration_exception else {
+        return false;
+    };
+    match (i.misconfigured_domains, i.domains_managed) {
+        // Both at most 10^12 (validated), so exact in f64; `as` never panics.
+        (Some(n), Some(m)) if !i.data_compromise_malicious => {
+            n < ex.fewer_than_domains && n as f64 * 100.0 <= m as f64 * ex.max_percent
+        }
+        _ => false,
     }
-    if th.limited_minutes.is_some()
-        && more_than(i.degraded_minutes, th.limited_minutes)
-        && (th.limited_users_percent.is_some() || th.limited_users.is_some())
-        && users_over(
-            i,
-            th.limited_users_percent,
-            th.limited_users,
+}
+
+/// Whether the facts meet one point of Arts. 5–14. Pure: the point's criterion and thresholds
+/// say what it reads (`Point::required_inputs`).
+fn point_met(p: &Point, i: &Impact) -> bool {
+    // Art. 3(2): "Scheduled interruptions of service and planned consequences of scheduled
+    // maintenance operations carried out by or on behalf of the relevant entities shall not
+    // be considered to be significant incidents."
+    if p.criterion.is_availability() && i.scheduled_maintenance {
+        return false;
+    }
+    let users = || {
+        users_over(
             i.users_affected,
             i.users_affected_percent,
+            p.users_percent,
+            p.users,
         )
-    {
-        out.push(id("limited_availability"));
-    }
-    if let (Some(secs), Some(limit)) = (i.response_time_seconds, th.slow_response_seconds) {
-        if secs > limit && more_than(i.degraded_minutes, th.slow_minutes) {
-            out.push(id("slow_response"));
+    };
+    match p.criterion {
+        Criterion::Unavailable => more_than(i.unavailability_minutes, p.minutes) && users(),
+        Criterion::LimitedAvailability => more_than(i.degraded_minutes, p.minutes) && users(),
+        Criterion::SlowResponse => {
+            matches!((i.response_time_seconds, p.seconds), (Some(s), Some(l)) if s > l)
+                && more_than(i.degraded_minutes, p.minutes)
         }
+        Criterion::WeeklyUnavailability => more_than(i.weekly_unavailability_minutes, p.minutes),
+        Criterion::DataCompromised => {
+            i.data_compromised
+                && users_over(
+                    i.data_compromised_users,
+                    i.data_compromised_users_percent,
+                    p.users_percent,
+                    p.users,
+                )
+                && !misconfiguration_excepted(p, i)
+        }
+        Criterion::DataCompromisedMalicious => i.data_compromised && i.data_compromise_malicious,
+        Criterion::PhysicalAccess => i.physical_access_compromised,
     }
-    if th.data_compromised
-        && i.data_compromised
-        && users_over(
-            i,
-            th.data_compromised_users_percent,
-            th.data_compromised_users,
-            i.data_compromised_users,
-            i.data_compromised_users_percent,
-        )
-    {
-        out.push(id("data_compromised"));
-    }
-    if th.physical_access && i.physical_access_compromised {
-        out.push(id("physical_access"));
+}
+
+fn type_criteria(rules: &TypeRules, i: &Impact, out: &mut Vec<String>) {
+    for p in &rules.points {
+        if point_met(p, i) {
+            out.push(p.rule_id(&rules.article));
+        }
     }
 }
 
@@ -273,21 +504,31 @@ pub fn criteria(
             out.push("ir2690.art4.recurring".to_string());
         }
     }
-    // Arts. 5–14: type-specific criteria.
+    // Arts. 5–14: type-specific criteria (Art. 3(1)(g)).
     for t in types {
-        if let Some(th) = rs.types.get(&t) {
-            type_criteria(t, th, impact, &mut out);
+        if let Some(rules) = rs.types.get(&t) {
+            type_criteria(rules, impact, &mut out);
         }
     }
-    out.dedup();
+    // An entity of two types under one article (MSP and MSSP, Art. 10) meets its points once.
+    let mut seen = std::collections::HashSet::new();
+    out.retain(|c| seen.insert(c.clone()));
     out
 }
+
+/// The law's table as test rows, shared with the HTTP test of the dry run.
+#[cfg(test)]
+#[path = "ir2690_table.rs"]
+mod ir2690_table;
 
 #[cfg(test)]
 #[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::*;
     use chrono::TimeZone;
+    use serde_json::json;
+
+    use super::ir2690_table;
 
     fn at(days: i64) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 6, 1, 12, 0, 0).unwrap() + chrono::Duration::days(days)
@@ -305,64 +546,48 @@ mod tests {
         )
     }
 
-    /// Each criterion on both sides of its boundary: sector, impact → criteria met.
+    /// IR 2024/2690 Arts. 3–14, point by point, for every entity type of its Art. 1: the
+    /// shared table (`ir2690_table.rs`, whose rows quote the articles), both sides of every
+    /// threshold and both ways of every "whichever number is smaller".
     #[test]
-    fn the_significance_table() {
-        let dns = "digital_infrastructure.dns";
+    fn the_law_s_significance_table() {
+        let rows = ir2690_table::rows();
+        assert!(rows.len() > 100, "{} rows", rows.len());
+        for r in rows {
+            let impact: Impact = serde_json::from_value(r.impact.clone())
+                .unwrap_or_else(|e| panic!("{}: {e}", r.case));
+            assert!(impact.validate().is_ok(), "{}: valid facts", r.case);
+            assert_eq!(met(r.sector, impact), r.expected, "{}", r.case);
+        }
+    }
+
+    /// Every point of the rule set is reached by a row of the table that meets it: no point of
+    /// Arts. 5–14 goes untested.
+    #[test]
+    fn every_point_of_the_rule_set_is_met_by_a_row() {
+        let rs = RuleSet::nis2_default();
+        let rows = ir2690_table::rows();
+        for (t, rules) in &rs.types {
+            for p in &rules.points {
+                let id = p.rule_id(&rules.article);
+                assert!(
+                    rows.iter()
+                        .any(|r| EntityType::of_sector(r.sector) == Some(*t)
+                            && r.expected.contains(&id)),
+                    "no row meets {id} for {t:?}"
+                );
+            }
+        }
+    }
+
+    /// NIS2 Art. 23(3) for every entity, and IR Art. 3(1)(b)–(d) for the types it covers.
+    #[test]
+    fn the_general_criteria() {
         let cloud = "digital_infrastructure.cloud";
-        let tsp = "digital_infrastructure.trust_services";
+        let energy = "energy.electricity";
         let i = Impact::default;
         let table: Vec<(&str, &str, Impact, Vec<&str>)> = vec![
-            ("nothing happened", dns, i(), vec![]),
-            // Art. 3(1)(a): EUR 500 000 or 5 % of turnover, whichever is lower.
-            (
-                "loss of exactly EUR 500 000",
-                dns,
-                Impact {
-                    financial_loss_eur: Some(500_000),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "loss over EUR 500 000",
-                dns,
-                Impact {
-                    financial_loss_eur: Some(500_001),
-                    ..i()
-                },
-                vec!["ir2690.art3_1_a.financial_loss"],
-            ),
-            (
-                "loss at 5 % of a EUR 4 M turnover",
-                cloud,
-                Impact {
-                    financial_loss_eur: Some(200_000),
-                    annual_turnover_eur: Some(4_000_000),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "loss over 5 % of a EUR 4 M turnover",
-                cloud,
-                Impact {
-                    financial_loss_eur: Some(200_001),
-                    annual_turnover_eur: Some(4_000_000),
-                    ..i()
-                },
-                vec!["ir2690.art3_1_a.financial_loss"],
-            ),
-            (
-                "a large turnover keeps the EUR 500 000 cap",
-                cloud,
-                Impact {
-                    financial_loss_eur: Some(500_001),
-                    annual_turnover_eur: Some(1_000_000_000),
-                    ..i()
-                },
-                vec!["ir2690.art3_1_a.financial_loss"],
-            ),
+            // Art. 3(1)(b): "exfiltration of trade secrets".
             (
                 "trade secrets",
                 cloud,
@@ -372,6 +597,7 @@ mod tests {
                 },
                 vec!["ir2690.art3_1_b.trade_secrets"],
             ),
+            // Art. 3(1)(c): "the death of a natural person"; also Art. 23(3)(b).
             (
                 "a death",
                 cloud,
@@ -384,6 +610,7 @@ mod tests {
                     "ir2690.art3_1_c.death",
                 ],
             ),
+            // Art. 3(1)(d): "considerable damage to a natural person's health".
             (
                 "health damage",
                 cloud,
@@ -396,186 +623,10 @@ mod tests {
                     "ir2690.art3_1_d.health_damage",
                 ],
             ),
-            (
-                "malicious access",
-                cloud,
-                Impact {
-                    malicious_access: true,
-                    ..i()
-                },
-                vec!["ir2690.art3_1_e.malicious_access"],
-            ),
-            // Art. 5 DNS: more than 30 minutes unavailable; slower than 10 s for more than an hour.
-            (
-                "DNS down 30 minutes",
-                dns,
-                Impact {
-                    unavailability_minutes: Some(30),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "DNS down 31 minutes",
-                dns,
-                Impact {
-                    unavailability_minutes: Some(31),
-                    ..i()
-                },
-                vec!["ir2690.art5.dns.unavailable"],
-            ),
-            (
-                "DNS slow 60 minutes",
-                dns,
-                Impact {
-                    response_time_seconds: Some(11.0),
-                    degraded_minutes: Some(60),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "DNS slow 61 minutes",
-                dns,
-                Impact {
-                    response_time_seconds: Some(11.0),
-                    degraded_minutes: Some(61),
-                    ..i()
-                },
-                vec!["ir2690.art5.dns.slow_response"],
-            ),
-            (
-                "DNS 10 s for hours",
-                dns,
-                Impact {
-                    response_time_seconds: Some(10.0),
-                    degraded_minutes: Some(600),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "DNS data compromised",
-                dns,
-                Impact {
-                    data_compromised: true,
-                    ..i()
-                },
-                vec!["ir2690.art5.dns.data_compromised"],
-            ),
-            // Art. 6 TLD: any complete unavailability.
-            (
-                "TLD down a minute",
-                "digital_infrastructure.tld",
-                Impact {
-                    unavailability_minutes: Some(1),
-                    ..i()
-                },
-                vec!["ir2690.art6.tld.unavailable"],
-            ),
-            // Art. 7 cloud: limited for over an hour for over 5 % or 1 million users.
-            (
-                "cloud limited 61 min for 5 %",
-                cloud,
-                Impact {
-                    degraded_minutes: Some(61),
-                    users_affected_percent: Some(5.0),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "cloud limited 61 min for 5.1 %",
-                cloud,
-                Impact {
-                    degraded_minutes: Some(61),
-                    users_affected_percent: Some(5.1),
-                    ..i()
-                },
-                vec!["ir2690.art7.cloud.limited_availability"],
-            ),
-            (
-                "cloud limited 60 min for 2 M users",
-                cloud,
-                Impact {
-                    degraded_minutes: Some(60),
-                    users_affected: Some(2_000_000),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "cloud limited 61 min for 1 000 001 users",
-                cloud,
-                Impact {
-                    degraded_minutes: Some(61),
-                    users_affected: Some(1_000_001),
-                    ..i()
-                },
-                vec!["ir2690.art7.cloud.limited_availability"],
-            ),
-            (
-                "data centre intrusion",
-                "digital_infrastructure.data_centre",
-                Impact {
-                    physical_access_compromised: true,
-                    ..i()
-                },
-                vec!["ir2690.art8.data_centre.physical_access"],
-            ),
-            // Art. 14 trust services: more than 20 minutes; data of more than 100 users or 0.1 %.
-            (
-                "TSP down 20 minutes",
-                tsp,
-                Impact {
-                    unavailability_minutes: Some(20),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "TSP down 21 minutes",
-                tsp,
-                Impact {
-                    unavailability_minutes: Some(21),
-                    ..i()
-                },
-                vec!["ir2690.art14.trust_service.unavailable"],
-            ),
-            (
-                "TSP data of 100 users",
-                tsp,
-                Impact {
-                    data_compromised: true,
-                    data_compromised_users: Some(100),
-                    ..i()
-                },
-                vec![],
-            ),
-            (
-                "TSP data of 101 users",
-                tsp,
-                Impact {
-                    data_compromised: true,
-                    data_compromised_users: Some(101),
-                    ..i()
-                },
-                vec!["ir2690.art14.trust_service.data_compromised"],
-            ),
-            (
-                "marketplace out for 6 %",
-                "digital_providers.online_marketplaces",
-                Impact {
-                    degraded_minutes: Some(1),
-                    users_affected_percent: Some(6.0),
-                    ..i()
-                },
-                vec!["ir2690.art11.online_marketplace.limited_availability"],
-            ),
             // Entities outside the implementing regulation: Art. 23(3) only.
             (
                 "energy: a large loss alone",
-                "energy.electricity",
+                energy,
                 Impact {
                     financial_loss_eur: Some(9_000_000),
                     unavailability_minutes: Some(600),
@@ -585,7 +636,7 @@ mod tests {
             ),
             (
                 "energy: severe disruption",
-                "energy.electricity",
+                energy,
                 Impact {
                     severe_operational_disruption: true,
                     ..i()
@@ -594,17 +645,113 @@ mod tests {
             ),
             (
                 "energy: damage to others",
-                "energy.electricity",
+                energy,
                 Impact {
                     considerable_damage_to_others: true,
                     ..i()
                 },
                 vec!["nis2.art23_3_b.considerable_damage"],
             ),
+            // Art. 3(2) leaves Art. 23(3) and Art. 3(1) alone.
+            (
+                "scheduled maintenance with a death",
+                cloud,
+                Impact {
+                    scheduled_maintenance: true,
+                    deaths: Some(1),
+                    unavailability_minutes: Some(600),
+                    ..i()
+                },
+                vec![
+                    "nis2.art23_3_b.considerable_damage",
+                    "ir2690.art3_1_c.death",
+                ],
+            ),
         ];
         for (what, sector, impact, expected) in table {
             assert_eq!(met(sector, impact), expected, "{what}");
         }
+    }
+
+    /// An entity that is both a managed service provider and a managed security service
+    /// provider meets each point of Art. 10 once.
+    #[test]
+    fn two_types_under_one_article_meet_each_point_once() {
+        let found = criteria(
+            &RuleSet::nis2_default(),
+            &["ict_service_management.msp", "ict_service_management.mssp"],
+            &Impact {
+                unavailability_minutes: Some(31),
+                ..Default::default()
+            },
+            None,
+            at(0),
+            None,
+            &[],
+        );
+        assert_eq!(found, vec!["ir2690.art10_a.unavailable"]);
+    }
+
+    /// Ranges on every number and facts that only go together: the error names the field.
+    #[test]
+    fn bad_facts_are_refused_naming_the_field() {
+        let bad = |v: serde_json::Value| -> Vec<String> {
+            let impact: Impact = serde_json::from_value(v).unwrap();
+            let mut fields: Vec<String> = impact
+                .validate()
+                .unwrap_err()
+                .errors()
+                .keys()
+                .map(|k| k.to_string())
+                .collect();
+            fields.sort();
+            fields
+        };
+        let ok = |v: serde_json::Value| {
+            let impact: Impact = serde_json::from_value(v.clone()).unwrap();
+            assert!(impact.validate().is_ok(), "{v}");
+        };
+        #[rustfmt::skip]
+        let cases: Vec<(serde_json::Value, &str)> = vec![
+            (json!({"weekly_unavailability_minutes": 10_081}), "weekly_unavailability_minutes"),
+            (json!({"unavailability_minutes": 5_256_001}), "unavailability_minutes"),
+            (json!({"degraded_minutes": 5_256_001}), "degraded_minutes"),
+            (json!({"financial_loss_eur": 1_000_000_000_001_u64}), "financial_loss_eur"),
+            (json!({"deaths": 1_000_001}), "deaths"),
+            (json!({"response_time_seconds": -0.5}), "response_time_seconds"),
+            (json!({"response_time_seconds": 86_400.5}), "response_time_seconds"),
+            (json!({"users_affected_percent": 100.01}), "users_affected_percent"),
+            (json!({"users_affected_percent": -1.0}), "users_affected_percent"),
+            (json!({"users_affected": 9_223_372_036_854_775_808_u64}), "users_affected"),
+            (json!({"data_compromised": true, "data_compromised_users_percent": 100.5}), "data_compromised_users_percent"),
+            (json!({"data_compromised": true, "misconfigured_domains": 0, "domains_managed": 0}), "domains_managed"),
+            (json!({"data_compromised": true, "misconfigured_domains": 1_000_000_000_001_u64, "domains_managed": 1_000_000_000_000_u64}), "misconfigured_domains"),
+            (json!({"data_compromise_malicious": true}), "data_compromise_malicious"),
+            (json!({"data_compromised_users": 5}), "data_compromised_users"),
+            (json!({"data_compromised_users_percent": 0.5}), "data_compromised_users_percent"),
+            (json!({"data_compromised": true, "misconfigured_domains": 5}), "misconfigured_domains"),
+            (json!({"data_compromised": true, "misconfigured_domains": 11, "domains_managed": 10}), "misconfigured_domains"),
+        ];
+        for (v, field) in cases {
+            assert_eq!(bad(v.clone()), vec![field.to_string()], "{v}");
+        }
+        // Just inside every range.
+        ok(
+            json!({"weekly_unavailability_minutes": 10_080, "unavailability_minutes": 5_256_000,
+                  "degraded_minutes": 5_256_000, "financial_loss_eur": 1_000_000_000_000_u64,
+                  "deaths": 1_000_000, "response_time_seconds": 86_400.0,
+                  "users_affected_percent": 100.0, "users_affected": 9_223_372_036_854_775_807_u64,
+                  "data_compromised": true, "data_compromised_users_percent": 0.0,
+                  "misconfigured_domains": 10, "domains_managed": 10}),
+        );
+        ok(
+            json!({"response_time_seconds": 0.0, "users_affected_percent": 0.0,
+                  "data_compromised_users": 0, "domains_managed": 1}),
+        );
+        // A number of the wrong kind does not parse at all.
+        assert!(
+            serde_json::from_value::<Impact>(json!({"weekly_unavailability_minutes": -1})).is_err()
+        );
     }
 
     /// Art. 4: at least two incidents within six months, same root cause, together over the
