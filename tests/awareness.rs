@@ -692,24 +692,127 @@ async fn weeks_are_iso_weeks_in_json_csv_and_svg() {
     assert_eq!(svg.header("content-type").unwrap(), "image/svg+xml");
     let doc = roxmltree::Document::parse(&svg.text).expect("well-formed SVG");
     assert_eq!(doc.root_element().tag_name().name(), "svg");
-    // March 2026 touches ISO weeks 9 to 14: six bars.
-    let bars = doc
+    // March 2026 touches ISO weeks 9 to 14: six bars, each a significant and an other part.
+    let parts = doc
         .descendants()
-        .filter(|n| n.has_tag_name("rect") && n.attribute("fill") == Some("#1F77B4"))
+        .filter(|n| {
+            n.has_tag_name("rect")
+                && n.attribute("fill") == Some(nis2hub::awareness::chart::OTHER)
+                && n.parent().is_some_and(|p| p.has_tag_name("svg"))
+                && n.attribute("y") != Some("42")
+        })
         .count();
-    assert_eq!(bars, 6, "{}", svg.text);
+    assert_eq!(parts, 6, "{}", svg.text);
+}
 
-    let r = send(
-        &app,
-        get(
-            &format!("/api/v1/awareness?{PERIOD}&group_by=sector"),
-            &national,
-        )
-        .insert_header(("Accept", "image/svg+xml")),
-    )
-    .await;
-    r.assert_problem(400, "invalid_query");
-    assert_eq!(r.body["errors"][0]["pointer"], "/group_by");
+/// The charts a national CSIRT puts in a briefing: one per `group_by`, rendered by a real SVG
+/// renderer (`rsvg-convert`, Debian's librsvg2-bin) to PNG, with whole-number ticks, one
+/// centred label per bar, a legend, and an accessible title and description.
+#[actix_web::test]
+async fn every_grouping_renders_as_a_chart() {
+    let ctx = Ctx::new();
+    let mut rows = energy_and_health();
+    rows.push(Row {
+        threat_type: Some("intrusions"),
+        ..row("health-0", "health", t(6))
+    });
+    seed(&ctx, &rows);
+    let app = app!(ctx);
+    let dir = tempfile::tempdir().unwrap();
+    // CHARTS_DIR=… keeps the rendered charts for a look.
+    let keep = std::env::var_os("CHARTS_DIR");
+    for (who, token) in [
+        ("national", ctx.national()),
+        ("csirt", ctx.token("csirt-energy", Role::SectoralCsirt)),
+    ] {
+        for group_by in [
+            "sector",
+            "week",
+            "threat_type",
+            "root_cause_category",
+            "category",
+            "stage",
+        ] {
+            let r = send(
+                &app,
+                get(
+                    &format!("/api/v1/awareness?{PERIOD}&group_by={group_by}"),
+                    &token,
+                )
+                .insert_header(("Accept", "image/svg+xml")),
+            )
+            .await;
+            assert_eq!(r.status, 200, "{who} {group_by}: {}", r.text);
+            let doc = roxmltree::Document::parse(&r.text).expect("well-formed SVG");
+            let texts: Vec<&str> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("text"))
+                .filter_map(|n| n.text())
+                .collect();
+            let title = doc
+                .descendants()
+                .find(|n| n.has_tag_name("title"))
+                .and_then(|n| n.text())
+                .unwrap_or_default();
+            assert!(title.starts_with("Incidents by"), "{group_by}: {title}");
+            assert!(doc.descendants().any(|n| n.has_tag_name("desc")));
+            for legend in ["significant", "other incidents"] {
+                assert!(texts.contains(&legend), "{group_by}: legend {legend}");
+            }
+            // One label per bar, each the group's key, centred under it.
+            let json = send(
+                &app,
+                get(
+                    &format!("/api/v1/awareness?{PERIOD}&group_by={group_by}"),
+                    &token,
+                ),
+            )
+            .await;
+            for g in json.body["groups"].as_array().unwrap() {
+                let label = g["key"].as_str().unwrap_or("(not given)");
+                let n = doc
+                    .descendants()
+                    .filter(|n| n.has_tag_name("text") && n.text() == Some(label))
+                    .count();
+                assert_eq!(n, 1, "{who} {group_by}: label {label}");
+            }
+            // Ticks are whole numbers.
+            let ticks: Vec<&str> = doc
+                .descendants()
+                .filter(|n| n.has_tag_name("text") && n.attribute("text-anchor") == Some("end"))
+                .filter(|n| n.attribute("transform").is_none())
+                .filter_map(|n| n.text())
+                .collect();
+            assert!(ticks.len() >= 2, "{group_by}: {ticks:?}");
+            for t in &ticks {
+                assert!(t.parse::<u64>().is_ok(), "{group_by}: tick {t}");
+            }
+            let svg_path = dir.path().join(format!("{who}-{group_by}.svg"));
+            let png_path = dir.path().join(format!("{who}-{group_by}.png"));
+            std::fs::write(&svg_path, &r.text).unwrap();
+            let out = std::process::Command::new("rsvg-convert")
+                .arg("-o")
+                .arg(&png_path)
+                .arg(&svg_path)
+                .output()
+                .expect("rsvg-convert (Debian librsvg2-bin) renders the chart");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let png = std::fs::read(&png_path).unwrap();
+            assert!(png.starts_with(b"\x89PNG"), "{group_by}: a PNG");
+            assert!(png.len() > 1000, "{group_by}: a PNG with a picture in it");
+            if let Some(keep) = &keep {
+                std::fs::copy(
+                    &png_path,
+                    std::path::Path::new(keep).join(png_path.file_name().unwrap()),
+                )
+                .unwrap();
+            }
+        }
+    }
 }
 
 #[actix_web::test]

@@ -55,7 +55,7 @@ pub struct AwarenessQuery {
     #[serde(default, with = "crate::time::bounded_opt")]
     #[param(value_type = Option<crate::http::formats::Timestamp>)]
     pub to: Option<DateTime<Utc>>,
-    /// What to group by (default `sector`). `image/svg+xml` needs `week`.
+    /// What to group by (default `sector`).
     #[param(value_type = Option<GroupBy>)]
     pub group_by: Option<String>,
 }
@@ -133,8 +133,9 @@ fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<
 /// withheld (with complements, so that no total gives one away), and every figure the sum of
 /// the weeks' published figures — so no combination of periods or groupings recovers a
 /// withheld figure. Every read is audited and limited per organisation (429 with
-/// `Retry-After`). `Accept: text/csv` for CSV; `Accept: image/svg+xml` with `group_by=week`
-/// for a bar chart of the incidents per week.
+/// `Retry-After`). `Accept: text/csv` for CSV; `Accept: image/svg+xml` for a bar chart of
+/// the incidents per group (significant ones and the others stacked, withheld groups
+/// outlined), ready for a briefing.
 #[utoipa::path(
     operation_id = "getAwareness",
     tag = "awareness",
@@ -146,7 +147,7 @@ fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<
             (String = "text/csv"),
             (String = "image/svg+xml"),
         )),
-        (status = 400, description = "An unknown `group_by`, a period that is empty or longer than the maximum, or SVG without `group_by=week`", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown `group_by`, or a period that is empty or longer than the maximum", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the scope, or the caller is an entity", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many awareness reads by the organisation this minute; `Retry-After` says when to ask again", body = crate::error::Problem, content_type = "application/problem+json")
     )
@@ -172,9 +173,6 @@ pub async fn awareness(
         })?,
     };
     let format = format_of(&req);
-    if format == Format::Svg && group_by != GroupBy::Week {
-        return Err(bad("group_by", "the SVG chart is drawn for group_by=week"));
-    }
     audit_read(
         &state,
         &caller,
@@ -196,7 +194,7 @@ pub async fn awareness(
             .body(service::awareness_csv(&a)),
         Format::Svg => HttpResponse::Ok()
             .content_type("image/svg+xml")
-            .body(chart::weekly_svg(&a).map_err(AppError::internal)?),
+            .body(chart::svg(&a)),
     })
 }
 
