@@ -571,9 +571,16 @@ async fn awareness_reads_are_audited_and_rate_limited() {
     );
     r.assert_problem(429, "rate_limited");
     assert!(r.header("retry-after").is_some());
-    // Another organisation is not held up by this one.
+    // Another organisation is not held up by this one; the national CSIRT, whose view
+    // withholds nothing, is not limited, and its reads are audited too.
     let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
     assert_eq!(send(&app, get(q, &csirt)).await.status, 200);
+    let national = ctx.national();
+    let before = count(&ctx, "audit_log");
+    for _ in 0..limit + 5 {
+        assert_eq!(send(&app, get(q, &national)).await.status, 200);
+    }
+    assert_eq!(count(&ctx, "audit_log"), before + i64::from(limit) + 5);
 }
 
 #[actix_web::test]

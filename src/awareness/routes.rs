@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-/// Awareness reads one organisation may make per minute, all its clients and tokens together
-/// (the national CSIRT refreshing a dashboard every second stays well below). Disclosure
+/// Awareness reads one sectoral CSIRT or supervisory authority may make per minute, all its
+/// clients and tokens together. Disclosure
 /// control does not rest on it — the grid holds whatever is asked — but it bounds what a
 /// curious caller can try, and every read is audited.
 pub const READS_PER_MINUTE: std::num::NonZeroU32 = match std::num::NonZeroU32::new(120) {
@@ -21,7 +21,13 @@ pub const READS_PER_MINUTE: std::num::NonZeroU32 = match std::num::NonZeroU32::n
 };
 
 /// Refuses a read over the organisation's per-minute allowance with 429 and `Retry-After`.
+/// The national CSIRT is not limited: its view is the register itself, with nothing withheld
+/// that repeated reads could work out, and its dashboards refresh often on a mass-incident
+/// day; its reads are audited like everyone's.
 fn limit(state: &AppState, caller: &Caller) -> Result<(), AppError> {
+    if caller.role == crate::auth::Role::NationalCsirt {
+        return Ok(());
+    }
     match state.awareness_limiter.check_key(&caller.org) {
         Ok(()) => Ok(()),
         Err(not_until) => {
@@ -132,7 +138,7 @@ fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<
 /// of the grouping listed, each week's groups of fewer than `suppressed_below` entities
 /// withheld (with complements, so that no total gives one away), and every figure the sum of
 /// the weeks' published figures — so no combination of periods or groupings recovers a
-/// withheld figure. Every read is audited and limited per organisation (429 with
+/// withheld figure. Every read is audited; a sectoral CSIRT or authority is limited per organisation (429 with
 /// `Retry-After`). `Accept: text/csv` for CSV; `Accept: image/svg+xml` for a bar chart of
 /// the incidents per group (significant ones and the others stacked, withheld groups
 /// outlined), ready for a briefing.
