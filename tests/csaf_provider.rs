@@ -881,6 +881,14 @@ fn documents_and_listings_are_served_from_the_stored_rows() {
         .execute(&mut *conn)
         .unwrap();
     assert_eq!(http.get(&url, None).text(), changed);
+    // The API's CSAF document is the provider's stored one, byte for byte (so its hashes and
+    // signature verify it), anonymously and with a token alike.
+    let api_url = format!("{base}/api/v1/advisories/{id}/csaf");
+    for token in [None, Some(national.as_str())] {
+        let api = http.get(&api_url, token);
+        assert_eq!(api.status, 200);
+        assert_eq!(api.text(), changed, "{token:?}");
+    }
     // The public listing is kept until an advisory changes: the feed still says "once".
     let feed = http.get(&feed_url, None);
     assert_eq!(feed.json()["feed"]["entry"][0]["title"], "Stored once");

@@ -28,7 +28,7 @@ use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
 use crate::openpgp::ProviderKey;
 use crate::rules::coverage::OrgKind;
-use crate::schema::{advisories, advisory_readers, csaf_documents, csaf_generation};
+use crate::schema::{advisories, csaf_documents, csaf_generation};
 use actix_web::web::Bytes;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
@@ -269,12 +269,12 @@ impl Provider {
             .select((advisories::issuer_id, advisories::tlp, advisories::revision))
             .first(conn)?;
         // Rendered as its issuer would read it: the text is the published one for everyone
-        // (`service::csaf`); the issuer's view only lets every TLP be rendered here.
+        // (`service::render_csaf`); the issuer's view only lets every TLP be rendered here.
         let caller = Caller {
             org: issuer,
             ..Caller::system("csaf-provider")
         };
-        let doc = service::csaf(conn, Some(&caller), id, public_url)?;
+        let doc = service::render_csaf(conn, Some(&caller), id, public_url)?;
         let tracking = &doc["document"]["tracking"];
         let version = tracking["version"]
             .as_str()
@@ -351,24 +351,20 @@ impl Provider {
     }
 }
 
-/// The readers' rule of `service` (TLP 2.0 and the audience) as SQL over a join with
-/// `advisories`, for a caller with a token; the same predicate as `service::list`: the issuer;
-/// CLEAR and GREEN anyone authenticated; AMBER and AMBER+STRICT of a national advisory anyone
-/// authenticated; otherwise the organisations in `advisory_readers`.
-macro_rules! readable_by {
-    ($org:expr) => {
-        advisories::issuer_id
-            .eq($org.clone())
-            .or(advisories::tlp.eq_any(["CLEAR", "GREEN"]))
-            .or(advisories::audience
-                .eq("national")
-                .and(advisories::tlp.eq_any(["AMBER", "AMBER+STRICT"])))
-            .or(advisories::id.eq_any(
-                advisory_readers::table
-                    .filter(advisory_readers::org_id.eq($org.clone()))
-                    .select(advisory_readers::advisory_id),
-            ))
-    };
+/// The stored text of revision `revision` of advisory `id` for the provider at `public_url`,
+/// if it has been rendered; the caller has checked that its reader may read it.
+pub fn stored_text(
+    conn: &mut DbConn,
+    id: &str,
+    revision: i64,
+    public_url: &str,
+) -> AppResult<Option<String>> {
+    Ok(csaf_documents::table
+        .find((id, revision))
+        .filter(csaf_documents::public_url.eq(public_url))
+        .select(csaf_documents::document)
+        .first(conn)
+        .optional()?)
 }
 
 /// The stored documents that are their advisory's current revision.

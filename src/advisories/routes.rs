@@ -321,8 +321,10 @@ pub async fn csaf(
 ) -> Result<HttpResponse, AppError> {
     let id = parse_id(&id)?;
     let public_url = state.config.provider.public_url.clone();
-    let doc = state
+    let text = state
         .db(move |conn| service::csaf(conn, reader.0.as_ref(), &id, &public_url))
         .await?;
-    Ok(HttpResponse::Ok().json(doc))
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(text))
 }

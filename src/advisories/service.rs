@@ -227,22 +227,12 @@ pub fn list(
     page: &PageParams,
     f: Filters,
 ) -> AppResult<Vec<Advisory>> {
-    let readable = advisory_readers::table
-        .filter(advisory_readers::org_id.eq(caller.org.clone()))
-        .select(advisory_readers::advisory_id);
     let mut q = advisories::table
         .select(Row::as_select())
         .filter(
             advisories::issuer_id
                 .eq(caller.org.clone())
-                .or(advisories::status.ne("draft").and(
-                    advisories::tlp
-                        .eq_any(["CLEAR", "GREEN"])
-                        .or(advisories::audience
-                            .eq("national")
-                            .and(advisories::tlp.eq_any(["AMBER", "AMBER+STRICT"])))
-                        .or(advisories::id.eq_any(readable)),
-                )),
+                .or(advisories::status.ne("draft").and(readable_by!(caller.org))),
         )
         .into_boxed();
     if let Some(after) = &page.after {
@@ -941,9 +931,30 @@ pub fn revision(
     })
 }
 
-/// The CSAF 2.0 document of a published (or withdrawn) advisory, as its readers see it;
-/// `public_url` is the provider's (its canonical URL is the document's `self` reference).
+/// The CSAF 2.0 document of a published (or withdrawn) advisory as the API serves it: the
+/// text the provider stored, hashed and signed for the current revision, so that
+/// `GET /advisories/{id}/csaf` and the provider's file are byte for byte the same document;
+/// rendered now only while the provider has not stored it yet (a backlog being worked off).
 pub fn csaf(
+    conn: &mut DbConn,
+    caller: Option<&Caller>,
+    id: &str,
+    public_url: &str,
+) -> AppResult<String> {
+    let row = load_for(conn, caller, id)?;
+    if row.status != "draft" {
+        if let Some(text) = super::provider::stored_text(conn, id, row.revision, public_url)? {
+            return Ok(text);
+        }
+    }
+    Ok(serde_json::to_string_pretty(&render_csaf(
+        conn, caller, id, public_url,
+    )?)?)
+}
+
+/// Renders the CSAF 2.0 document of a published (or withdrawn) advisory, as its readers see
+/// it; `public_url` is the provider's (its canonical URL is the document's `self` reference).
+pub fn render_csaf(
     conn: &mut DbConn,
     caller: Option<&Caller>,
     id: &str,
