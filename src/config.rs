@@ -52,6 +52,16 @@ impl DatabaseUrl {
     }
 }
 
+/// Where an OpenID Connect identity provider publishes its signing keys (`auth::jwks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// An OpenID Connect issuer: its `/.well-known/openid-configuration` names the JWKS
+    /// (`jwks_uri`), and its tokens carry it as `iss`.
+    Issuer(String),
+    /// A JWKS address given directly; tokens carry the service's configured issuer.
+    Url(String),
+}
+
 /// How incoming tokens are verified and how the service signs the tokens it issues.
 #[derive(Clone)]
 pub struct JwtConfig {
@@ -59,6 +69,10 @@ pub struct JwtConfig {
     pub secret: Vec<u8>,
     /// PEM public key of an external identity provider (RS256 or ES256).
     pub public_key_pem: Option<String>,
+    /// The external identity provider's JWKS, instead of one PEM key.
+    pub jwks: Option<JwksSource>,
+    /// The shortest time between two fetches of the JWKS (and the shortest time keys are kept).
+    pub jwks_min_refresh: Duration,
     pub issuer: String,
     pub audience: String,
     /// Lifetime of the tokens this service issues.
@@ -73,6 +87,7 @@ impl std::fmt::Debug for JwtConfig {
                 "public_key_pem",
                 &self.public_key_pem.as_ref().map(|_| "<set>"),
             )
+            .field("jwks", &self.jwks)
             .field("issuer", &self.issuer)
             .field("audience", &self.audience)
             .field("token_ttl", &self.token_ttl)
@@ -194,7 +209,9 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_JWT_SECRET", "(unset)", "HS256 key, at least 32 bytes; signs and verifies the service's own tokens"),
     ("NIS2HUB_JWT_SECRET_FILE", "data/jwt-secret", "file holding the HS256 key when NIS2HUB_JWT_SECRET is unset; created with a random key on first use"),
     ("NIS2HUB_JWT_PUBLIC_KEY", "(unset)", "PEM public key (or a path to one) of an external identity provider, for RS256/ES256 tokens"),
-    ("NIS2HUB_JWT_ISSUER", "nis2hub", "required `iss` of every token"),
+    ("NIS2HUB_OIDC_ISSUER", "(unset)", "an OpenID Connect issuer (Keycloak realm, Entra ID tenant …): its signing keys are found through /.well-known/openid-configuration, kept as long as its Cache-Control says (5 min by default, at most a day) and fetched again for an unknown `kid`; its tokens must carry it as `iss`"),
+    ("NIS2HUB_JWKS_URL", "(unset)", "a JWKS address of an external identity provider, instead of NIS2HUB_OIDC_ISSUER; its tokens carry NIS2HUB_JWT_ISSUER"),
+    ("NIS2HUB_JWT_ISSUER", "nis2hub", "required `iss` of the service's own tokens (and of an external provider's, unless NIS2HUB_OIDC_ISSUER is set)"),
     ("NIS2HUB_JWT_AUDIENCE", "nis2hub", "required `aud` of every token"),
     ("NIS2HUB_TOKEN_TTL", "3600", "lifetime in seconds of tokens issued by POST /oauth/token"),
     ("NIS2HUB_WEBHOOK_ALLOW_HOSTS", "(empty)", "hosts that webhooks may reach over http:// or on private addresses"),
@@ -301,6 +318,7 @@ impl Config {
             crate::auth::jwt::check_public_key(pem)
                 .map_err(|e| format!("NIS2HUB_JWT_PUBLIC_KEY: {e}"))?;
         }
+        let jwks = jwks_from(&get, public_key_pem.is_some())?;
         let ttl = number("NIS2HUB_TOKEN_TTL", 3600)?;
         if !(60..=86_400).contains(&ttl) {
             return Err("NIS2HUB_TOKEN_TTL must be between 60 and 86400 seconds".into());
@@ -420,12 +438,45 @@ impl Config {
             jwt: JwtConfig {
                 secret,
                 public_key_pem,
+                jwks,
+                jwks_min_refresh: Duration::from_secs(10),
                 issuer: get("NIS2HUB_JWT_ISSUER").unwrap_or_else(|| "nis2hub".into()),
                 audience: get("NIS2HUB_JWT_AUDIENCE").unwrap_or_else(|| "nis2hub".into()),
                 token_ttl: Duration::from_secs(ttl),
             },
         })
     }
+}
+
+/// `NIS2HUB_OIDC_ISSUER` or `NIS2HUB_JWKS_URL`: one external identity provider, so neither
+/// beside the other nor beside `NIS2HUB_JWT_PUBLIC_KEY`.
+fn jwks_from(
+    get: &dyn Fn(&str) -> Option<String>,
+    has_pem: bool,
+) -> Result<Option<JwksSource>, String> {
+    let source = match (get("NIS2HUB_OIDC_ISSUER"), get("NIS2HUB_JWKS_URL")) {
+        (None, None) => return Ok(None),
+        (Some(_), Some(_)) => {
+            return Err("set NIS2HUB_OIDC_ISSUER or NIS2HUB_JWKS_URL, not both".into())
+        }
+        (Some(issuer), None) => ("NIS2HUB_OIDC_ISSUER", JwksSource::Issuer(issuer)),
+        (None, Some(url)) => ("NIS2HUB_JWKS_URL", JwksSource::Url(url)),
+    };
+    let (name, source) = source;
+    if has_pem {
+        return Err(format!(
+            "{name} and NIS2HUB_JWT_PUBLIC_KEY both name an identity provider's key; set one"
+        ));
+    }
+    let url = match &source {
+        JwksSource::Issuer(u) | JwksSource::Url(u) => u,
+    };
+    if !(url.starts_with("https://") || url.starts_with("http://"))
+        || url.contains(char::is_whitespace)
+    {
+        return Err(format!("{name} must be an https:// (or http://) address"));
+    }
+    Ok(Some(source))
 }
 
 /// The settings of [`SecurityConfig`].

@@ -2,8 +2,11 @@
 //!
 //! Which key verifies a token is chosen by the token's `alg` header, but only among the
 //! algorithms this service was configured for: HS256 with the service's secret, and RS256 or
-//! ES256 with an external identity provider's public key. Everything else, `none` included,
-//! is refused before any claim is read.
+//! ES256 with an external identity provider's key — one PEM public key, or the keys of its
+//! JWKS chosen by the token's `kid` (`jwks.rs`). Everything else, `none` included, is refused
+//! before any claim is read. Tokens of an OpenID Connect issuer must carry that issuer as
+//! `iss`; the service's own tokens and those verified with a PEM key or a JWKS address carry
+//! the configured issuer.
 //!
 //! Tokens from the external identity provider get stricter checks than the service's own:
 //! `nbf` is honoured (for every token), `iat` must be a positive time not in the future and not
@@ -11,10 +14,12 @@
 //! lifetime, so a provider cannot hand out near-eternal tokens. The arithmetic on the claims is
 //! checked: they are the provider's numbers, not ours.
 
+use super::jwks::{Jwks, Lookup};
 use super::scopes::Role;
 use crate::config::JwtConfig;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// The claims of a nis2hub access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -42,7 +47,11 @@ pub struct Keys {
     encoding: EncodingKey,
     hs: DecodingKey,
     public: Option<(Algorithm, DecodingKey)>,
+    /// The identity provider's keys by `kid`, when it publishes a JWKS.
+    jwks: Option<Arc<Jwks>>,
     issuer: String,
+    /// The `iss` of the external identity provider's tokens.
+    external_issuer: String,
     audience: String,
     pub ttl_seconds: i64,
     /// The longest `exp - iat` accepted from the external identity provider.
@@ -139,10 +148,20 @@ fn check_provider_times(claims: &Claims, now: i64, max_lifetime: i64) -> Result<
 
 impl Keys {
     pub fn new(cfg: &JwtConfig) -> Result<Self, String> {
+        let jwks = cfg
+            .jwks
+            .clone()
+            .map(|source| Arc::new(Jwks::new(source, cfg.jwks_min_refresh)));
         Ok(Self {
             encoding: EncodingKey::from_secret(&cfg.secret),
             hs: DecodingKey::from_secret(&cfg.secret),
             public: cfg.public_key_pem.as_deref().map(public_key).transpose()?,
+            jwks: jwks.clone(),
+            external_issuer: jwks
+                .as_ref()
+                .and_then(|j| j.issuer())
+                .unwrap_or(&cfg.issuer)
+                .to_string(),
             issuer: cfg.issuer.clone(),
             audience: cfg.audience.clone(),
             ttl_seconds: i64::try_from(cfg.token_ttl.as_secs()).unwrap_or(i64::MAX),
@@ -154,6 +173,11 @@ impl Keys {
     pub fn with_external_max_lifetime(mut self, lifetime: std::time::Duration) -> Self {
         self.external_max_lifetime = i64::try_from(lifetime.as_secs()).unwrap_or(i64::MAX);
         self
+    }
+
+    /// The identity provider's JWKS, when one is configured.
+    pub fn jwks(&self) -> Option<&Arc<Jwks>> {
+        self.jwks.as_ref()
     }
 
     /// Signs claims for this service's issuer and audience (HS256).
@@ -197,20 +221,39 @@ impl Keys {
                 "the token is malformed or uses an unsupported algorithm",
             )
         })?;
-        let (key, origin) = match header.alg {
-            Algorithm::HS256 => (&self.hs, Origin::Service),
-            alg => match &self.public {
-                Some((expected, key)) if *expected == alg => (key, Origin::External),
-                _ => {
-                    return Err(Refusal::new(
-                        "algorithm",
-                        format!("tokens signed with {alg:?} are not accepted here"),
-                    ))
-                }
-            },
+        let refused_algorithm = |alg: Algorithm| {
+            Refusal::new(
+                "algorithm",
+                format!("tokens signed with {alg:?} are not accepted here"),
+            )
         };
+        let from_jwks;
+        let (key, origin) =
+            match (header.alg, &self.jwks) {
+                (Algorithm::HS256, _) => (&self.hs, Origin::Service),
+                (alg @ (Algorithm::RS256 | Algorithm::ES256), Some(jwks)) => {
+                    match jwks.lookup(header.kid.as_deref(), alg) {
+                        Lookup::Found(key) => {
+                            from_jwks = key;
+                            (&from_jwks, Origin::External)
+                        }
+                        Lookup::WrongAlgorithm => return Err(refused_algorithm(alg)),
+                        Lookup::Unknown => return Err(Refusal::new(
+                            "unknown_key",
+                            "the token's key (`kid`) is not one the identity provider publishes",
+                        )),
+                    }
+                }
+                (alg, _) => match &self.public {
+                    Some((expected, key)) if *expected == alg => (key, Origin::External),
+                    _ => return Err(refused_algorithm(alg)),
+                },
+            };
         let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.issuer]);
+        validation.set_issuer(&[match origin {
+            Origin::Service => &self.issuer,
+            Origin::External => &self.external_issuer,
+        }]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
@@ -260,6 +303,8 @@ mod tests {
         JwtConfig {
             secret: secret.as_bytes().to_vec(),
             public_key_pem: None,
+            jwks: None,
+            jwks_min_refresh: Duration::from_secs(10),
             issuer: "nis2hub".into(),
             audience: "nis2hub".into(),
             token_ttl: Duration::from_secs(3600),

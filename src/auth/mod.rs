@@ -2,6 +2,7 @@
 
 pub mod cache;
 pub mod clients;
+pub mod jwks;
 pub mod jwt;
 pub mod limits;
 pub mod refusals;
@@ -170,6 +171,27 @@ async fn confirm(
     Ok(Ok(()))
 }
 
+/// Fetches the identity provider's keys first when the token needs it (they are stale, or
+/// none has its `kid`), on the blocking pool; `Jwks::refresh` rate-limits the fetches.
+async fn refresh_provider_keys(state: &crate::AppState, token: &str) {
+    let Some(jwks) = state.keys.jwks() else {
+        return;
+    };
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return;
+    };
+    if !matches!(
+        header.alg,
+        jsonwebtoken::Algorithm::RS256 | jsonwebtoken::Algorithm::ES256
+    ) || !jwks.wants_refresh(header.kid.as_deref(), header.alg)
+    {
+        return;
+    }
+    let jwks = jwks.clone();
+    // A failed fetch is logged by `refresh`; the token is then judged on the held keys.
+    let _ = web::block(move || jwks.refresh()).await;
+}
+
 async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
     let state = req
         .app_data::<web::Data<crate::AppState>>()
@@ -186,6 +208,7 @@ async fn authenticate(req: HttpRequest) -> Result<Caller, AppError> {
         .address_of(&req)
         .map(|a| a.to_string())
         .unwrap_or_else(|| "unknown".into());
+    refresh_provider_keys(&state, &token).await;
     let (claims, origin) = match state.keys.verify_origin(&token) {
         Ok(v) => v,
         Err(refusal) => {

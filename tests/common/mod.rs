@@ -93,6 +93,8 @@ pub fn config(url: DatabaseUrl) -> Config {
         jwt: JwtConfig {
             secret: SECRET.as_bytes().to_vec(),
             public_key_pem: None,
+            jwks: None,
+            jwks_min_refresh: Duration::from_secs(10),
             issuer: "nis2hub".into(),
             audience: "nis2hub".into(),
             token_ttl: Duration::from_secs(600),
