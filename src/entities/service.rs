@@ -15,6 +15,7 @@ use crate::schema::{entities, entity_versions};
 use diesel::prelude::*;
 
 mod deregistration;
+mod designation;
 pub use deregistration::{decide_deregistration, deregister, Outcome};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
@@ -55,11 +56,7 @@ pub fn derive(input: &EntityInput, dir: &[DirectoryOrg]) -> Derived {
     // Validation guarantees a size or a headcount; small is the cautious reading otherwise.
     let (size, size_rule) =
         category::size_class(&facts).unwrap_or((SizeClass::Small, category::SIZE_DERIVED));
-    let (cat, cat_rule) = category::classify(
-        input.all_sectors(),
-        size,
-        input.qualified_trust_service_provider,
-    );
+    let (cat, cat_rule) = category::classify_entity(input.all_sectors(), size, &input.type_facts());
     let (csirt, csirt_rule) = coverage::assign(dir, &input.sector, Function::Csirt);
     let (authority, authority_rule) = coverage::assign(dir, &input.sector, Function::Authority);
     let to_ref = |o: &DirectoryOrg| OrgRef {
@@ -351,13 +348,17 @@ pub fn create(conn: &mut DbConn, caller: &Caller, input: EntityInput) -> AppResu
     Ok(entity)
 }
 
-/// Only the national CSIRT and the entity itself may change a registration.
+/// Only the national CSIRT and the entity itself change a registration, and the supervisory
+/// authority covering the entity (it sees only those) its designations by the member state
+/// (`designation::check_change` says which fields each may touch).
 fn may_write(caller: &Caller, id: &str) -> AppResult<()> {
     match caller.role {
-        Role::NationalCsirt => Ok(()),
+        Role::NationalCsirt | Role::SupervisoryAuthority => Ok(()),
         Role::Entity if caller.org == id => Ok(()),
         _ => Err(AppError::ForbiddenAction(
-            "only the national CSIRT or the entity itself changes a registration".into(),
+            "only the national CSIRT, the supervisory authority covering the entity (its \
+             designations) or the entity itself changes a registration"
+                .into(),
         )),
     }
 }
@@ -533,6 +534,12 @@ pub enum Updated {
 /// `deregistration_pending`, the patch in `deregistration_request.update`), and the
 /// supervisory authority covering the entity or the national CSIRT confirms (the change is
 /// then applied) or rejects it. The national CSIRT's own changes apply at once.
+///
+/// The designations by the member state (`critical_entity`, `member_state_identification`)
+/// are not the entity's to set, change or clear (403 `forbidden` naming the field), so it
+/// cannot leave scope by dropping them; left out of its update they stay as stored. The
+/// supervisory authority covering the entity changes these and nothing else; its change, like
+/// the national CSIRT's, applies at once.
 pub fn update(
     conn: &mut DbConn,
     caller: &Caller,
@@ -550,10 +557,12 @@ pub fn update(
     if current.deregistration_request.is_some() && caller.role == Role::Entity {
         return Err(pending_conflict());
     }
-    let mut doc: serde_json::Value = serde_json::from_str(&current.body)?;
+    let stored: serde_json::Value = serde_json::from_str(&current.body)?;
+    let mut doc = stored.clone();
     json::merge_patch(&mut doc, patch);
+    designation::check_change(caller.role, &stored, &doc)?;
     let input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
-    let before_input: EntityInput = serde_json::from_str(&current.body)?;
+    let before_input: EntityInput = serde_json::from_value(stored)?;
     if before_input == input {
         return Ok(Updated::Applied(current.into_api(&dir)?));
     }
