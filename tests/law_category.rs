@@ -1,9 +1,10 @@
 //! NIS2 Arts. 2 and 3 through the HTTP API: the law table of `tests/law/category_table.rs`
-//! (every sector code × size class, the size-independent cases, and both sides of every size
-//! ceiling of Recommendation 2003/361/EC) registered with `POST /api/v1/entities`, on SQLite
-//! and, with `TEST_DATABASE_URL`, on PostgreSQL. The register has no dry run for entities, so
-//! each row is a registration; the category and the rules that decided it are read from the
-//! response and again from `GET /api/v1/entities/{id}` (they are derived on every read).
+//! (every sector code × size class, the size-independent cases, both sides of every size
+//! ceiling of Recommendation 2003/361/EC, and the designations by the member state) registered
+//! with `POST /api/v1/entities`, on SQLite and, with `TEST_DATABASE_URL`, on PostgreSQL. The
+//! register has no dry run for entities, so each row is a registration; the category and the
+//! rules that decided it are read from the response and again from `GET /api/v1/entities/{id}`
+//! (they are derived on every read).
 
 mod common;
 #[path = "law/category_table.rs"]
@@ -136,5 +137,37 @@ async fn size_derived_from_the_figures_on_both_sides_of_every_ceiling() {
         let (category, rule, law) = by_size[at];
         assert_eq!(e["category"], category, "{}: {law}", c.law);
         assert_eq!(e["decided_by"][1], rule, "{}: {law}", c.law);
+    }
+}
+
+/// The size-independent cases no sector code can say, registered by the national CSIRT with
+/// `critical_entity` and `member_state_identification`: Art. 2(3) with 3(1)(f) (CER critical
+/// entities, essential), and Art. 2(2)(b)–(e) with 3(1)(e) or 3(2) (identified by the member
+/// state as essential or important) — every ground × essential or important × micro or large,
+/// and the same entities without the designation (Art. 2(1), 3(2)).
+#[actix_web::test]
+async fn critical_and_identified_entities_at_any_size() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let t = ctx.national();
+    for (i, c) in law_table::DESIGNATION_CASES.iter().enumerate() {
+        let mut body = entity_body(&format!("D-{i}"), c.sector);
+        body["size"] = json!(c.size);
+        body["critical_entity"] = json!(c.critical_entity);
+        if let Some((ground, category)) = c.identification {
+            body["member_state_identification"] = json!({"ground": ground, "category": category});
+        }
+        let e = register(&app, &t, &body).await;
+        assert_eq!(e["category"], c.category, "{}", c.law);
+        assert_eq!(e["decided_by"][1], c.rule, "{}", c.law);
+        assert_eq!(e["critical_entity"], c.critical_entity, "{}", c.law);
+        assert_eq!(
+            e["member_state_identification"],
+            body.get("member_state_identification")
+                .cloned()
+                .unwrap_or(Value::Null),
+            "{}",
+            c.law
+        );
     }
 }

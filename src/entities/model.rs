@@ -3,7 +3,7 @@
 use crate::directory::sectors;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::http::{formats, json};
-use crate::rules::category::{Category, SizeClass};
+use crate::rules::category::{Category, EntityTypeFacts, Identification, SizeClass};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -69,6 +69,19 @@ pub struct EntityInput {
     pub balance_sheet_eur: Option<u64>,
     #[serde(default)]
     pub qualified_trust_service_provider: bool,
+    /// Identified as a critical entity under Directive (EU) 2022/2557 (CER): in scope
+    /// regardless of size (NIS2 Art. 2(3)) and essential (Art. 3(1)(f)). A designation, not a
+    /// declaration: only the national CSIRT or the supervisory authority covering the entity
+    /// sets or changes it; the entity's own change of it is refused (403 `forbidden`).
+    #[serde(default)]
+    pub critical_entity: bool,
+    /// Identified by the member state under NIS2 Art. 2(2)(b)–(e) (sole provider, public
+    /// safety, systemic risk, specific importance): in scope regardless of size, essential
+    /// (Art. 3(1)(e)) or important (Art. 3(2)) as identified. Set and changed, like
+    /// `critical_entity`, only by the national CSIRT or the supervisory authority covering the
+    /// entity.
+    #[serde(default)]
+    pub member_state_identification: Option<Identification>,
     /// Member states where the entity provides services.
     #[serde(default)]
     #[schema(value_type = Vec<crate::http::formats::MemberState>)]
@@ -118,6 +131,15 @@ impl EntityInput {
         for d in &mut self.domains {
             let lower = d.to_ascii_lowercase();
             *d = lower.strip_suffix('.').unwrap_or(&lower).to_string();
+        }
+    }
+
+    /// What NIS2 Arts. 2(2)(b)–(e), 2(3) and 3(1)(b), (e), (f) need beyond sectors and size.
+    pub fn type_facts(&self) -> EntityTypeFacts {
+        EntityTypeFacts {
+            qualified_tsp: self.qualified_trust_service_provider,
+            critical_entity: self.critical_entity,
+            identified: self.member_state_identification,
         }
     }
 

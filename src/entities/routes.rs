@@ -148,6 +148,12 @@ pub async fn get_one(
 /// (status `deregistration_pending`, the patch in `deregistration_request.update`) for its
 /// supervisory authority or the national CSIRT to confirm or reject, as a deregistration
 /// request is.
+///
+/// `critical_entity` (NIS2 Art. 2(3), 3(1)(f)) and `member_state_identification` (Art.
+/// 2(2)(b)–(e), 3(1)(e), 3(2)) are designations by the member state: the national CSIRT and the
+/// supervisory authority covering the entity set, change and clear them (the authority nothing
+/// else); the entity's own change of either is refused with 403 `forbidden` naming the field,
+/// and its update that leaves them out keeps them.
 #[utoipa::path(
     operation_id = "updateEntity",
     tag = "entities",
@@ -161,6 +167,7 @@ pub async fn get_one(
     responses(
         (status = 200, description = "The updated entity", body = Entity),
         (status = 202, description = "The entity's own change would take it out of scope: held for confirmation; the entity as it stands, with its pending request", body = Entity),
+        (status = 403, description = "The token lacks the scope, or the role may not make this change (`forbidden`, naming the field): the entity changing a designation by the member state, the supervisory authority changing anything else", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Deregistered, the identifier is taken, or the entity's own request is pending (`deregistration_pending`)", body = Problem),
         (status = 412, description = "If-Match is stale", body = Problem)
     )

@@ -14,6 +14,10 @@ use crate::rules::coverage::{self, DirectoryOrg, Function};
 use crate::schema::{entities, entity_versions};
 use diesel::prelude::*;
 
+mod deregistration;
+mod designation;
+pub use deregistration::{decide_deregistration, deregister, Outcome};
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = entities, treat_none_as_null = true)]
 struct EntityRow {
@@ -52,11 +56,7 @@ pub fn derive(input: &EntityInput, dir: &[DirectoryOrg]) -> Derived {
     // Validation guarantees a size or a headcount; small is the cautious reading otherwise.
     let (size, size_rule) =
         category::size_class(&facts).unwrap_or((SizeClass::Small, category::SIZE_DERIVED));
-    let (cat, cat_rule) = category::classify(
-        input.all_sectors(),
-        size,
-        input.qualified_trust_service_provider,
-    );
+    let (cat, cat_rule) = category::classify_entity(input.all_sectors(), size, &input.type_facts());
     let (csirt, csirt_rule) = coverage::assign(dir, &input.sector, Function::Csirt);
     let (authority, authority_rule) = coverage::assign(dir, &input.sector, Function::Authority);
     let to_ref = |o: &DirectoryOrg| OrgRef {
@@ -348,13 +348,17 @@ pub fn create(conn: &mut DbConn, caller: &Caller, input: EntityInput) -> AppResu
     Ok(entity)
 }
 
-/// Only the national CSIRT and the entity itself may change a registration.
+/// Only the national CSIRT and the entity itself change a registration, and the supervisory
+/// authority covering the entity (it sees only those) its designations by the member state
+/// (`designation::check_change` says which fields each may touch).
 fn may_write(caller: &Caller, id: &str) -> AppResult<()> {
     match caller.role {
-        Role::NationalCsirt => Ok(()),
+        Role::NationalCsirt | Role::SupervisoryAuthority => Ok(()),
         Role::Entity if caller.org == id => Ok(()),
         _ => Err(AppError::ForbiddenAction(
-            "only the national CSIRT or the entity itself changes a registration".into(),
+            "only the national CSIRT, the supervisory authority covering the entity (its \
+             designations) or the entity itself changes a registration"
+                .into(),
         )),
     }
 }
@@ -530,6 +534,12 @@ pub enum Updated {
 /// `deregistration_pending`, the patch in `deregistration_request.update`), and the
 /// supervisory authority covering the entity or the national CSIRT confirms (the change is
 /// then applied) or rejects it. The national CSIRT's own changes apply at once.
+///
+/// The designations by the member state (`critical_entity`, `member_state_identification`)
+/// are not the entity's to set, change or clear (403 `forbidden` naming the field), so it
+/// cannot leave scope by dropping them; left out of its update they stay as stored. The
+/// supervisory authority covering the entity changes these and nothing else; its change, like
+/// the national CSIRT's, applies at once.
 pub fn update(
     conn: &mut DbConn,
     caller: &Caller,
@@ -547,10 +557,12 @@ pub fn update(
     if current.deregistration_request.is_some() && caller.role == Role::Entity {
         return Err(pending_conflict());
     }
-    let mut doc: serde_json::Value = serde_json::from_str(&current.body)?;
+    let stored: serde_json::Value = serde_json::from_str(&current.body)?;
+    let mut doc = stored.clone();
     json::merge_patch(&mut doc, patch);
+    designation::check_change(caller.role, &stored, &doc)?;
     let input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
-    let before_input: EntityInput = serde_json::from_str(&current.body)?;
+    let before_input: EntityInput = serde_json::from_value(stored)?;
     if before_input == input {
         return Ok(Updated::Applied(current.into_api(&dir)?));
     }
@@ -660,320 +672,6 @@ fn hold_scope_exit(
         conn,
         caller,
         "entity.scope_exit_request",
-        "entity",
-        &entity.id,
-    )?;
-    Ok(entity)
-}
-
-/// A change that took an entity off the register: the entity, and the `client_id`s of its
-/// API clients revoked in the same transaction (for the auth cache, after commit).
-#[derive(Debug)]
-pub struct Outcome {
-    pub entity: Entity,
-    pub revoked_clients: Vec<String>,
-}
-
-impl Outcome {
-    fn kept(entity: Entity) -> Self {
-        Self {
-            entity,
-            revoked_clients: vec![],
-        }
-    }
-}
-
-/// Takes an entity off the register. The national CSIRT and the supervisory authority that
-/// covers the entity do so at once; the entity itself only asks, and stays registered (and
-/// visible, with its obligations) until one of them confirms.
-pub fn deregister(
-    conn: &mut DbConn,
-    caller: &Caller,
-    id: &str,
-    if_match: Option<&str>,
-    reason: &str,
-) -> AppResult<Outcome> {
-    super::repo::lock_row(conn, id)?;
-    let dir = load_directory(conn)?;
-    let current = load_visible(conn, caller, id, &dir)?;
-    match caller.role {
-        Role::NationalCsirt | Role::SupervisoryAuthority => {}
-        Role::Entity if caller.org == id => {}
-        _ => {
-            return Err(AppError::ForbiddenAction(
-                "an entity is deregistered by the national CSIRT or its supervisory authority, \
-                 or asks for it itself"
-                    .into(),
-            ))
-        }
-    }
-    still_registered(&current, if_match)?;
-    let before = current.clone().into_api(&dir)?;
-    let by = format!("{}/{}", caller.org, caller.sub);
-    let input = before.input.clone();
-    if caller.role == Role::Entity {
-        if before.deregistration_request.is_some() {
-            return Err(pending_conflict());
-        }
-        let request = DeregistrationRequest {
-            reason: reason.to_string(),
-            requested_by: by.clone(),
-            requested_at: db::now().and_utc(),
-            update: None,
-        };
-        let entity = save(
-            conn,
-            caller,
-            current,
-            Change {
-                input,
-                status: EntityStatus::DeregistrationPending,
-                request: Some(&request),
-                change: &format!("deregistration_requested: {reason}"),
-                flags: &[ChangeFlag::SelfService],
-            },
-            &dir,
-        )?;
-        emit(
-            conn,
-            "entity.deregistration_requested",
-            &entity,
-            overseers(&entity),
-            serde_json::json!({"request": request}),
-        )?;
-        audit::record(
-            conn,
-            caller,
-            "entity.deregistration_request",
-            "entity",
-            &entity.id,
-        )?;
-        return Ok(Outcome::kept(entity));
-    }
-    let entity = save(
-        conn,
-        caller,
-        current,
-        Change {
-            input,
-            status: EntityStatus::Deregistered,
-            request: None,
-            change: &format!("deregistered: {reason}"),
-            flags: &[],
-        },
-        &dir,
-    )?;
-    let revoked_clients = crate::auth::clients::revoke_all_of(conn, caller, &entity.id)?;
-    emit(
-        conn,
-        "entity.deregistered",
-        &entity,
-        overseers(&entity),
-        serde_json::json!({
-            "deregistered_by": by,
-            "reason": reason,
-            "request": before.deregistration_request,
-        }),
-    )?;
-    audit::record(conn, caller, "entity.deregister", "entity", &entity.id)?;
-    Ok(Outcome {
-        entity,
-        revoked_clients,
-    })
-}
-
-/// The supervisory authority covering the entity, or the national CSIRT, decides an entity's
-/// own deregistration request: `confirm` takes it off the register (revoking its API clients
-/// in the same transaction), otherwise it stays. A request held from the entity's own update
-/// that would take it out of scope is decided the same way: `confirm` applies that update to
-/// the registration as it is now (the entity stays in the register, out of scope), otherwise
-/// the update is dropped.
-pub fn decide_deregistration(
-    conn: &mut DbConn,
-    caller: &Caller,
-    id: &str,
-    if_match: Option<&str>,
-    confirm: bool,
-    comment: &str,
-) -> AppResult<Outcome> {
-    super::repo::lock_row(conn, id)?;
-    let dir = load_directory(conn)?;
-    let current = load_visible(conn, caller, id, &dir)?;
-    match caller.role {
-        Role::NationalCsirt | Role::SupervisoryAuthority => {}
-        Role::Entity => {
-            return Err(AppError::ForbiddenAction(
-                "an entity cannot decide its own deregistration request".into(),
-            ))
-        }
-        Role::SectoralCsirt => {
-            return Err(AppError::ForbiddenAction(
-                "deregistration requests are decided by the supervisory authority or the \
-                 national CSIRT"
-                    .into(),
-            ))
-        }
-    }
-    still_registered(&current, if_match)?;
-    let before = current.clone().into_api(&dir)?;
-    let Some(request) = before.deregistration_request.clone() else {
-        return Err(AppError::Conflict(
-            "deregistration_not_pending",
-            "the entity has not asked to be deregistered".into(),
-        ));
-    };
-    if let Some(patch) = &request.update {
-        return decide_scope_exit(
-            conn, caller, current, before, &request, patch, confirm, comment, &dir,
-        )
-        .map(Outcome::kept);
-    }
-    let (status, change, event, action) = if confirm {
-        (
-            EntityStatus::Deregistered,
-            format!("deregistration_confirmed: {comment}"),
-            "entity.deregistered",
-            "entity.deregistration_confirm",
-        )
-    } else {
-        (
-            EntityStatus::Registered,
-            format!("deregistration_rejected: {comment}"),
-            "entity.deregistration_rejected",
-            "entity.deregistration_reject",
-        )
-    };
-    let entity = save(
-        conn,
-        caller,
-        current,
-        Change {
-            input: before.input.clone(),
-            status,
-            request: None,
-            change: &change,
-            flags: &[],
-        },
-        &dir,
-    )?;
-    let revoked_clients = if confirm {
-        crate::auth::clients::revoke_all_of(conn, caller, &entity.id)?
-    } else {
-        vec![]
-    };
-    emit(
-        conn,
-        event,
-        &entity,
-        overseers(&entity),
-        serde_json::json!({
-            "decided_by": format!("{}/{}", caller.org, caller.sub),
-            "comment": comment,
-            "request": request,
-        }),
-    )?;
-    audit::record(conn, caller, action, "entity", &entity.id)?;
-    Ok(Outcome {
-        entity,
-        revoked_clients,
-    })
-}
-
-/// Confirms (applies) or rejects (drops) an entity's own update held because it would take
-/// the entity out of scope.
-#[allow(clippy::too_many_arguments)]
-fn decide_scope_exit(
-    conn: &mut DbConn,
-    caller: &Caller,
-    current: EntityRow,
-    before: Entity,
-    request: &DeregistrationRequest,
-    patch: &serde_json::Value,
-    confirm: bool,
-    comment: &str,
-    dir: &[DirectoryOrg],
-) -> AppResult<Entity> {
-    let decided_by = format!("{}/{}", caller.org, caller.sub);
-    if !confirm {
-        let entity = save(
-            conn,
-            caller,
-            current,
-            Change {
-                input: before.input.clone(),
-                status: EntityStatus::Registered,
-                request: None,
-                change: &format!("scope_exit_rejected: {comment}"),
-                flags: &[],
-            },
-            dir,
-        )?;
-        emit(
-            conn,
-            "entity.deregistration_rejected",
-            &entity,
-            overseers(&entity),
-            serde_json::json!({"decided_by": decided_by, "comment": comment, "request": request}),
-        )?;
-        audit::record(
-            conn,
-            caller,
-            "entity.scope_exit_reject",
-            "entity",
-            &entity.id,
-        )?;
-        return Ok(entity);
-    }
-    // Applied to the registration as it is now: the national CSIRT may have changed it since.
-    let mut doc = serde_json::to_value(&before.input)?;
-    json::merge_patch(&mut doc, patch);
-    let input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
-    let after = derive(&input, dir);
-    let preview = Entity {
-        category: after.category,
-        sectoral_csirt: after.sectoral_csirt,
-        supervisory_authority: after.supervisory_authority,
-        input: input.clone(),
-        ..before.clone()
-    };
-    // The content is the entity's own change, whoever confirms it.
-    let mut flags = change_flags(caller, &before, &preview);
-    flags.push(ChangeFlag::SelfService);
-    flags.sort();
-    flags.dedup();
-    let entity = save(
-        conn,
-        caller,
-        current,
-        Change {
-            input,
-            status: EntityStatus::Registered,
-            request: None,
-            change: &format!("scope_exit_confirmed: {comment}"),
-            flags: &flags,
-        },
-        dir,
-    )?;
-    let mut to = overseers(&before);
-    to.extend(overseers(&entity));
-    emit(
-        conn,
-        "entity.updated",
-        &entity,
-        to,
-        serde_json::json!({
-            "changed_by": request.requested_by,
-            "decided_by": decided_by,
-            "comment": comment,
-            "flags": flags,
-            "before": oversight_view(&before),
-            "after": oversight_view(&entity),
-        }),
-    )?;
-    audit::record(
-        conn,
-        caller,
-        "entity.scope_exit_confirm",
         "entity",
         &entity.id,
     )?;

@@ -217,12 +217,29 @@ pub enum IdentificationGround {
     SpecificImportance,
 }
 
-/// A member state's identification under Art. 2(2)(b)–(e): on which ground, and whether as
-/// essential (Art. 3(1)(e)) or important (Art. 3(2), second sentence).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The category a member state gave the entity it identified under Art. 2(2)(b)–(e).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifiedAs {
+    /// Art. 3(1)(e): "identified by a Member State as essential entities pursuant to Article
+    /// 2(2), points (b) to (e)".
+    Essential,
+    /// Art. 3(2), second sentence: "entities identified by Member States as important entities
+    /// pursuant to Article 2(2), points (b) to (e)".
+    Important,
+}
+
+/// A member state's identification of an entity of an Annex I or II type under NIS2
+/// Art. 2(2)(b)–(e), whatever its size: on which ground, and as essential (Art. 3(1)(e)) or
+/// important (Art. 3(2), second sentence). A designation by the member state, not the
+/// entity's own declaration: only the national CSIRT or the supervisory authority covering
+/// the entity sets or changes it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"ground": "sole_provider", "category": "essential"}))]
 pub struct Identification {
     pub ground: IdentificationGround,
-    pub essential: bool,
+    pub category: IdentifiedAs,
 }
 
 /// What the law says of the entity beyond its sectors and size: the flags of the entity
@@ -278,6 +295,13 @@ pub fn category_for(sector: &str, size: SizeClass, qualified_tsp: bool) -> (Cate
         // its test. A member state that wants a regional entity essential identifies it under
         // Art. 2(2)(e), 3(1)(e) (see `EntityTypeFacts::identified`).
         "public_administration.regional" => (Important, REGIONAL_GOVERNMENT),
+        // Art. 2(4) (domain name registration services, "regardless of their size") has no
+        // code on purpose: such a provider is not a type of Annex I or II, so Art. 3 makes it
+        // neither essential nor important; what NIS2 asks of it is to be on the member state's
+        // list (Art. 3(3)) and in the registry of Art. 27, and the registration data of
+        // Art. 28, not the obligations this register derives. A registrar that
+        // is also a DNS service provider or TLD registry registers under that code (3(1)(b));
+        // one that is nothing else is out of scope of the categories (docs/API-DESIGN.md).
         code => match (sectors::find(code).map(|s| s.annex), size) {
             (Some(Annex::I), Large) => (Essential, ANNEX_I_LARGE),
             (Some(Annex::I), Medium) => (Important, ANNEX_I_MEDIUM),
@@ -329,10 +353,9 @@ pub fn classify_entity<'a>(
             IdentificationGround::SystemicRisk => SYSTEMIC_RISK,
             IdentificationGround::SpecificImportance => NATIONAL_IMPORTANCE,
         };
-        let category = if id.essential {
-            Category::Essential
-        } else {
-            Category::Important
+        let category = match id.category {
+            IdentifiedAs::Essential => Category::Essential,
+            IdentifiedAs::Important => Category::Important,
         };
         (category, rule)
     });
@@ -355,7 +378,6 @@ mod law_table;
 #[cfg(test)]
 mod tests {
     use super::law_table::{self, Kind};
-    use super::Category::*;
     use super::SizeClass::*;
     use super::*;
 
@@ -444,152 +466,56 @@ mod tests {
     }
 
     /// Art. 2(3), 3(1)(f) (CER critical entities) and Art. 2(2)(b)–(e) with 3(1)(e) and 3(2)
-    /// (identified by the member state): in scope at any size, in an Annex I or II sector.
+    /// (identified by the member state): in scope at any size, in an Annex I or II sector, and
+    /// both sides of each (the same entity without the designation).
     #[test]
     fn critical_and_identified_entities_at_any_size() {
-        use IdentificationGround::*;
-        let identified = |ground, essential| EntityTypeFacts {
-            identified: Some(Identification { ground, essential }),
-            ..Default::default()
-        };
-        let critical = EntityTypeFacts {
-            critical_entity: true,
-            ..Default::default()
-        };
-        // (law, sector, size, facts, category, rule)
-        let table: &[(&str, &str, SizeClass, EntityTypeFacts, Category, &str)] = &[
-            (
-                "Art. 2(3), 3(1)(f): micro critical entity, Annex I",
-                "drinking_water",
-                Micro,
-                critical,
-                Essential,
-                "category.critical_entity",
-            ),
-            (
-                "Art. 2(3), 3(1)(f): small critical entity, Annex II",
-                "food",
-                Small,
-                critical,
-                Essential,
-                "category.critical_entity",
-            ),
-            (
-                "Art. 3(1)(a) cited first when both apply",
-                "energy.gas",
-                Large,
-                critical,
-                Essential,
-                "category.annex_i_large",
-            ),
-            (
-                "Art. 3(1)(f) beats Art. 3(2) for a medium Annex I entity",
-                "health",
-                Medium,
-                critical,
-                Essential,
-                "category.critical_entity",
-            ),
-            (
-                "Art. 2(2)(b), 3(1)(e): sole provider identified as essential",
-                "waste_water",
-                Micro,
-                identified(SoleProvider, true),
-                Essential,
-                "category.sole_provider",
-            ),
-            (
-                "Art. 2(2)(b), 3(2): sole provider identified as important",
-                "waste_water",
-                Micro,
-                identified(SoleProvider, false),
-                Important,
-                "category.sole_provider",
-            ),
-            (
-                "Art. 2(2)(c), 3(1)(e): public safety, essential",
-                "transport.road",
-                Small,
-                identified(PublicSafetyImpact, true),
-                Essential,
-                "category.public_safety_impact",
-            ),
-            (
-                "Art. 2(2)(c), 3(2): public safety, important",
-                "chemicals",
-                Small,
-                identified(PublicSafetyImpact, false),
-                Important,
-                "category.public_safety_impact",
-            ),
-            (
-                "Art. 2(2)(d), 3(1)(e): systemic risk, essential",
-                "financial_market_infrastructures",
-                Small,
-                identified(SystemicRisk, true),
-                Essential,
-                "category.systemic_risk",
-            ),
-            (
-                "Art. 2(2)(d), 3(2): systemic risk, important",
-                "digital_infrastructure.cloud",
-                Micro,
-                identified(SystemicRisk, false),
-                Important,
-                "category.systemic_risk",
-            ),
-            (
-                "Art. 2(2)(e), 3(1)(e): regional administration identified as essential",
-                "public_administration.regional",
-                Medium,
-                identified(SpecificImportance, true),
-                Essential,
-                "category.specific_importance",
-            ),
-            (
-                "Art. 2(2)(e), 3(2): specific importance, important",
-                "research",
-                Micro,
-                identified(SpecificImportance, false),
-                Important,
-                "category.specific_importance",
-            ),
-            (
-                "Art. 3(1)(a) beats an identification as important",
-                "energy.oil",
-                Large,
-                identified(SoleProvider, false),
-                Essential,
-                "category.annex_i_large",
-            ),
-            (
-                "Art. 3(1)(c) beats an identification as important",
-                "digital_infrastructure.public_networks",
-                Medium,
-                identified(SystemicRisk, false),
-                Essential,
-                "category.public_ecn_medium_large",
-            ),
-            (
-                "Art. 3(2) either way: the sector rule is cited first",
-                "manufacturing.machinery",
-                Medium,
-                identified(SoleProvider, false),
-                Important,
-                "category.annex_ii_medium_large",
-            ),
-            (
-                "no flag: Art. 2(1) size cap",
-                "drinking_water",
-                Micro,
-                EntityTypeFacts::default(),
-                OutOfScope,
-                "category.below_size_threshold",
-            ),
-        ];
-        for (law, sector, size, facts, cat, rule) in table {
-            let got = classify_entity([*sector], *size, facts);
-            assert_eq!((got.0, got.1.id), (*cat, *rule), "{law}");
+        for c in law_table::DESIGNATION_CASES {
+            let identified = c.identification.map(|(ground, category)| {
+                serde_json::from_value::<Identification>(serde_json::json!({
+                    "ground": ground, "category": category
+                }))
+                .expect("an identification")
+            });
+            let facts = EntityTypeFacts {
+                critical_entity: c.critical_entity,
+                identified,
+                ..Default::default()
+            };
+            let got = classify_entity([c.sector], size(c.size), &facts);
+            assert_eq!(
+                (got.0, got.1.id),
+                (category(c.category), c.rule),
+                "{}",
+                c.law
+            );
+        }
+    }
+
+    /// Every ground and both categories are in the table, at micro and at large size.
+    #[test]
+    fn the_designation_table_covers_every_ground_both_ways() {
+        for ground in [
+            "sole_provider",
+            "public_safety_impact",
+            "systemic_risk",
+            "specific_importance",
+        ] {
+            for cat in ["essential", "important"] {
+                for sz in ["micro", "large"] {
+                    assert!(
+                        law_table::DESIGNATION_CASES
+                            .iter()
+                            .any(|c| c.identification == Some((ground, cat)) && c.size == sz),
+                        "{ground} {cat} {sz}"
+                    );
+                }
+            }
+        }
+        for sz in ["micro", "large"] {
+            assert!(law_table::DESIGNATION_CASES
+                .iter()
+                .any(|c| c.critical_entity && c.size == sz));
         }
     }
 

@@ -595,3 +595,87 @@ pub const SIZE_CASES: &[SizeCase] = &[
         rule: "size.figures_above_declared",
     },
 ];
+
+/// A size-independent case that no sector code can say: a designation by the member state,
+/// registered by the national CSIRT. `identification` is (ground, category) as the register's
+/// `member_state_identification` spells them.
+pub struct DesignationCase {
+    pub law: &'static str,
+    pub sector: &'static str,
+    pub size: &'static str,
+    pub critical_entity: bool,
+    pub identification: Option<(&'static str, &'static str)>,
+    pub category: &'static str,
+    pub rule: &'static str,
+}
+
+const fn designated(
+    law: &'static str,
+    sector: &'static str,
+    size: &'static str,
+    critical_entity: bool,
+    identification: Option<(&'static str, &'static str)>,
+    category: &'static str,
+    rule: &'static str,
+) -> DesignationCase {
+    DesignationCase {
+        law,
+        sector,
+        size,
+        critical_entity,
+        identification,
+        category,
+        rule,
+    }
+}
+
+/// Art. 2(3) with 3(1)(f), and Art. 2(2)(b)–(e) with 3(1)(e) and 3(2): every ground × essential
+/// or important × micro or large, and both sides of each (the same entity without the
+/// designation). Annex II `food` is the sector where a designation decides both ways: micro it
+/// is out of scope by Art. 2(1), large it is important by Art. 3(2), so only Art. 3(1)(e) or
+/// (f) makes it essential; Annex I rows show that Art. 3(1)(a) is cited first on a tie.
+#[rustfmt::skip]
+pub const DESIGNATION_CASES: &[DesignationCase] = &[
+    // Both sides: no designation.
+    designated("Art. 2(1): micro Annex II, no designation", "food", "micro", false, None, "out_of_scope", "category.below_size_threshold"),
+    designated("Art. 3(2): large Annex II, no designation", "food", "large", false, None, "important", "category.annex_ii_medium_large"),
+    designated("Art. 2(1): micro Annex I, no designation", "drinking_water", "micro", false, None, "out_of_scope", "category.below_size_threshold"),
+    // Art. 2(3): "Regardless of their size, this Directive applies to entities identified as
+    // critical entities under Directive (EU) 2022/2557"; Art. 3(1)(f): they are essential.
+    designated("Art. 2(3), 3(1)(f): micro critical entity, Annex II", "food", "micro", true, None, "essential", "category.critical_entity"),
+    designated("Art. 2(3), 3(1)(f): large critical entity, Annex II (beats 3(2))", "food", "large", true, None, "essential", "category.critical_entity"),
+    designated("Art. 2(3), 3(1)(f): micro critical entity, Annex I", "drinking_water", "micro", true, None, "essential", "category.critical_entity"),
+    designated("Art. 3(1)(a) cited first: large critical entity, Annex I", "drinking_water", "large", true, None, "essential", "category.annex_i_large"),
+    // Art. 2(2)(b): "the entity is the sole provider in a Member State of a service which is
+    // essential for the maintenance of critical societal or economic activities".
+    designated("Art. 2(2)(b), 3(1)(e): sole provider, essential, micro", "food", "micro", false, Some(("sole_provider", "essential")), "essential", "category.sole_provider"),
+    designated("Art. 2(2)(b), 3(1)(e): sole provider, essential, large", "food", "large", false, Some(("sole_provider", "essential")), "essential", "category.sole_provider"),
+    designated("Art. 2(2)(b), 3(2): sole provider, important, micro", "food", "micro", false, Some(("sole_provider", "important")), "important", "category.sole_provider"),
+    designated("Art. 2(2)(b), 3(2): sole provider, important, large (3(2) either way: the sector cited)", "food", "large", false, Some(("sole_provider", "important")), "important", "category.annex_ii_medium_large"),
+    // Art. 2(2)(c): "disruption of the service provided by the entity could have a significant
+    // impact on public safety, public security or public health".
+    designated("Art. 2(2)(c), 3(1)(e): public safety, essential, micro", "food", "micro", false, Some(("public_safety_impact", "essential")), "essential", "category.public_safety_impact"),
+    designated("Art. 2(2)(c), 3(1)(e): public safety, essential, large", "food", "large", false, Some(("public_safety_impact", "essential")), "essential", "category.public_safety_impact"),
+    designated("Art. 2(2)(c), 3(2): public safety, important, micro", "food", "micro", false, Some(("public_safety_impact", "important")), "important", "category.public_safety_impact"),
+    designated("Art. 2(2)(c), 3(2): public safety, important, large (the sector cited)", "food", "large", false, Some(("public_safety_impact", "important")), "important", "category.annex_ii_medium_large"),
+    // Art. 2(2)(d): "disruption of the service provided by the entity could induce a
+    // significant systemic risk, in particular for sectors where such disruption could have a
+    // cross-border impact".
+    designated("Art. 2(2)(d), 3(1)(e): systemic risk, essential, micro", "food", "micro", false, Some(("systemic_risk", "essential")), "essential", "category.systemic_risk"),
+    designated("Art. 2(2)(d), 3(1)(e): systemic risk, essential, large", "food", "large", false, Some(("systemic_risk", "essential")), "essential", "category.systemic_risk"),
+    designated("Art. 2(2)(d), 3(2): systemic risk, important, micro", "food", "micro", false, Some(("systemic_risk", "important")), "important", "category.systemic_risk"),
+    designated("Art. 2(2)(d), 3(2): systemic risk, important, large (the sector cited)", "food", "large", false, Some(("systemic_risk", "important")), "important", "category.annex_ii_medium_large"),
+    // Art. 2(2)(e): "the entity is critical because of its specific importance at national or
+    // regional level for the particular sector or type of service, or for other
+    // interdependent sectors in the Member State".
+    designated("Art. 2(2)(e), 3(1)(e): specific importance, essential, micro", "food", "micro", false, Some(("specific_importance", "essential")), "essential", "category.specific_importance"),
+    designated("Art. 2(2)(e), 3(1)(e): specific importance, essential, large", "food", "large", false, Some(("specific_importance", "essential")), "essential", "category.specific_importance"),
+    designated("Art. 2(2)(e), 3(2): specific importance, important, micro", "food", "micro", false, Some(("specific_importance", "important")), "important", "category.specific_importance"),
+    designated("Art. 2(2)(e), 3(2): specific importance, important, large (the sector cited)", "food", "large", false, Some(("specific_importance", "important")), "important", "category.annex_ii_medium_large"),
+    // Identified as important, but the sector makes it essential: Art. 3(1)(a) and (c) win.
+    designated("Art. 3(1)(a) beats an identification as important", "drinking_water", "large", false, Some(("systemic_risk", "important")), "essential", "category.annex_i_large"),
+    designated("Art. 3(1)(c) beats an identification as important", "digital_infrastructure.public_networks", "medium", false, Some(("sole_provider", "important")), "essential", "category.public_ecn_medium_large"),
+    // Art. 2(2)(f)(ii) regional administration, important at any size, made essential by an
+    // identification under Art. 2(2)(e), 3(1)(e).
+    designated("Art. 2(2)(e), 3(1)(e): regional administration identified as essential", "public_administration.regional", "micro", false, Some(("specific_importance", "essential")), "essential", "category.specific_importance"),
+];
