@@ -324,8 +324,6 @@ pub fn record(
     o: &Outcome,
 ) -> AppResult<&'static str> {
     db::write_tx(conn, |conn| {
-        // The write lock before any row lock, as every writer takes it (see `db::lock_writes`).
-        db::lock_writes(conn)?;
         let now = db::now();
         let latency = o.latency.as_millis() as i64;
         let base = (
@@ -350,6 +348,7 @@ pub fn record(
                 ))
                 .execute(conn)?;
             diesel::update(w::table.find(&c.webhook_id))
+                .filter(w::consecutive_failures.ne(0))
                 .set(w::consecutive_failures.eq(0))
                 .execute(conn)?;
             return Ok("succeeded");
@@ -361,17 +360,22 @@ pub fn record(
                 .execute(conn)?;
             return Ok("retried");
         }
+        // Failed for good: this path may write an audit record and an event, so it takes the
+        // write lock, before any row lock as every writer does (see `db::lock_writes`). The
+        // other two paths write only the delivery (and reset the count), take no write lock
+        // and so do not queue behind reports in the ordered section.
+        db::lock_writes(conn)?;
         diesel::update(d::table.find(&c.delivery_id))
             .set((base, d::status.eq("failed")))
+            .execute(conn)?;
+        // Counted in the row (a concurrent success may have reset it), then read under its lock.
+        diesel::update(w::table.find(&c.webhook_id))
+            .set(w::consecutive_failures.eq(w::consecutive_failures + 1))
             .execute(conn)?;
         let (org, failures, enabled): (String, i64, bool) = w::table
             .find(&c.webhook_id)
             .select((w::org_id, w::consecutive_failures, w::enabled))
             .first(conn)?;
-        let failures = failures + 1;
-        diesel::update(w::table.find(&c.webhook_id))
-            .set(w::consecutive_failures.eq(failures))
-            .execute(conn)?;
         // Deliveries of one subscription run concurrently, so others may still fail after
         // this one disabled it: the subscription is disabled (and its organisation told) once.
         if failures >= s.disable_after && enabled {
