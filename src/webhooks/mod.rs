@@ -325,11 +325,12 @@ pub fn enqueue(conn: &mut DbConn, events: &[Enqueued]) -> AppResult<()> {
                     webhook_deliveries::next_attempt_at.eq(now),
                     webhook_deliveries::created_at.eq(now),
                     webhook_deliveries::updated_at.eq(now),
+                    webhook_deliveries::org_id.eq(org.clone()),
                 ));
             }
         }
     }
-    crate::insert_rows!(conn, webhook_deliveries::table, rows, 8);
+    crate::insert_rows!(conn, webhook_deliveries::table, rows, 9);
     Ok(())
 }
 

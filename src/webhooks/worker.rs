@@ -2,10 +2,21 @@
 //!
 //! A delivery is claimed in a short transaction (`FOR UPDATE SKIP LOCKED` on PostgreSQL; the
 //! write lock on SQLite) that counts the attempt and sets `claimed_until`, so no two instances
-//! make the same attempt. Only the oldest undelivered event of a subscription is eligible, so
-//! each subscription receives its events in feed order. A crash mid-delivery leaves the claim
-//! to expire and the attempt to be made again: delivery is at least once, and the event id in
-//! `webhook-id` lets receivers drop duplicates.
+//! make the same attempt. A crash mid-delivery leaves the claim to expire and the attempt to
+//! be made again: delivery is at least once, and the event id in `webhook-id` lets receivers
+//! drop duplicates.
+//!
+//! Deliveries of one subscription are made concurrently: any due delivery may be claimed,
+//! not only the oldest of its subscription, so a backlog drains at the pace the receiver
+//! answers rather than one round trip at a time, and a retry waits without holding up the
+//! events after it. Order is therefore not promised across deliveries; every payload carries
+//! its `seq`, the feed's order, and the feed itself (`GET /api/v1/feed?after=`) gives strict
+//! order to receivers that need it (docs/ARCHITECTURE.md, README "Webhooks").
+//!
+//! The cost of a claim does not follow the backlog: claims read the index on
+//! (status, org_id, next_attempt_at, id), finding the organisations with due work by a loose
+//! index scan (one seek per organisation) and each organisation's longest-due delivery from
+//! its first rows (past at most the deliveries in flight).
 //!
 //! Each instance posts on a bounded pool of delivery threads (`concurrency`), and no
 //! organisation holds more than `per_organisation` of them: claims go round-robin over the
@@ -72,29 +83,14 @@ pub struct Claimed {
     pub event: outbox::Event,
 }
 
-/// Deliveries that may be attempted now: pending, due, not claimed, and the oldest pending
-/// one of their subscription.
-macro_rules! eligible {
-    ($now:expr) => {{
-        let now = $now;
-        let earlier = diesel::alias!(crate::schema::webhook_deliveries as earlier);
-        d::table
-            .filter(d::status.eq("pending"))
-            .filter(d::next_attempt_at.le(now))
-            .filter(d::claimed_until.is_null().or(d::claimed_until.lt(now)))
-            .filter(diesel::dsl::not(diesel::dsl::exists(
-                earlier
-                    .filter(earlier.field(d::webhook_id).eq(d::webhook_id))
-                    .filter(earlier.field(d::status).eq("pending"))
-                    .filter(earlier.field(d::event_seq).lt(d::event_seq)),
-            )))
-    }};
-}
-
-/// Claims up to `slots` due deliveries, at most one per subscription (its oldest), and for no
-/// organisation more than `per_organisation` together with the `busy` ones it has in flight
-/// already: one per organisation per round, the organisations with the fewest in flight (then
-/// the longest waiting) first.
+/// Claims up to `slots` due deliveries, and for no organisation more than `per_organisation`
+/// together with the `busy` ones it has in flight already: one per organisation per round,
+/// the organisations with the fewest in flight (then the longest waiting) first, and within
+/// an organisation its longest-due deliveries, several of one subscription if they are due.
+///
+/// The cost does not follow the backlog: the organisations with pending deliveries are found
+/// by skipping along the claim index (one seek per organisation), and each claim reads the
+/// first due row of one organisation from the same index, past at most the rows in flight.
 pub fn claim(
     conn: &mut DbConn,
     s: &Settings,
@@ -108,18 +104,14 @@ pub fn claim(
         let now = db::now();
         let until =
             now + chrono::Duration::from_std(s.claim).unwrap_or(chrono::Duration::seconds(60));
-        let waiting: Vec<(String, chrono::NaiveDateTime)> = eligible!(now)
-            .inner_join(w::table.on(w::id.eq(d::webhook_id)))
-            .select((w::org_id, d::next_attempt_at))
-            .load(conn)?;
-        let mut oldest: HashMap<String, chrono::NaiveDateTime> = HashMap::new();
-        for (org, due) in waiting {
-            let e = oldest.entry(org).or_insert(due);
-            *e = (*e).min(due);
-        }
+        let share = s.per_organisation.max(1);
         let held = |org: &str| busy.get(org).copied().unwrap_or(0);
-        let mut active: Vec<String> = oldest.keys().cloned().collect();
-        active.sort_by_key(|org| (held(org), oldest[org], org.clone()));
+        let mut active: Vec<(String, chrono::NaiveDateTime)> = due_organisations(conn, now)?
+            .into_iter()
+            .filter(|(org, _)| held(org) < share)
+            .collect();
+        active.sort_by(|(a, a_due), (b, b_due)| (held(a), a_due, a).cmp(&(held(b), b_due, b)));
+        let mut active: Vec<String> = active.into_iter().map(|(org, _)| org).collect();
         let mut taken: HashMap<String, usize> = HashMap::new();
         let mut out = vec![];
         while out.len() < slots && !active.is_empty() {
@@ -129,7 +121,7 @@ pub fn claim(
                     break;
                 }
                 let t = taken.get(&org).copied().unwrap_or(0);
-                if held(&org) + t >= s.per_organisation.max(1) {
+                if held(&org) + t >= share {
                     continue;
                 }
                 if let Some(c) = claim_one(conn, &org, now, until)? {
@@ -144,15 +136,65 @@ pub fn claim(
     })
 }
 
-/// Claims the longest-due eligible delivery of one organisation, if any.
+/// An organisation with due deliveries, and when its longest-due one became due.
+#[derive(QueryableByName)]
+struct Due {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    org_id: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamp>)]
+    due: Option<chrono::NaiveDateTime>,
+}
+
+/// The organisations with a delivery due now (pending, due, not claimed), each with when its
+/// longest-due one became due. A loose index scan: the recursive query seeks the next
+/// organisation along `webhook_deliveries_claim` (status, org_id, next_attempt_at, id), and
+/// each organisation's first unclaimed row in due order from the same index, so it reads one
+/// row per organisation and a claimed row at most for each delivery in flight, whatever the
+/// backlog behind them.
+fn due_organisations(
+    conn: &mut DbConn,
+    now: chrono::NaiveDateTime,
+) -> AppResult<Vec<(String, chrono::NaiveDateTime)>> {
+    const SQL: &str = "WITH RECURSIVE orgs (org_id) AS ( \
+           SELECT (SELECT org_id FROM webhook_deliveries WHERE status = 'pending' \
+                   ORDER BY org_id LIMIT 1) \
+         UNION ALL \
+           SELECT (SELECT d.org_id FROM webhook_deliveries d WHERE d.status = 'pending' \
+                   AND d.org_id > orgs.org_id ORDER BY d.org_id LIMIT 1) \
+           FROM orgs WHERE orgs.org_id IS NOT NULL \
+         ) \
+         SELECT orgs.org_id AS org_id, \
+           (SELECT d.next_attempt_at FROM webhook_deliveries d WHERE d.status = 'pending' \
+            AND d.org_id = orgs.org_id \
+            AND (d.claimed_until IS NULL OR d.claimed_until < $NOW) \
+            ORDER BY d.next_attempt_at, d.id LIMIT 1) AS due \
+         FROM orgs WHERE orgs.org_id IS NOT NULL";
+    let rows: Vec<Due> = match conn {
+        DbConn::Pg(c) => diesel::sql_query(SQL.replace("$NOW", "$1"))
+            .bind::<diesel::sql_types::Timestamp, _>(now)
+            .load(c)?,
+        DbConn::Sqlite(c) => diesel::sql_query(SQL.replace("$NOW", "?"))
+            .bind::<diesel::sql_types::Timestamp, _>(now)
+            .load(c)?,
+    };
+    Ok(rows
+        .into_iter()
+        .filter_map(|r| r.due.filter(|due| *due <= now).map(|due| (r.org_id, due)))
+        .collect())
+}
+
+/// Claims the longest-due unclaimed delivery of one organisation, if any.
 fn claim_one(
     conn: &mut DbConn,
     org: &str,
     now: chrono::NaiveDateTime,
     until: chrono::NaiveDateTime,
 ) -> AppResult<Option<Claimed>> {
-    let query = eligible!(now)
-        .filter(d::webhook_id.eq_any(w::table.filter(w::org_id.eq(org.to_string())).select(w::id)))
+    let query = d::table
+        .filter(d::status.eq("pending"))
+        .filter(d::org_id.eq(org))
+        .filter(d::next_attempt_at.le(now))
+        .filter(d::claimed_until.is_null().or(d::claimed_until.lt(now)))
         .order((d::next_attempt_at.asc(), d::id.asc()))
         .limit(1)
         .select((d::id, d::webhook_id, d::event_seq, d::attempts));
@@ -269,6 +311,12 @@ fn jittered(base: Duration) -> chrono::Duration {
 
 /// Records an attempt: delivered, to be retried, or failed for good (and the subscription
 /// disabled after too many failures in a row).
+///
+/// "In a row" is in the order outcomes are recorded, under the write lock: a delivery that
+/// failed for good (its whole retry schedule, about a day by default) counts one, any
+/// delivery that succeeds sets the count back to zero. With deliveries of a subscription made
+/// concurrently, `disable_after` in a row therefore still means that many events exhausted
+/// their retries with no answer in between that the receiver accepted.
 pub fn record(
     conn: &mut DbConn,
     s: &Settings,
@@ -276,8 +324,6 @@ pub fn record(
     o: &Outcome,
 ) -> AppResult<&'static str> {
     db::write_tx(conn, |conn| {
-        // The write lock before any row lock, as every writer takes it (see `db::lock_writes`).
-        db::lock_writes(conn)?;
         let now = db::now();
         let latency = o.latency.as_millis() as i64;
         let base = (
@@ -302,6 +348,7 @@ pub fn record(
                 ))
                 .execute(conn)?;
             diesel::update(w::table.find(&c.webhook_id))
+                .filter(w::consecutive_failures.ne(0))
                 .set(w::consecutive_failures.eq(0))
                 .execute(conn)?;
             return Ok("succeeded");
@@ -313,18 +360,25 @@ pub fn record(
                 .execute(conn)?;
             return Ok("retried");
         }
+        // Failed for good: this path may write an audit record and an event, so it takes the
+        // write lock, before any row lock as every writer does (see `db::lock_writes`). The
+        // other two paths write only the delivery (and reset the count), take no write lock
+        // and so do not queue behind reports in the ordered section.
+        db::lock_writes(conn)?;
         diesel::update(d::table.find(&c.delivery_id))
             .set((base, d::status.eq("failed")))
             .execute(conn)?;
-        let (org, failures): (String, i64) = w::table
-            .find(&c.webhook_id)
-            .select((w::org_id, w::consecutive_failures))
-            .first(conn)?;
-        let failures = failures + 1;
+        // Counted in the row (a concurrent success may have reset it), then read under its lock.
         diesel::update(w::table.find(&c.webhook_id))
-            .set(w::consecutive_failures.eq(failures))
+            .set(w::consecutive_failures.eq(w::consecutive_failures + 1))
             .execute(conn)?;
-        if failures >= s.disable_after {
+        let (org, failures, enabled): (String, i64, bool) = w::table
+            .find(&c.webhook_id)
+            .select((w::org_id, w::consecutive_failures, w::enabled))
+            .first(conn)?;
+        // Deliveries of one subscription run concurrently, so others may still fail after
+        // this one disabled it: the subscription is disabled (and its organisation told) once.
+        if failures >= s.disable_after && enabled {
             let reason = format!("disabled after {failures} deliveries in a row failed");
             diesel::update(w::table.find(&c.webhook_id))
                 .set((
