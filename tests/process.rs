@@ -110,12 +110,16 @@ fn the_readme_first_calls_work_verbatim() {
         .env("RUST_LOG", "warn")
         .output()
         .expect("run bash");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let raw = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the README's first calls failed:\n{stdout}\n{stderr}"
+        "the README's first calls failed:\n{raw}\n{stderr}"
     );
+    // Each answer on lines of its own (pretty-printed by jq where it is installed), never
+    // run together with the next.
+    assert!(!raw.contains("}{"), "{raw}");
+    let stdout = raw.replace("\": ", "\":");
     assert!(stdout.contains("\"category\":\"essential\""), "{stdout}");
     assert!(stdout.contains("\"code\":\"csirt-energy\""), "{stdout}");
     assert!(stdout.contains("\"change\":\"registered\""), "{stdout}");
