@@ -50,6 +50,133 @@ impl DatabaseUrl {
             Self::Sqlite(_) => "sqlite",
         }
     }
+
+    /// The database for a person to read: the SQLite file, or the PostgreSQL URL with its
+    /// password left out.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("SQLite file {}", path.display()),
+            Self::Postgres(url) => {
+                let shown = match url.split_once("://") {
+                    Some((scheme, rest)) => match rest.split_once('@') {
+                        Some((user, host)) if !user.contains('/') => {
+                            let user = user.split(':').next().unwrap_or(user);
+                            format!("{scheme}://{user}@{host}")
+                        }
+                        _ => url.clone(),
+                    },
+                    None => url.clone(),
+                };
+                format!("PostgreSQL {shown}")
+            }
+        }
+    }
+}
+
+/// Where the settings put the database and the HS256 key, read without opening or creating
+/// either: what the command-line tools say they use, and check before they would create one.
+#[derive(Debug, Clone)]
+pub struct Stores {
+    pub database: DatabaseUrl,
+    /// `None` when `NIS2HUB_JWT_SECRET` holds the key itself.
+    pub key_file: Option<PathBuf>,
+    /// Which of the two are the defaults, because their variable is unset.
+    pub database_is_default: bool,
+    pub key_file_is_default: bool,
+}
+
+impl Stores {
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(std::env::vars())
+    }
+
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
+        let vars = known_vars(vars)?;
+        let get = |k: &str| {
+            vars.get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        Ok(Stores {
+            database_is_default: get("DATABASE_URL").is_none(),
+            key_file_is_default: get("NIS2HUB_JWT_SECRET_FILE").is_none(),
+            database: DatabaseUrl::parse(
+                &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+            )?,
+            key_file: match get("NIS2HUB_JWT_SECRET") {
+                Some(_) => None,
+                None => Some(PathBuf::from(
+                    get("NIS2HUB_JWT_SECRET_FILE")
+                        .unwrap_or_else(|| DEFAULT_JWT_SECRET_FILE.into()),
+                )),
+            },
+        })
+    }
+
+    /// One line naming both, for standard error.
+    pub fn describe(&self) -> String {
+        let key = match &self.key_file {
+            Some(path) => format!("key file {}", path.display()),
+            None => "the key in NIS2HUB_JWT_SECRET".to_string(),
+        };
+        format!("database {}, {key}", self.database.describe())
+    }
+
+    /// What a command would create that does not exist yet: a SQLite file, a key file. A
+    /// PostgreSQL database is never created by the service, so it is never listed.
+    pub fn missing(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if let DatabaseUrl::Sqlite(path) = &self.database {
+            if !path.exists() {
+                out.push(format!(
+                    "the SQLite file {} does not exist (DATABASE_URL{})",
+                    path.display(),
+                    if self.database_is_default {
+                        " is unset: the default"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        if let Some(path) = &self.key_file {
+            if !path.exists() {
+                out.push(format!(
+                    "the key file {} does not exist (NIS2HUB_JWT_SECRET_FILE{}); a new key would sign tokens the running service refuses",
+                    path.display(),
+                    if self.key_file_is_default {
+                        " is unset: the default"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// `DATABASE_URL`'s default: a SQLite file in `data/` of the working folder.
+pub const DEFAULT_DATABASE_URL: &str = "data/nis2hub.db";
+/// `NIS2HUB_JWT_SECRET_FILE`'s default.
+pub const DEFAULT_JWT_SECRET_FILE: &str = "data/jwt-secret";
+
+/// The `NIS2HUB_*` variables and `DATABASE_URL`; an unknown `NIS2HUB_*` name is an error.
+fn known_vars(
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<BTreeMap<String, String>, String> {
+    let vars: BTreeMap<String, String> = vars
+        .into_iter()
+        .filter(|(k, _)| k.starts_with("NIS2HUB_") || k == "DATABASE_URL")
+        .collect();
+    for key in vars.keys() {
+        if !SETTINGS.iter().any(|(name, _, _)| name == key) {
+            return Err(format!(
+                "unknown setting {key}; the settings are listed in the README"
+            ));
+        }
+    }
+    Ok(vars)
 }
 
 /// Where an OpenID Connect identity provider publishes its signing keys (`auth::jwks`).
@@ -248,17 +375,7 @@ impl Config {
     /// Reads settings from the given variables; other variables than `NIS2HUB_*` and
     /// `DATABASE_URL` are ignored.
     pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, String> {
-        let vars: BTreeMap<String, String> = vars
-            .into_iter()
-            .filter(|(k, _)| k.starts_with("NIS2HUB_") || k == "DATABASE_URL")
-            .collect();
-        for key in vars.keys() {
-            if !SETTINGS.iter().any(|(name, _, _)| name == key) {
-                return Err(format!(
-                    "unknown setting {key}; the settings are listed in the README"
-                ));
-            }
-        }
+        let vars = known_vars(vars)?;
         let get = |k: &str| {
             vars.get(k)
                 .map(|v| v.trim().to_string())
@@ -277,8 +394,9 @@ impl Config {
         let listen: SocketAddr = listen.parse().map_err(|_| {
             format!("NIS2HUB_LISTEN must be host:port, such as 127.0.0.1:8080, not `{listen}`")
         })?;
-        let database_url =
-            DatabaseUrl::parse(&get("DATABASE_URL").unwrap_or_else(|| "data/nis2hub.db".into()))?;
+        let database_url = DatabaseUrl::parse(
+            &get("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.into()),
+        )?;
         let pool_size = number("NIS2HUB_DB_POOL_SIZE", 10)?;
         if !(1..=200).contains(&pool_size) {
             return Err("NIS2HUB_DB_POOL_SIZE must be between 1 and 200".into());
@@ -299,7 +417,8 @@ impl Config {
             Some(s) => s.into_bytes(),
             None => {
                 let path = PathBuf::from(
-                    get("NIS2HUB_JWT_SECRET_FILE").unwrap_or_else(|| "data/jwt-secret".into()),
+                    get("NIS2HUB_JWT_SECRET_FILE")
+                        .unwrap_or_else(|| DEFAULT_JWT_SECRET_FILE.into()),
                 );
                 read_or_create_secret(&path)?
             }

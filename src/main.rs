@@ -13,6 +13,13 @@ use std::process::ExitCode;
     about = "National NIS2 administration service"
 )]
 struct Cli {
+    /// Let a command other than `serve` create a missing SQLite database or key file.
+    //
+    // Without it those commands refuse, so that a tool run in the wrong folder or without the
+    // service's settings does not quietly use a new, empty database and a key the service
+    // does not know.
+    #[arg(long, global = true)]
+    init: bool,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -147,17 +154,20 @@ async fn serve(config: Config) -> Result<(), String> {
         .map_err(|e| format!("server error: {e}"))
 }
 
+fn parse_role(role: &str) -> Result<Role, String> {
+    Role::parse(role).ok_or_else(|| {
+        format!("unknown role `{role}`; use national_csirt, sectoral_csirt, supervisory_authority or entity")
+    })
+}
+
 fn token(
     config: Config,
     org: String,
-    role: String,
+    role: Role,
     scope: Option<String>,
-    ttl: String,
+    ttl: i64,
     sub: Option<String>,
 ) -> Result<(), String> {
-    let role = Role::parse(&role)
-        .ok_or_else(|| format!("unknown role `{role}`; use national_csirt, sectoral_csirt, supervisory_authority or entity"))?;
-    let ttl = parse_ttl(&ttl)?;
     let pool = open(&config)?;
     let mut conn = pool.get().map_err(|e| e.to_string())?;
     let org_id = match directory::service::find_by_code_or_id(&mut conn, &org) {
@@ -328,6 +338,34 @@ fn main() -> ExitCode {
         );
         return ExitCode::SUCCESS;
     }
+    // The token command's own arguments are checked before anything is opened.
+    if let Command::Token { role, ttl, .. } = &command {
+        if let Err(e) = parse_role(role).and_then(|_| parse_ttl(ttl)) {
+            eprintln!("nis2hub: {e}");
+            return ExitCode::from(2);
+        }
+    }
+    let stores = match nis2hub::config::Stores::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("nis2hub: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Say which database and key every command uses: a second terminal without the
+    // service's settings shows at once that it points elsewhere.
+    eprintln!("nis2hub: using {}", stores.describe());
+    let missing = stores.missing();
+    if !cli.init && !matches!(command, Command::Serve) && !missing.is_empty() {
+        eprintln!(
+            "nis2hub: refusing to create what does not exist: {}.\n\
+             Run the command where the service runs, with the same DATABASE_URL and \
+             NIS2HUB_JWT_SECRET_FILE (or NIS2HUB_JWT_SECRET) as the service, or pass --init \
+             to create them.",
+            missing.join("; ")
+        );
+        return ExitCode::from(2);
+    }
     let config = match Config::from_env() {
         Ok(c) => c,
         Err(e) => {
@@ -345,7 +383,10 @@ fn main() -> ExitCode {
             scope,
             ttl,
             sub,
-        } => token(config, org, role, scope, ttl, sub),
+        } => match (parse_role(&role), parse_ttl(&ttl)) {
+            (Ok(role), Ok(ttl)) => token(config, org, role, scope, ttl, sub),
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        },
         Command::ImportDirectory { file } => import(config, file),
         Command::Seed {
             entities,

@@ -400,6 +400,13 @@ fn scopes_of(req: &utoipa::openapi::security::SecurityRequirement) -> Vec<String
         .unwrap_or_default()
 }
 
+/// `/docs` (no slash) is where people type the docs' address: send them to the page.
+async fn docs_redirect() -> actix_web::HttpResponse {
+    actix_web::HttpResponse::MovedPermanently()
+        .insert_header((actix_web::http::header::LOCATION, "/docs/"))
+        .finish()
+}
+
 /// The application: routes, shared state, middleware, docs and the problem+json fallbacks.
 pub fn app(
     state: AppState,
@@ -420,6 +427,7 @@ pub fn app(
         .app_data(web::QueryConfig::default().error_handler(http::query_error))
         .app_data(web::PathConfig::default().error_handler(http::path_error))
         .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document()))
+        .service(web::resource("/docs").get(docs_redirect))
         .default_service(web::to(http::not_found))
         .wrap(actix_web::middleware::from_fn(http::refuse_nul_in_query))
         .wrap(actix_web::middleware::from_fn(http::request_id::middleware))

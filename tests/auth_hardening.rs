@@ -88,9 +88,11 @@ async fn a_new_client_gets_no_scope_its_registrar_does_not_hold() {
         (&ncsirt, Some(all.as_str())),
         (&ncsirt, Some("clients:manage audit:read")),
         (&energy, Some("entities:read feeds:read")),
-        // Without a scope the default is what both allow: nothing, for these.
+        // Without a scope the default is the role's read scopes the registrar holds:
+        // nothing, for a registrar with only `clients:manage`.
         (&energy, None),
         (&entity, None),
+        (&ncsirt, None),
         (&entity, Some("entities:read")),
     ] {
         let mut body = json!({"name": "x", "organisation_id": org});
@@ -107,13 +109,14 @@ async fn a_new_client_gets_no_scope_its_registrar_does_not_hold() {
     }
     assert_eq!(count(&ctx, "api_clients"), before, "nothing registered");
 
-    // What the registrar holds it may pass on, and the default is exactly that.
+    // What the registrar holds it may pass on when it names it; the default is the read
+    // scopes among what it holds.
     let r = send(
         &app,
         post(
             "/api/v1/clients",
             &manager,
-            &json!({"name": "x", "organisation_id": ncsirt}),
+            &json!({"name": "x", "organisation_id": ncsirt, "scope": "clients:manage"}),
         ),
     )
     .await;
@@ -137,6 +140,20 @@ async fn a_new_client_gets_no_scope_its_registrar_does_not_hold() {
     assert_eq!(
         r.body["scope"], "entities:read feeds:read",
         "the caller's scopes within the sectoral CSIRT's ceiling"
+    );
+    let r = send(
+        &app,
+        post(
+            "/api/v1/clients",
+            &wider,
+            &json!({"name": "x", "organisation_id": ncsirt}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(
+        r.body["scope"], "entities:read feeds:read audit:read",
+        "the caller's read scopes: not its clients:manage"
     );
 }
 

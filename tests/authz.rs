@@ -673,7 +673,11 @@ fn body_for(method: &str, path: &str, ids: &Ids) -> Option<Value> {
         | ("POST", "/api/v1/entities/{id}/deregistration/reject") => {
             Some(json!({"comment": "authz test"}))
         }
-        ("POST", "/api/v1/clients") => Some(json!({"name": "x", "organisation_id": ids.national})),
+        // Without `scope` a client gets the read scopes the caller holds: a token with only
+        // `clients:manage` names the one scope it may pass on.
+        ("POST", "/api/v1/clients") => {
+            Some(json!({"name": "x", "organisation_id": ids.national, "scope": "clients:manage"}))
+        }
         ("POST", "/api/v1/incidents") => Some(json!({
             "entity_id": ids.reporter, "stage": "early_warning",
             "aware_at": chrono::Utc::now() - chrono::Duration::hours(1),

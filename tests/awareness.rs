@@ -22,6 +22,8 @@ struct Row {
     cross_border: bool,
     threat_type: Option<&'static str>,
     at: DateTime<Utc>,
+    /// When the entity became aware; `at` (the report) unless set.
+    aware: Option<DateTime<Utc>>,
 }
 
 fn row(entity: &str, sector: &'static str, at: DateTime<Utc>) -> Row {
@@ -34,6 +36,7 @@ fn row(entity: &str, sector: &'static str, at: DateTime<Utc>) -> Row {
         cross_border: false,
         threat_type: None,
         at,
+        aware: None,
     }
 }
 
@@ -75,7 +78,7 @@ fn seed(ctx: &Ctx, rows: &[Row]) {
                 incidents::sector.eq(r.sector),
                 incidents::status.eq("open"),
                 incidents::current_stage.eq("notification"),
-                incidents::aware_at.eq(at),
+                incidents::aware_at.eq(r.aware.unwrap_or(r.at).naive_utc()),
                 incidents::occurred_at.eq(at),
                 incidents::significant.eq(r.significant),
                 incidents::mandatory.eq(r.significant),
@@ -829,6 +832,7 @@ async fn bad_queries_name_the_field() {
     let national = ctx.national();
     for (query, field) in [
         ("group_by=fortnight", "/group_by"),
+        ("time_basis=occurred", "/time_basis"),
         ("from=2025-01-01T00:00:00Z&to=2026-03-01T00:00:00Z", "/to"),
         ("from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z", "/from"),
     ] {
@@ -1218,4 +1222,123 @@ async fn a_reporter_outside_the_register_notifies_voluntarily_and_then_reports_i
     other["reporter"]["identifier"] = json!("BAKERY-2");
     let r = send(&app, post("/api/v1/incidents", &own, &other)).await;
     assert_eq!(r.status, 403, "{}", r.text);
+}
+
+/// `time_basis=aware` puts an incident into the week the entity became aware of it instead of
+/// the week it was reported; disclosure control is the same on either basis.
+#[actix_web::test]
+async fn the_time_basis_moves_incidents_between_weeks_and_suppression_still_holds() {
+    let ctx = Ctx::new();
+    // Reported in 2026-W12, the entities became aware in 2026-W10: four electricity
+    // entities, and one gas entity (alone in its sector: below the threshold).
+    let mut rows = vec![];
+    for e in 0..4 {
+        rows.push(Row {
+            aware: Some(t(2 + e)),
+            ..row(&format!("elec-{e}"), "energy.electricity", t(16 + e))
+        });
+    }
+    rows.push(Row {
+        aware: Some(t(3)),
+        ..row("gas-0", "energy.gas", t(17))
+    });
+    seed(&ctx, &rows);
+    let app = app!(ctx);
+    let national = ctx.national();
+    let energy = ctx.token("csirt-energy", Role::SectoralCsirt);
+
+    let weeks = |r: &Res| -> Vec<(String, Value)> {
+        r.body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|g| g["incidents"].as_u64().is_some_and(|n| n > 0))
+            .map(|g| {
+                (
+                    g["key"].as_str().unwrap().to_string(),
+                    g["incidents"].clone(),
+                )
+            })
+            .collect()
+    };
+    for (token, who) in [(&national, "national"), (&energy, "sectoral")] {
+        let reported = send(
+            &app,
+            get(&format!("/api/v1/awareness?{PERIOD}&group_by=week"), token),
+        )
+        .await;
+        assert_eq!(reported.status, 200, "{}", reported.text);
+        assert_eq!(reported.body["time_basis"], "reported", "the default");
+        assert_eq!(
+            weeks(&reported),
+            vec![("2026-W12".to_string(), json!(5))],
+            "{who}: {}",
+            reported.text
+        );
+        let aware = send(
+            &app,
+            get(
+                &format!("/api/v1/awareness?{PERIOD}&group_by=week&time_basis=aware"),
+                token,
+            ),
+        )
+        .await;
+        assert_eq!(aware.status, 200, "{}", aware.text);
+        assert_eq!(aware.body["time_basis"], "aware");
+        assert_eq!(
+            weeks(&aware),
+            vec![("2026-W10".to_string(), json!(5))],
+            "{who}: {}",
+            aware.text
+        );
+    }
+
+    // By sector the gas entity is alone in its week on either basis: withheld, and
+    // electricity with it as its complement, so the total gives nothing away.
+    for basis in ["reported", "aware"] {
+        let r = send(
+            &app,
+            get(
+                &format!("/api/v1/awareness?{PERIOD}&group_by=sector&time_basis={basis}"),
+                &energy,
+            ),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(r.body["time_basis"], basis);
+        assert_eq!(r.body["suppressed_below"], 3);
+        let gas = group(&r, "energy.gas");
+        assert_eq!(gas["suppressed"], true, "{basis}: {}", r.text);
+        assert_eq!(gas["incidents"], Value::Null, "{basis}");
+        assert_eq!(gas["entities"], Value::Null, "{basis}");
+        assert_eq!(
+            group(&r, "energy.electricity")["suppressed"],
+            true,
+            "{basis}: the complement of gas"
+        );
+        let published: i64 = r.body["groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|g| g["incidents"].as_i64())
+            .sum();
+        if let Some(total) = r.body["total"]["incidents"].as_i64() {
+            assert_ne!(
+                total - published,
+                1,
+                "{basis}: the total minus the published groups singles out the gas incident: {}",
+                r.text
+            );
+        }
+    }
+    // The national CSIRT sees gas on either basis.
+    let r = send(
+        &app,
+        get(
+            &format!("/api/v1/awareness?{PERIOD}&group_by=sector&time_basis=aware"),
+            &national,
+        ),
+    )
+    .await;
+    assert_eq!(group(&r, "energy.gas")["incidents"], 1, "{}", r.text);
 }

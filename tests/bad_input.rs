@@ -386,6 +386,34 @@ async fn every_invalid_field_is_reported_at_once() {
 }
 
 #[actix_web::test]
+async fn missing_fields_are_reported_at_once_with_the_other_errors() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let before = written(&ctx);
+    let mut body = entity_body("bad-5", "energy.electricity");
+    let fields = body.as_object_mut().unwrap();
+    fields.remove("name");
+    fields.remove("country");
+    body["employees"] = json!("many");
+    body["contacts"] = json!([{"name": "Desk", "email": "not-an-address"}]);
+    let r = send(&app, post("/api/v1/entities", &ctx.national(), &body)).await;
+    assert_refused(&ctx, before, &r, 422, "validation_failed");
+    assert_eq!(
+        pointers(&r),
+        vec!["/contacts/0/email", "/country", "/employees", "/name"],
+        "{}",
+        r.text
+    );
+    let missing =
+        |p: &str| {
+            r.body["errors"].as_array().unwrap().iter().any(|e| {
+                e["pointer"] == p && e["message"] == format!("missing field `{}`", &p[1..])
+            })
+        };
+    assert!(missing("/name") && missing("/country"), "{}", r.text);
+}
+
+#[actix_web::test]
 async fn a_body_over_the_limit_is_413() {
     let ctx = Ctx::new();
     let app = app!(ctx);

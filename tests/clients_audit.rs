@@ -153,16 +153,50 @@ async fn registering_a_client_shows_the_secret_once_and_stores_only_an_argon2_ha
     assert!(!hash.contains(&secret), "the hash does not hold the secret");
 }
 
+/// Least privilege by default: a client registered without `scope` may read what its role
+/// reads and change nothing.
 #[actix_web::test]
-async fn without_a_scope_a_client_gets_its_roles_whole_ceiling() {
+async fn without_a_scope_a_client_gets_only_its_roles_read_scopes() {
     let ctx = Ctx::new();
     let app = app!(ctx);
-    let body = register_client(&app, &ctx, &ctx.org_id("authority-finance"), None).await;
-    assert_eq!(body["role"], "supervisory_authority");
-    assert_eq!(
-        body["scope"],
-        nis2hub::auth::scopes::join_scopes(Role::SupervisoryAuthority.ceiling())
-    );
+    for (org, role) in [
+        ("authority-finance", Role::SupervisoryAuthority),
+        ("csirt-energy", Role::SectoralCsirt),
+        ("ncsirt", Role::NationalCsirt),
+    ] {
+        let body = register_client(&app, &ctx, &ctx.org_id(org), None).await;
+        assert_eq!(body["role"], role.as_str());
+        let reads: Vec<_> = role
+            .ceiling()
+            .iter()
+            .copied()
+            .filter(|s| s.as_str().ends_with(":read"))
+            .collect();
+        assert!(!reads.is_empty());
+        assert_eq!(
+            body["scope"],
+            nis2hub::auth::scopes::join_scopes(&reads),
+            "{org}"
+        );
+        let granted = body["scope"].as_str().unwrap();
+        for never in [
+            "entities:write",
+            "webhooks:manage",
+            "clients:manage",
+            "incidents:report",
+        ] {
+            assert!(!granted.contains(never), "{org}: {granted}");
+        }
+    }
+    // Asked for, a write scope within the ceiling is still granted.
+    let body = register_client(
+        &app,
+        &ctx,
+        &ctx.org_id("authority-finance"),
+        Some("entities:read entities:write"),
+    )
+    .await;
+    assert_eq!(body["scope"], "entities:read entities:write");
 }
 
 #[actix_web::test]

@@ -131,6 +131,9 @@ async fn docs_are_served_from_the_binary() {
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
     assert!(r.text.contains("swagger"), "the Swagger UI page");
+    let r = send(&app, actix_web::test::TestRequest::get().uri("/docs")).await;
+    assert_eq!(r.status, 301, "/docs without the slash: {}", r.text);
+    assert_eq!(r.header("location").as_deref(), Some("/docs/"));
     let spec = send(
         &app,
         actix_web::test::TestRequest::get().uri("/openapi.json"),

@@ -110,12 +110,16 @@ fn the_readme_first_calls_work_verbatim() {
         .env("RUST_LOG", "warn")
         .output()
         .expect("run bash");
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    let raw = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "the README's first calls failed:\n{stdout}\n{stderr}"
+        "the README's first calls failed:\n{raw}\n{stderr}"
     );
+    // Each answer on lines of its own (pretty-printed by jq where it is installed), never
+    // run together with the next.
+    assert!(!raw.contains("}{"), "{raw}");
+    let stdout = raw.replace("\": ", "\":");
     assert!(stdout.contains("\"category\":\"essential\""), "{stdout}");
     assert!(stdout.contains("\"code\":\"csirt-energy\""), "{stdout}");
     assert!(stdout.contains("\"change\":\"registered\""), "{stdout}");
@@ -158,8 +162,15 @@ fn bad_configuration_stops_the_start_with_the_cause() {
         &["migrate"],
     );
     assert!(!ok && err.contains("cannot connect to PostgreSQL"), "{err}");
+    assert!(
+        err.contains("nis2hub: using database PostgreSQL postgres://nobody@127.0.0.1:1/none"),
+        "the command says which database it uses: {err}"
+    );
     assert_eq!(
-        err.trim().lines().count(),
+        err.trim()
+            .lines()
+            .filter(|l| !l.starts_with("nis2hub: using "))
+            .count(),
         1,
         "the cause in one line: {err}"
     );
@@ -168,8 +179,74 @@ fn bad_configuration_stops_the_start_with_the_cause() {
         !ok && err.contains("unknown setting NIS2HUB_LISTEN_ADDR"),
         "{err}"
     );
-    let (ok, _) = run_with(&[("DATABASE_URL", "sqlite://data/x.db")], &["migrate"]);
-    assert!(ok, "a fresh SQLite file is created with its folder");
+    let (ok, err) = run_with(&[("DATABASE_URL", "sqlite://data/x.db")], &["migrate"]);
+    assert!(
+        !ok && err.contains("--init"),
+        "no new SQLite file without --init: {err}"
+    );
+    let (ok, err) = run_with(
+        &[("DATABASE_URL", "sqlite://data/x.db")],
+        &["migrate", "--init"],
+    );
+    assert!(
+        ok,
+        "with --init a fresh SQLite file is created with its folder: {err}"
+    );
+}
+
+/// The binary in an empty folder, with none of the caller's settings.
+fn in_folder(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let mut cmd = Command::new(BIN);
+    cmd.args(args).current_dir(dir).env("RUST_LOG", "warn");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("NIS2HUB_") || key == "DATABASE_URL" {
+            cmd.env_remove(key);
+        }
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+/// A tool run in the wrong folder (or without the service's settings) refuses to make a new
+/// key and an empty database, and says which ones it looked for; `--init` creates them.
+#[test]
+fn tools_refuse_to_create_a_new_key_or_database_without_init() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = ["token", "--org", "ncsirt", "--role", "national_csirt"];
+    let (ok, stdout, stderr) = in_folder(dir.path(), &token);
+    assert!(!ok, "refused: {stdout}");
+    assert!(stdout.is_empty(), "no token printed: {stdout}");
+    for expected in [
+        "using database SQLite file data/nis2hub.db, key file data/jwt-secret",
+        "the SQLite file data/nis2hub.db does not exist",
+        "the key file data/jwt-secret does not exist",
+        "--init",
+    ] {
+        assert!(stderr.contains(expected), "{expected}: {stderr}");
+    }
+    assert!(
+        !dir.path().join("data").exists(),
+        "nothing was created: {stderr}"
+    );
+
+    // With --init the database and the key are created (a token then needs the directory).
+    let directory = concat!(env!("CARGO_MANIFEST_DIR"), "/examples/directory.json");
+    let (ok, stdout, stderr) = in_folder(dir.path(), &["import-directory", "--init", directory]);
+    assert!(ok, "{stdout}{stderr}");
+    assert!(dir.path().join("data/nis2hub.db").exists());
+    assert!(dir.path().join("data/jwt-secret").exists());
+    // Now both exist, the command works without --init and names what it used.
+    let (ok, stdout, stderr) = in_folder(dir.path(), &token);
+    assert!(ok, "{stderr}");
+    assert_eq!(stdout.trim().split('.').count(), 3, "a JWT: {stdout}");
+    assert!(
+        stderr.contains("using database SQLite file data/nis2hub.db, key file data/jwt-secret"),
+        "{stderr}"
+    );
 }
 
 #[test]

@@ -52,7 +52,11 @@ fn cli(db: &TestDb, args: &[&str]) -> String {
 }
 
 fn import_directory(db: &TestDb) {
-    let out = cli(db, &["import-directory", "examples/directory.json"]);
+    // The first command on the test's new database creates it.
+    let out = cli(
+        db,
+        &["import-directory", "--init", "examples/directory.json"],
+    );
     assert!(out.contains("imported"), "{out}");
 }
 

@@ -46,7 +46,7 @@ trap cleanup EXIT
 export DATABASE_URL=$work/nis2hub.db NIS2HUB_LISTEN=127.0.0.1:$port \
   NIS2HUB_PUBLIC_URL=http://127.0.0.1:$port NIS2HUB_JWT_SECRET_FILE=$work/jwt-secret \
   NIS2HUB_OPENPGP_KEY_FILE=$work/openpgp.asc NIS2HUB_TRUSTED_PROXIES=127.0.0.1/32
-"$bin" migrate >/dev/null
+"$bin" migrate --init >/dev/null
 "$bin" import-directory examples/directory.json >/dev/null
 token=$("$bin" token --org ncsirt --role national_csirt)
 "$bin" serve >"$work/server.log" 2>&1 &

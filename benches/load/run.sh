@@ -210,7 +210,7 @@ one_backend() {
     *) echo "unknown backend $which" >&2; exit 2 ;;
   esac
   export DATABASE_URL=$url NIS2HUB_JWT_SECRET_FILE=$work/jwt-secret NIS2HUB_LISTEN=127.0.0.1:$port
-  "$bin" import-directory examples/directory.json >/dev/null
+  "$bin" import-directory --init examples/directory.json >/dev/null
   local seed_out
   seed_out=$(RUST_LOG=warn "$bin" seed --entities "$entities" --incidents "$incidents" --history-days "$history_days" --ids-out "$work/ids")
   echo "$which: $seed_out"

@@ -37,7 +37,9 @@ pub struct ClientInput {
     #[schema(format = Uuid)]
     pub organisation_id: String,
     /// Space-separated scopes, each within the role's ceiling and held by the caller's own
-    /// token; defaults to every scope that is both.
+    /// token. Least privilege by default: without `scope` the client gets only the role's
+    /// read scopes (`…:read`) that the caller's token holds — never a write, report, review,
+    /// `webhooks:manage` or `clients:manage` scope; name those here to grant them.
     #[schema(value_type = Option<crate::http::formats::ScopeList>)]
     pub scope: Option<String>,
 }
@@ -199,8 +201,8 @@ pub fn revoke_all_of(conn: &mut DbConn, caller: &Caller, org_id: &str) -> AppRes
 }
 
 /// The scopes of a new client: within the role's ceiling and within the scopes of the caller
-/// registering it, so that no one hands out more than they hold. Without a request, all that
-/// both allow.
+/// registering it, so that no one hands out more than they hold. Without a request, least
+/// privilege: the read scopes of the role that the caller holds.
 fn scopes_for(
     role: Role,
     requested: Option<&str>,
@@ -211,7 +213,7 @@ fn scopes_for(
         let mut scopes: Vec<Scope> = role
             .ceiling()
             .iter()
-            .filter(|s| granter.contains(s))
+            .filter(|s| s.is_read() && granter.contains(s))
             .copied()
             .collect();
         scopes.sort();
@@ -219,7 +221,7 @@ fn scopes_for(
             return Err(AppError::invalid(
                 pointer,
                 format!(
-                    "your token holds none of the scopes a {} may hold, so there is nothing to grant",
+                    "without `scope` a client gets the read scopes of a {} that your token holds, and it holds none; name the scopes to grant",
                     role.as_str()
                 ),
             ));

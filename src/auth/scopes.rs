@@ -80,6 +80,21 @@ impl Scope {
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
     }
+
+    /// A scope that only reads (`…:read`): what a new API client gets when no scope is named.
+    pub fn is_read(self) -> bool {
+        matches!(
+            self,
+            Scope::DirectoryRead
+                | Scope::EntitiesRead
+                | Scope::IncidentsRead
+                | Scope::FeedsRead
+                | Scope::AdvisoriesRead
+                | Scope::AwarenessRead
+                | Scope::MaturityRead
+                | Scope::AuditRead
+        )
+    }
 }
 
 /// Parses a space-separated scope string; unknown scopes are reported by name.

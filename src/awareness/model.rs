@@ -1,6 +1,7 @@
 //! What the awareness endpoints answer.
 
 use crate::incidents::repo::Grouping;
+pub use crate::incidents::repo::TimeBasis;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -11,7 +12,8 @@ use utoipa::ToSchema;
 pub enum GroupBy {
     /// The entity's primary sector.
     Sector,
-    /// ISO 8601 week of the first report, e.g. `2026-W05`.
+    /// ISO 8601 week, e.g. `2026-W05`: of the first report, or with `time_basis=aware` of
+    /// when the entity became aware.
     Week,
     ThreatType,
     RootCauseCategory,
@@ -116,6 +118,8 @@ pub struct Awareness {
     /// End of the period (exclusive).
     pub to: DateTime<Utc>,
     pub group_by: GroupBy,
+    /// Which instant put each notification into the period and its week.
+    pub time_basis: TimeBasis,
     /// Groups with fewer distinct entities are suppressed; `null` when nothing is (the
     /// national CSIRT's view).
     #[schema(minimum = 2)]
@@ -129,7 +133,9 @@ pub struct Awareness {
 }
 
 /// The NIS2 Art. 23(9) summary for ENISA: anonymised (no entity names or ids) and
-/// aggregated.
+/// aggregated. It counts the notifications *reported* in the quarter (never by awareness
+/// time): Art. 23(9) summarises the notifications received, and a summary once sent must not
+/// change when an incident the entity became aware of in that quarter is reported later.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct QuarterlySummary {
     #[schema(example = "2026-Q3")]

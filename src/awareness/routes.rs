@@ -1,6 +1,6 @@
 //! `/api/v1/awareness…`: situational awareness figures and the quarterly summary for ENISA.
 
-use super::model::{Awareness, GroupBy, QuarterlySummary};
+use super::model::{Awareness, GroupBy, QuarterlySummary, TimeBasis};
 use super::{chart, service};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, FieldError};
@@ -64,6 +64,12 @@ pub struct AwarenessQuery {
     /// What to group by (default `sector`).
     #[param(value_type = Option<GroupBy>)]
     pub group_by: Option<String>,
+    /// Which instant puts a notification into the period and its week: `reported` (the
+    /// default: when its first report reached the service) or `aware` (when the entity became
+    /// aware, `aware_at`, which may lie days before). Disclosure control is the same for
+    /// both. The quarterly summary always counts by report time.
+    #[param(value_type = Option<TimeBasis>)]
+    pub time_basis: Option<String>,
 }
 
 fn bad(param: &str, message: impl Into<String>) -> AppError {
@@ -153,7 +159,7 @@ fn period(q: &AwarenessQuery, max_days: i64) -> Result<(DateTime<Utc>, DateTime<
             (String = "text/csv"),
             (String = "image/svg+xml"),
         )),
-        (status = 400, description = "An unknown `group_by`, or a period that is empty or longer than the maximum", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "An unknown `group_by` or `time_basis`, or a period that is empty or longer than the maximum", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the scope, or the caller is an entity", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many awareness reads by the organisation this minute; `Retry-After` says when to ask again", body = crate::error::Problem, content_type = "application/problem+json")
     )
@@ -178,20 +184,26 @@ pub async fn awareness(
             )
         })?,
     };
+    let basis = match q.time_basis.as_deref() {
+        None => TimeBasis::Reported,
+        Some(b) => TimeBasis::parse(b)
+            .ok_or_else(|| bad("time_basis", format!("`{b}` is not one of reported, aware")))?,
+    };
     let format = format_of(&req);
     audit_read(
         &state,
         &caller,
         format!(
-            "group_by={}&from={}&to={}",
+            "group_by={}&time_basis={}&from={}&to={}",
             group_by.as_str(),
+            basis.as_str(),
             from.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             to.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
         ),
     )
     .await?;
     let a: Awareness = state
-        .db(move |conn| service::awareness(conn, &caller, &cfg, group_by, from, to))
+        .db(move |conn| service::awareness(conn, &caller, &cfg, group_by, basis, from, to))
         .await?;
     Ok(match format {
         Format::Json => HttpResponse::Ok().json(a),

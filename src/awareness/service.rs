@@ -34,10 +34,16 @@ fn group(c: GroupCount) -> Group {
     }
 }
 
-fn national_total(conn: &mut DbConn, from: DateTime<Utc>, to: DateTime<Utc>) -> AppResult<Group> {
+fn national_total(
+    conn: &mut DbConn,
+    basis: TimeBasis,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> AppResult<Group> {
     let rows = repo::count_by(
         conn,
         Grouping::Total,
+        basis,
         from.naive_utc(),
         to.naive_utc(),
         None,
@@ -268,11 +274,17 @@ pub fn grid_period(
 /// The figures of `[from, to)` grouped by `group_by`: national for the national CSIRT,
 /// the caller's own sectors (those it is the CSIRT or authority of) for anyone else, on the
 /// grid of whole ISO weeks and with disclosure control ([`suppression`]).
+///
+/// `basis` only decides which instant of a notification puts it into the period and a week
+/// (when it was reported, or when the entity became aware); the grid and the disclosure
+/// control are the same for either.
+#[allow(clippy::too_many_arguments)]
 pub fn awareness(
     conn: &mut DbConn,
     caller: &Caller,
     cfg: &AwarenessConfig,
     group_by: GroupBy,
+    basis: TimeBasis,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> AppResult<Awareness> {
@@ -282,6 +294,7 @@ pub fn awareness(
             let counts = repo::count_by(
                 conn,
                 group_by.grouping(),
+                basis,
                 from.naive_utc(),
                 to.naive_utc(),
                 None,
@@ -291,9 +304,10 @@ pub fn awareness(
                 from,
                 to,
                 group_by,
+                time_basis: basis,
                 suppressed_below: None,
                 groups: counts.into_iter().map(group).collect(),
-                total: national_total(conn, from, to)?,
+                total: national_total(conn, basis, from, to)?,
             });
         }
         Role::SectoralCsirt | Role::SupervisoryAuthority => coverage::sectors_of(&dir, &caller.org),
@@ -307,8 +321,14 @@ pub fn awareness(
     let (from, to) = grid_period(from, to, crate::db::now().and_utc())?;
     let weeks = weeks_between(from, to);
     let g = group_by.grouping();
-    let rows =
-        repo::count_by_entity_week(conn, g, from.naive_utc(), to.naive_utc(), Some(&sectors))?;
+    let rows = repo::count_by_entity_week(
+        conn,
+        g,
+        basis,
+        from.naive_utc(),
+        to.naive_utc(),
+        Some(&sectors),
+    )?;
     let domain = key_domain(g, &sectors, &weeks);
     let tables = unit_tables(&rows, &weeks, |r| r.week.clone(), &domain);
     let (mut groups, total) = protected_groups(&tables, threshold);
@@ -325,6 +345,7 @@ pub fn awareness(
         from,
         to,
         group_by,
+        time_basis: basis,
         suppressed_below: (threshold > 1).then_some(threshold),
         groups,
         total,
@@ -356,7 +377,16 @@ pub fn quarterly(
         .map(|s| s.code)
         .collect();
     let mut by = |g: Grouping| -> AppResult<(Vec<Group>, Group)> {
-        let rows = repo::count_by_entity_week(conn, g, from.naive_utc(), to.naive_utc(), None)?;
+        // Always by report time: a quarter's summary, once sent to ENISA, must not change
+        // when an incident the entity became aware of in that quarter is reported later.
+        let rows = repo::count_by_entity_week(
+            conn,
+            g,
+            TimeBasis::Reported,
+            from.naive_utc(),
+            to.naive_utc(),
+            None,
+        )?;
         let domain = key_domain(g, &leaves, &[]);
         let tables = unit_tables(&rows, &unit, |_| quarter.to_string(), &domain);
         let (mut groups, total) = protected_groups(&tables, t);

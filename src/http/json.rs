@@ -105,21 +105,176 @@ pub fn parse_patch(bytes: &[u8]) -> Result<serde_json::Value, AppError> {
 ///
 /// JSON Schema calls `5.0` an integer, so wherever the document says `integer` a number with
 /// a zero fraction is taken as that integer (`"employees": 250.0` is 250).
+///
+/// serde stops at the first bad or missing field; every field error of the body is reported
+/// at once instead (see [`parse_all`]).
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
-    refuse_nul(bytes)?;
-    match parse_exact(bytes) {
-        Err(AppError::Validation(errors))
-            if errors
-                .iter()
-                .any(|e| e.message.starts_with("invalid type: floating point")) =>
-        {
-            let mut value: serde_json::Value = parse_exact(bytes)?;
-            integral_floats_as_integers(&mut value);
-            let bytes = serde_json::to_vec(&value)?;
-            parse_exact(&bytes)
-        }
-        other => other,
+    match parse_all(bytes)? {
+        Parsed::Complete(value) => Ok(value),
+        Parsed::Invalid { errors, .. } => Err(AppError::Validation(sorted(errors))),
     }
+}
+
+/// What [`parse_all`] found.
+enum Parsed<T> {
+    Complete(T),
+    /// Field errors; with `filled`, the value parsed once every bad or missing field (each
+    /// under one of `placeholders`) held a stand-in, so its own field rules can run too.
+    Invalid {
+        errors: Vec<FieldError>,
+        filled: Option<T>,
+        placeholders: Vec<String>,
+    },
+}
+
+/// Stand-ins tried, in turn, for a missing or bad field until one has the field's type.
+const STAND_INS: &[&str] = &[
+    r#""""#,
+    "0",
+    "false",
+    "[]",
+    "{}",
+    r#""1970-01-01T00:00:00Z""#,
+    r#""00000000-0000-0000-0000-000000000000""#,
+    r#""1970-01-01""#,
+    r#""0.0.0.0/32""#,
+    "null",
+];
+
+/// Parses JSON and, when fields are bad or missing, finds them all: serde stops at the first,
+/// so each is recorded and given a stand-in value of the right type (an unknown field is
+/// removed) and the body parsed again, until it parses or no stand-in fits. Errors under a
+/// stand-in are not the client's and are left out. Bounded: a body with more problems than
+/// this reports the first ones.
+fn parse_all<T: DeserializeOwned>(bytes: &[u8]) -> Result<Parsed<T>, AppError> {
+    refuse_nul(bytes)?;
+    let first = match parse_exact(bytes) {
+        Ok(v) => return Ok(Parsed::Complete(v)),
+        Err(AppError::Validation(errors)) => errors,
+        Err(other) => return Err(other),
+    };
+    let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(bytes) else {
+        return Err(AppError::Validation(first));
+    };
+    integral_floats_as_integers(&mut value);
+    let mut errors: Vec<FieldError> = Vec::new();
+    let mut placeholders: Vec<String> = Vec::new();
+    // The slot being given a stand-in, and the next stand-in to try there.
+    let mut trying: Option<(String, usize)> = None;
+    for _ in 0..64 {
+        let attempt = serde_json::to_vec(&value)?;
+        let error = match parse_exact::<T>(&attempt) {
+            Ok(v) if errors.is_empty() => return Ok(Parsed::Complete(v)),
+            Ok(v) => {
+                return Ok(Parsed::Invalid {
+                    errors,
+                    filled: Some(v),
+                    placeholders,
+                })
+            }
+            Err(AppError::Validation(mut e)) if !e.is_empty() => e.swap_remove(0),
+            Err(other) if errors.is_empty() => return Err(other),
+            Err(_) => break,
+        };
+        let at = error.pointer.clone();
+        let stand_in_failed = trying.as_ref().is_some_and(|(slot, _)| *slot == at);
+        if !stand_in_failed && !placeholders.iter().any(|p| is_under(&at, p)) {
+            errors.push(error.clone());
+        }
+        if at.is_empty() {
+            break; // the document itself has the wrong shape
+        }
+        if error.message.starts_with("unknown field `") {
+            if !remove(&mut value, &at) {
+                break;
+            }
+            trying = None;
+            continue;
+        }
+        let next = match &trying {
+            Some((slot, next)) if *slot == at => *next,
+            _ => 0,
+        };
+        let stand_in = match expected_variant(&error.message) {
+            Some(variant) => serde_json::Value::String(variant),
+            None => match STAND_INS.get(next) {
+                Some(s) => serde_json::from_str(s).expect("the stand-ins are JSON"),
+                None => break,
+            },
+        };
+        if !set(&mut value, &at, stand_in) {
+            break;
+        }
+        if !placeholders.contains(&at) {
+            placeholders.push(at.clone());
+        }
+        trying = Some((at, next + 1));
+    }
+    if errors.is_empty() {
+        errors = first;
+    }
+    Ok(Parsed::Invalid {
+        errors,
+        filled: None,
+        placeholders,
+    })
+}
+
+/// `pointer` is `slot` or inside it.
+fn is_under(pointer: &str, slot: &str) -> bool {
+    pointer == slot
+        || (pointer.starts_with(slot) && pointer.as_bytes().get(slot.len()) == Some(&b'/'))
+}
+
+/// The first variant an "unknown variant" error names as expected.
+fn expected_variant(message: &str) -> Option<String> {
+    if !message.starts_with("unknown variant") {
+        return None;
+    }
+    let rest = message.split("expected").nth(1)?;
+    let start = rest.find('`')? + 1;
+    let len = rest[start..].find('`')?;
+    Some(rest[start..start + len].to_string())
+}
+
+fn split_pointer(pointer: &str) -> Option<(&str, String)> {
+    let (parent, last) = pointer.rsplit_once('/')?;
+    Some((parent, last.replace("~1", "/").replace("~0", "~")))
+}
+
+/// Sets the value at `pointer`, adding the member when its object lacks it.
+fn set(value: &mut serde_json::Value, pointer: &str, new: serde_json::Value) -> bool {
+    if let Some(slot) = value.pointer_mut(pointer) {
+        *slot = new;
+        return true;
+    }
+    let Some((parent, key)) = split_pointer(pointer) else {
+        return false;
+    };
+    match value.pointer_mut(parent) {
+        Some(serde_json::Value::Object(o)) => {
+            o.insert(key, new);
+            true
+        }
+        _ => false,
+    }
+}
+
+/// Removes the member at `pointer`.
+fn remove(value: &mut serde_json::Value, pointer: &str) -> bool {
+    let Some((parent, key)) = split_pointer(pointer) else {
+        return false;
+    };
+    match value.pointer_mut(parent) {
+        Some(serde_json::Value::Object(o)) => o.remove(&key).is_some(),
+        _ => false,
+    }
+}
+
+fn sorted(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors.sort_by(|a, b| a.pointer.cmp(&b.pointer));
+    errors.dedup_by(|a, b| a.pointer == b.pointer && a.message == b.message);
+    errors
 }
 
 /// No string (nor key) may hold the NUL character `\u0000`: no text field holds it (PostgreSQL
@@ -293,13 +448,31 @@ fn describe(e: &validator::ValidationError) -> String {
     }
 }
 
-/// Parses and validates a body in one step.
+/// Parses and validates a body in one step. Missing and badly typed fields are reported
+/// together with the field rules' errors on the rest of the body.
 pub fn parse_valid<T: DeserializeOwned + Validate>(bytes: &[u8]) -> Result<T, AppError> {
-    let value: T = parse(bytes)?;
-    value
-        .validate()
-        .map_err(|e| AppError::Validation(field_errors(&e)))?;
-    Ok(value)
+    match parse_all::<T>(bytes)? {
+        Parsed::Complete(value) => {
+            value
+                .validate()
+                .map_err(|e| AppError::Validation(field_errors(&e)))?;
+            Ok(value)
+        }
+        Parsed::Invalid {
+            mut errors,
+            filled,
+            placeholders,
+        } => {
+            if let Some(Err(e)) = filled.map(|v| v.validate()) {
+                errors.extend(
+                    field_errors(&e)
+                        .into_iter()
+                        .filter(|f| !placeholders.iter().any(|p| is_under(&f.pointer, p))),
+                );
+            }
+            Err(AppError::Validation(sorted(errors)))
+        }
+    }
 }
 
 /// The body of a JSON request, within the body limit; `Content-Type` must say JSON, except,
@@ -421,6 +594,70 @@ mod tests {
                 .code(),
             "validation_failed"
         );
+    }
+
+    #[derive(Debug, Deserialize, Validate)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Form {
+        #[validate(length(min = 1))]
+        name: String,
+        kind: Kind,
+        count: u32,
+        #[validate(nested)]
+        inner: Inner,
+        #[validate(length(max = 1))]
+        #[serde(default)]
+        tags: Vec<String>,
+    }
+    #[derive(Debug, Deserialize, Validate)]
+    #[allow(dead_code)]
+    struct Inner {
+        #[validate(email)]
+        email: String,
+        at: chrono::DateTime<chrono::Utc>,
+    }
+    #[derive(Debug, Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Kind {
+        First,
+        Second,
+    }
+
+    fn pointers_of(body: &str) -> Vec<String> {
+        match parse_valid::<Form>(body.as_bytes()).unwrap_err() {
+            AppError::Validation(e) => e.into_iter().map(|f| f.pointer).collect(),
+            other => panic!("expected a validation error, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn every_missing_field_is_reported_with_the_other_errors() {
+        assert_eq!(
+            pointers_of(r#"{"tags": ["a", "b"]}"#),
+            vec!["/count", "/inner", "/kind", "/name", "/tags"]
+        );
+        assert_eq!(
+            pointers_of(r#"{"count": "many", "extra": 1, "inner": {"email": "nope"}, "tags": []}"#),
+            vec![
+                "/count",
+                "/extra",
+                "/inner/at",
+                "/inner/email",
+                "/kind",
+                "/name"
+            ]
+        );
+        assert_eq!(
+            pointers_of(
+                r#"{"name": "", "kind": "third", "count": 2.0, "inner": {"email": "a@b.example", "at": "2026-01-01T00:00:00Z"}}"#
+            ),
+            vec!["/kind", "/name"]
+        );
+        assert!(parse_valid::<Form>(
+            br#"{"name": "x", "kind": "second", "count": 2.0, "inner": {"email": "a@b.example", "at": "2026-01-01T00:00:00Z"}}"#
+        )
+        .is_ok());
     }
 
     #[test]

@@ -52,32 +52,78 @@ pub struct GroupCount {
     pub cross_border: i64,
 }
 
-fn key_sql(g: Grouping, postgres: bool) -> &'static str {
+/// Which instant puts a notification into a period and a week: when it was reported
+/// (`created_at`, its first report) or when the entity became aware (`aware_at`).
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    utoipa::ToSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeBasis {
+    /// When the first report reached the service.
+    #[default]
+    Reported,
+    /// When the entity became aware of the incident (`aware_at`).
+    Aware,
+}
+
+impl TimeBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Reported => "reported",
+            Self::Aware => "aware",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Reported, Self::Aware]
+            .into_iter()
+            .find(|b| b.as_str() == s)
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Reported => "created_at",
+            Self::Aware => "aware_at",
+        }
+    }
+}
+
+fn key_sql(g: Grouping, postgres: bool, basis: TimeBasis) -> String {
+    let at = basis.column();
     match (g, postgres) {
-        (Grouping::Sector, _) => "sector",
-        (Grouping::Week, true) => "to_char(created_at, 'IYYY-\"W\"IW')",
-        (Grouping::Week, false) => "strftime('%G-W%V', created_at)",
-        (Grouping::ThreatType, _) => "threat_type",
-        (Grouping::RootCauseCategory, _) => "root_cause_category",
-        (Grouping::Category, _) => "category",
-        (Grouping::Stage, _) => "current_stage",
-        (Grouping::Total, _) => "NULL",
+        (Grouping::Sector, _) => "sector".into(),
+        (Grouping::Week, true) => format!("to_char({at}, 'IYYY-\"W\"IW')"),
+        (Grouping::Week, false) => format!("strftime('%G-W%V', {at})"),
+        (Grouping::ThreatType, _) => "threat_type".into(),
+        (Grouping::RootCauseCategory, _) => "root_cause_category".into(),
+        (Grouping::Category, _) => "category".into(),
+        (Grouping::Stage, _) => "current_stage".into(),
+        (Grouping::Total, _) => "NULL".into(),
     }
 }
 
 /// The SQL of [`count_by`] for one backend; public so that benchmarks can `EXPLAIN` it.
-pub fn count_sql(g: Grouping, postgres: bool, by_sector: bool) -> String {
+pub fn count_sql(g: Grouping, postgres: bool, by_sector: bool, basis: TimeBasis) -> String {
     let (p1, p2, p3) = if postgres {
         ("$1", "$2", "(SELECT json_array_elements_text($3::json))")
     } else {
         ("?", "?", "(SELECT value FROM json_each(?))")
     };
-    let key = key_sql(g, postgres);
+    let key = key_sql(g, postgres, basis);
     let key_cast = if postgres && g == Grouping::Total {
-        "CAST(NULL AS TEXT)"
+        "CAST(NULL AS TEXT)".to_string()
     } else {
         key
     };
+    let at = basis.column();
     let sectors = if by_sector {
         format!(" AND sector IN {p3}")
     } else {
@@ -90,7 +136,7 @@ pub fn count_sql(g: Grouping, postgres: bool, by_sector: bool) -> String {
     };
     format!(
         "SELECT {key_cast} AS key, COUNT(DISTINCT entity_id) AS entities, {FIGURES_SQL} \
-         FROM incidents WHERE created_at >= {p1} AND created_at < {p2}{sectors}{group}"
+         FROM incidents WHERE {at} >= {p1} AND {at} < {p2}{sectors}{group}"
     )
 }
 
@@ -129,17 +175,23 @@ pub struct EntityWeekCount {
 }
 
 /// The SQL of [`count_by_entity_week`] for one backend.
-pub fn count_by_entity_week_sql(g: Grouping, postgres: bool, by_sector: bool) -> String {
+pub fn count_by_entity_week_sql(
+    g: Grouping,
+    postgres: bool,
+    by_sector: bool,
+    basis: TimeBasis,
+) -> String {
     let (p1, p2, p3) = if postgres {
         ("$1", "$2", "(SELECT json_array_elements_text($3::json))")
     } else {
         ("?", "?", "(SELECT value FROM json_each(?))")
     };
-    let week = key_sql(Grouping::Week, postgres);
+    let week = key_sql(Grouping::Week, postgres, basis);
     let key = match (g, postgres) {
-        (Grouping::Total, true) => "CAST(NULL AS TEXT)",
-        _ => key_sql(g, postgres),
+        (Grouping::Total, true) => "CAST(NULL AS TEXT)".to_string(),
+        _ => key_sql(g, postgres, basis),
     };
+    let at = basis.column();
     let sectors = if by_sector {
         format!(" AND sector IN {p3}")
     } else {
@@ -147,17 +199,19 @@ pub fn count_by_entity_week_sql(g: Grouping, postgres: bool, by_sector: bool) ->
     };
     format!(
         "SELECT {week} AS week, {key} AS key, entity_id, {FIGURES_SQL} \
-         FROM incidents WHERE created_at >= {p1} AND created_at < {p2}{sectors} \
+         FROM incidents WHERE {at} >= {p1} AND {at} < {p2}{sectors} \
          GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     )
 }
 
-/// Counts the notifications reported in `[from, to)` per ISO week, group and entity; `sectors`
-/// limits them as in [`count_by`]. One row per entity that reported in a group in a week, so
-/// the rows grow with the entities active in the period, not with their incidents.
+/// Counts the notifications reported (or, by `basis`, become aware of) in `[from, to)` per
+/// ISO week of that instant, group and entity; `sectors` limits them as in [`count_by`]. One
+/// row per entity that reported in a group in a week, so the rows grow with the entities
+/// active in the period, not with their incidents.
 pub fn count_by_entity_week(
     conn: &mut DbConn,
     g: Grouping,
+    basis: TimeBasis,
     from: NaiveDateTime,
     to: NaiveDateTime,
     sectors: Option<&[&str]>,
@@ -165,7 +219,7 @@ pub fn count_by_entity_week(
     let list = sectors.map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into()));
     macro_rules! run {
         ($c:expr, $pg:expr) => {{
-            let q = diesel::sql_query(count_by_entity_week_sql(g, $pg, list.is_some()))
+            let q = diesel::sql_query(count_by_entity_week_sql(g, $pg, list.is_some(), basis))
                 .into_boxed()
                 .bind::<Timestamp, _>(from)
                 .bind::<Timestamp, _>(to);
@@ -181,11 +235,13 @@ pub fn count_by_entity_week(
     }
 }
 
-/// Counts the notifications reported in `[from, to)`, grouped; `sectors` limits them to
-/// those sectors (the entity's primary sector), `None` counts all.
+/// Counts the notifications reported (or, by `basis`, become aware of) in `[from, to)`,
+/// grouped; `sectors` limits them to those sectors (the entity's primary sector), `None`
+/// counts all.
 pub fn count_by(
     conn: &mut DbConn,
     g: Grouping,
+    basis: TimeBasis,
     from: NaiveDateTime,
     to: NaiveDateTime,
     sectors: Option<&[&str]>,
@@ -193,7 +249,7 @@ pub fn count_by(
     let list = sectors.map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into()));
     macro_rules! run {
         ($c:expr, $pg:expr) => {{
-            let q = diesel::sql_query(count_sql(g, $pg, list.is_some()))
+            let q = diesel::sql_query(count_sql(g, $pg, list.is_some(), basis))
                 .into_boxed()
                 .bind::<Timestamp, _>(from)
                 .bind::<Timestamp, _>(to);
