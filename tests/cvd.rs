@@ -985,7 +985,8 @@ async fn publication_after_the_embargo_maps_vendor_statuses_and_credits_the_find
         ids.iter()
             .map(|pid| {
                 let needle = format!("\"product_id\":\"{}\"", pid.as_str().unwrap());
-                assert!(d.text.contains(&needle), "{needle}");
+                // The document is served as stored (pretty-printed): look in its compact form.
+                assert!(d.body.to_string().contains(&needle), "{needle}");
                 let tree = d.body["product_tree"]["branches"].as_array().unwrap();
                 tree.iter()
                     .find(|v| v.to_string().contains(&needle))
