@@ -876,3 +876,45 @@ async fn the_problem_quotes_the_request_id_the_client_sent() {
     assert_request_id(&b);
     assert_ne!(a.body["request_id"], b.body["request_id"]);
 }
+
+/// A merge patch that removes a field the resource does not have (`{"": null}`,
+/// `{"nickname": null}`, also inside an object) is refused with 422 naming it, on every
+/// resource that takes one, and writes nothing; removing a field it has still works.
+#[actix_web::test]
+async fn a_patch_removing_an_unknown_field_is_refused() {
+    let ctx = Ctx::new();
+    let app = actix_web::test::init_service(nis2hub::build_app(ctx.state.clone())).await;
+    let national = ctx.national();
+    let org = ctx.org_id("ncsirt");
+    let entity = registered(&app, &ctx, "PATCH-UNKNOWN-1").await;
+    for path in [format!("/api/v1/organisations/{org}"), entity.clone()] {
+        for (body, pointer) in [
+            (json!({"": null}), "/"),
+            (json!({"nickname": null}), "/nickname"),
+        ] {
+            let before = written(&ctx);
+            let r = send_request(&app, patch(&path, &national, &body).to_request()).await;
+            assert_refused(&ctx, before, &r, 422, "validation_failed");
+            assert_eq!(pointers(&r), vec![pointer.to_string()], "{path} {body}");
+        }
+    }
+    let r = send_request(
+        &app,
+        patch(
+            &format!("/api/v1/organisations/{org}"),
+            &national,
+            &json!({"contact": {"nickname": null}}),
+        )
+        .to_request(),
+    )
+    .await;
+    r.assert_problem(422, "validation_failed");
+    assert_eq!(pointers(&r), vec!["/contact/nickname".to_string()]);
+    // A field the entity has may be removed: its optional head count.
+    let r = send_request(
+        &app,
+        patch(&entity, &national, &json!({"employees": null})).to_request(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+}

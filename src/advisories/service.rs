@@ -503,7 +503,7 @@ pub fn update(
         return Err(withdrawn());
     }
     let mut doc: serde_json::Value = serde_json::from_str(&current.body)?;
-    json::merge_patch(&mut doc, patch);
+    json::merge_patch_as::<AdvisoryInput>(&mut doc, patch)?;
     let input = AdvisoryInput::from_json(&serde_json::to_vec(&doc)?)?;
     let dir = load_directory(conn)?;
     check_issuer(conn, caller, &input, &dir)?;

@@ -410,7 +410,7 @@ pub fn update(
         coverage: current.coverage.clone(),
         contact: current.contact.clone(),
     })?;
-    json::merge_patch(&mut doc, patch);
+    json::merge_patch_as::<OrganisationInput>(&mut doc, patch)?;
     let input: OrganisationInput = json::parse(&serde_json::to_vec(&doc)?)?;
     let (org, changed) = replace(conn, current, input)?;
     if changed {

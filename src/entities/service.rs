@@ -559,7 +559,7 @@ pub fn update(
     }
     let stored: serde_json::Value = serde_json::from_str(&current.body)?;
     let mut doc = stored.clone();
-    json::merge_patch(&mut doc, patch);
+    json::merge_patch_as::<EntityInput>(&mut doc, patch)?;
     designation::check_change(caller.role, &stored, &doc)?;
     let input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
     let before_input: EntityInput = serde_json::from_value(stored)?;

@@ -538,6 +538,61 @@ impl FromRequest for OptionalJsonBody {
     }
 }
 
+/// Applies a merge patch to the stored document of a `T`, refusing (422 naming the field)
+/// a key that `T` does not have even where the patch only removes it (`{"x": null}`): the
+/// merged document cannot show such a key, so without this the patch would be answered as
+/// an accepted change that changed nothing. Keys that are set are checked by parsing the
+/// merged document, as before.
+pub fn merge_patch_as<T: DeserializeOwned>(
+    target: &mut serde_json::Value,
+    patch: &serde_json::Value,
+) -> Result<(), AppError> {
+    /// `probe` with a `null` wherever the patch removes a key `probe` does not hold.
+    fn removals(probe: &mut serde_json::Value, patch: &serde_json::Value) {
+        let (Some(t), Some(p)) = (probe.as_object_mut(), patch.as_object()) else {
+            return;
+        };
+        for (k, v) in p {
+            match t.get_mut(k) {
+                None if v.is_null() => {
+                    t.insert(k.clone(), serde_json::Value::Null);
+                }
+                Some(inner) if v.is_object() => removals(inner, v),
+                _ => {}
+            }
+        }
+    }
+    let mut probe = target.clone();
+    removals(&mut probe, patch);
+    if probe != *target {
+        let mut unknown = Vec::new();
+        for _ in 0..64 {
+            let bytes = serde_json::to_vec(&probe)?;
+            match parse_exact::<T>(&bytes) {
+                Err(AppError::Validation(errors)) => {
+                    let Some(e) = errors
+                        .into_iter()
+                        .find(|e| e.message.starts_with("unknown field `"))
+                    else {
+                        break;
+                    };
+                    let removed = remove(&mut probe, &e.pointer);
+                    unknown.push(e);
+                    if !removed {
+                        break;
+                    }
+                }
+                _ => break,
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(AppError::Validation(unknown));
+        }
+    }
+    merge_patch(target, patch);
+    Ok(())
+}
+
 /// Applies an RFC 7396 JSON merge patch.
 pub fn merge_patch(target: &mut serde_json::Value, patch: &serde_json::Value) {
     use serde_json::Value;

@@ -357,7 +357,7 @@ pub async fn update(
             .await?;
         let mut doc = serde_json::json!({"url": current.url, "event_types": current.event_types,
             "description": current.description, "enabled": current.enabled});
-        json::merge_patch(&mut doc, &patch);
+        json::merge_patch_as::<WebhookInput>(&mut doc, &patch)?;
         let input: WebhookInput = json::parse(&serde_json::to_vec(&doc)?)?;
         // The DNS lookup: on a blocking thread, with no transaction open.
         let (checked, allow, lookup) = (input.clone(), allow.clone(), lookup.clone());

@@ -262,7 +262,7 @@ fn decide_scope_exit(
     }
     // Applied to the registration as it is now: the national CSIRT may have changed it since.
     let mut doc = serde_json::to_value(&before.input)?;
-    json::merge_patch(&mut doc, patch);
+    json::merge_patch_as::<EntityInput>(&mut doc, patch)?;
     let mut input = EntityInput::from_json(&serde_json::to_vec(&doc)?)?;
     // The entity's patch could not touch its designations when it was held; they are as the
     // member state's organisations have set them since, whatever the patch says of them.
