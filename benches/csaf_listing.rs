@@ -1,7 +1,8 @@
 //! The public CSAF tree's listings at 100 and at 10 000 public documents: `index.txt` and the
 //! ROLIE feed through the whole HTTP stack (`build_app`, the anonymous limit, the generation
 //! read), as an anonymous aggregator asks for them — kept (`warm`), answered `304` to a
-//! matching `If-None-Match` (`not_modified`), and made again after an advisory changed
+//! matching `If-None-Match` (`not_modified`), kept and sent gzip-compressed to a client that
+//! accepts it (`warm_gzip`), and made again after an advisory changed
 //! (`rebuilt`: the counter moved, so the listing is read again from the stored metadata, one
 //! query). The goal: a kept listing at 10 000 documents costs within 1.5× of one at 100.
 //!
@@ -119,10 +120,13 @@ fn run(c: &mut Criterion, backend: &str, url: DatabaseUrl, n: usize) {
     );
     let system = actix_rt::System::new();
     let app = system.block_on(init_service(nis2hub::build_app(state)));
-    let get = |path: &str, etag: Option<&str>| {
+    let get_with = |path: &str, etag: Option<&str>, gzip: bool| {
         let mut req = TestRequest::get().uri(path);
         if let Some(tag) = etag {
             req = req.insert_header(("If-None-Match", tag));
+        }
+        if gzip {
+            req = req.insert_header(("Accept-Encoding", "gzip"));
         }
         system.block_on(async {
             let res = call_service(&app, req.to_request()).await;
@@ -135,12 +139,16 @@ fn run(c: &mut Criterion, backend: &str, url: DatabaseUrl, n: usize) {
             (status, etag, body.len())
         })
     };
+    let get = |path: &str, etag: Option<&str>| get_with(path, etag, false);
     let index = "/.well-known/csaf/white/index.txt";
     let feed = "/.well-known/csaf/feed-tlp-white.json";
     let (status, etag, len) = get(index, None);
     assert_eq!(status, 200);
     let lines = n; // one a document
     eprintln!("{backend} {n}: index.txt {len} bytes, {lines} lines");
+    let (_, _, feed_len) = get(feed, None);
+    let (_, _, feed_gz_len) = get_with(feed, None, true);
+    eprintln!("{backend} {n}: ROLIE feed {feed_len} bytes, {feed_gz_len} gzip-compressed");
     let etag = etag.unwrap();
     let mut group = c.benchmark_group(format!("csaf_listing_{backend}"));
     group.sample_size(30);
@@ -151,6 +159,13 @@ fn run(c: &mut Criterion, backend: &str, url: DatabaseUrl, n: usize) {
     });
     group.bench_function(format!("warm/feed/{n}"), |b| {
         b.iter(|| assert_eq!(get(feed, None).0, 200))
+    });
+    // What the CSAF tools (Go's HTTP client asks for gzip by default), browsers and caches get.
+    group.bench_function(format!("warm_gzip/index.txt/{n}"), |b| {
+        b.iter(|| assert_eq!(get_with(index, None, true).0, 200))
+    });
+    group.bench_function(format!("warm_gzip/feed/{n}"), |b| {
+        b.iter(|| assert_eq!(get_with(feed, None, true).0, 200))
     });
     group.bench_function(format!("not_modified/index.txt/{n}"), |b| {
         b.iter(|| assert_eq!(get(index, Some(&etag)).0, 304))

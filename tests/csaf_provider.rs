@@ -834,6 +834,115 @@ fn conditional_requests_get_304_until_something_changes() {
     }
 }
 
+fn gunzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Read;
+    let mut out = vec![];
+    flate2::read::GzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .expect("a gzip stream");
+    out
+}
+
+/// The public listings, which are kept and served many times, are sent gzip-compressed to a
+/// client that accepts gzip (as Go's HTTP client, which the CSAF tools use, does by default):
+/// the same bytes once decompressed, their own entity tag, `Vary: Accept-Encoding` on both
+/// representations, and `304` for the compressed one's tag. Documents, and listings made per
+/// request for a token, are sent as they are.
+#[test]
+fn kept_listings_are_sent_gzip_compressed_to_clients_that_accept_it() {
+    let (ctx, base) = serve();
+    let http = Http::new();
+    let national = ctx.national();
+    for i in 0..3 {
+        publish_new(
+            &http,
+            &base,
+            &national,
+            advisory(&format!("Compressed {i}"), json!({})),
+        );
+    }
+    let csaf = format!("{base}/.well-known/csaf");
+    for url in [
+        format!("{csaf}/feed-tlp-white.json"),
+        format!("{csaf}/white/index.txt"),
+        format!("{csaf}/white/changes.csv"),
+        format!("{csaf}/white/"),
+    ] {
+        let plain = http.get(&url, None);
+        assert_eq!(plain.status, 200, "{url}");
+        assert_eq!(plain.header("content-encoding"), None, "{url}");
+        assert_eq!(plain.header("vary"), Some("Accept-Encoding"), "{url}");
+        let plain_tag = plain.header("etag").unwrap().to_string();
+
+        let gz = http.get_with(&url, None, &[("Accept-Encoding", "gzip, deflate, br")]);
+        assert_eq!(gz.status, 200, "{url}");
+        assert_eq!(gz.header("content-encoding"), Some("gzip"), "{url}");
+        assert_eq!(gz.header("vary"), Some("Accept-Encoding"), "{url}");
+        assert_eq!(gz.content_type, plain.content_type, "{url}");
+        assert_eq!(gunzip(&gz.body), plain.body, "{url}: the same listing");
+        let gz_tag = gz.header("etag").unwrap().to_string();
+        assert_ne!(
+            gz_tag, plain_tag,
+            "{url}: each representation has its own tag"
+        );
+        assert!(gz_tag.starts_with('"') && gz_tag.ends_with('"'), "{gz_tag}");
+
+        let again = http.get_with(
+            &url,
+            None,
+            &[
+                ("Accept-Encoding", "gzip"),
+                ("If-None-Match", gz_tag.as_str()),
+            ],
+        );
+        assert_eq!(again.status, 304, "{url}: the compressed one's tag");
+        assert_eq!(again.header("etag"), Some(gz_tag.as_str()));
+        // The compressed tag does not validate the uncompressed representation.
+        let other = http.get_with(&url, None, &[("If-None-Match", gz_tag.as_str())]);
+        assert_eq!(other.status, 200, "{url}");
+        assert_eq!(other.body, plain.body, "{url}");
+
+        // RFC 9110 §12.5.3: a weight of zero refuses a coding; `*` accepts any.
+        for (accept, compressed) in [
+            ("gzip;q=0", false),
+            ("gzip; q=0.0, identity", false),
+            ("*;q=0", false),
+            ("br", false),
+            ("*", true),
+            ("x-gzip", true),
+            ("identity;q=0.5, GZIP;q=0.8", true),
+            ("*, gzip;q=0", false),
+        ] {
+            let r = http.get_with(&url, None, &[("Accept-Encoding", accept)]);
+            assert_eq!(r.status, 200, "{url}");
+            assert_eq!(
+                r.header("content-encoding").is_some(),
+                compressed,
+                "{url} with Accept-Encoding: {accept}"
+            );
+        }
+    }
+
+    // Sent as stored: a document (its hashes and signature are of these bytes), and a token's
+    // listing, made for it alone.
+    let a = publish_new(&http, &base, &national, advisory("Document", json!({})));
+    let doc = http.get_with(
+        &document_url(&base, "white", &a),
+        None,
+        &[("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(doc.status, 200);
+    assert_eq!(doc.header("content-encoding"), None);
+    assert_eq!(doc.header("vary"), None);
+    let green = http.get_with(
+        &format!("{csaf}/green/index.txt"),
+        Some(&national),
+        &[("Accept-Encoding", "gzip")],
+    );
+    assert_eq!(green.status, 200);
+    assert_eq!(green.header("content-encoding"), None);
+}
+
 /// What is served is what was stored when the revision was first served: the document bytes,
 /// their hashes and signature are the stored row's, and listings are made from the stored
 /// metadata, not from the advisories' text.

@@ -135,6 +135,43 @@ fn not_modified(req: &HttpRequest, etag: &str, last_modified: Option<u64>) -> bo
     }
 }
 
+/// Which content coding an answer has, and whether another one was on offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    /// The only representation there is.
+    Only,
+    /// Uncompressed, where a gzip-compressed one is also offered (`Vary: Accept-Encoding`).
+    Identity,
+    /// Gzip-compressed (`Content-Encoding: gzip`, `Vary: Accept-Encoding`).
+    Gzip,
+}
+
+/// True when `Accept-Encoding` accepts gzip (RFC 9110 §12.5.3): `gzip`, `x-gzip` or `*` with
+/// a weight above zero. Go's HTTP client, which the CSAF tools are written with, asks for
+/// gzip by default, as do browsers and `curl --compressed`.
+fn accepts_gzip(req: &HttpRequest) -> bool {
+    let mut gzip = None;
+    let mut any = None;
+    let values = req.headers().get_all(header::ACCEPT_ENCODING);
+    for item in values
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+    {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default().to_ascii_lowercase();
+        let weight = parts
+            .filter_map(|p| p.strip_prefix("q=").or_else(|| p.strip_prefix("Q=")))
+            .find_map(|q| q.trim().parse::<f32>().ok())
+            .unwrap_or(1.0);
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(weight > 0.0),
+            "*" => any = Some(weight > 0.0),
+            _ => {}
+        }
+    }
+    gzip.or(any).unwrap_or(false)
+}
+
 /// The answer: the body with its validators and caching rule, or `304` with the validators.
 fn respond(
     req: &HttpRequest,
@@ -143,6 +180,7 @@ fn respond(
     etag: &str,
     last_modified: Option<DateTime<Utc>>,
     public: bool,
+    coding: Coding,
 ) -> HttpResponse {
     let changed = last_modified.and_then(last_modified_secs);
     let unchanged = not_modified(req, etag, changed);
@@ -160,6 +198,9 @@ fn respond(
         CacheControl(vec![CacheDirective::Private, CacheDirective::NoCache])
     })
     .insert_header((header::ETAG, etag));
+    if coding != Coding::Only {
+        res.insert_header((header::VARY, "Accept-Encoding"));
+    }
     if let Some(secs) = changed {
         res.insert_header(LastModified(HttpDate::from(
             UNIX_EPOCH + Duration::from_secs(secs),
@@ -168,6 +209,9 @@ fn respond(
     if unchanged {
         return res.finish();
     }
+    if coding == Coding::Gzip {
+        res.insert_header((header::CONTENT_ENCODING, "gzip"));
+    }
     res.insert_header((header::CONTENT_TYPE, content_type))
         .body(bytes)
 }
@@ -175,7 +219,15 @@ fn respond(
 /// A public file made per request (metadata, security.txt): tagged by its content.
 fn public_file(req: &HttpRequest, content_type: &str, bytes: Vec<u8>) -> HttpResponse {
     let body = Body::new(bytes, None);
-    respond(req, content_type, body.bytes, &body.etag, None, true)
+    respond(
+        req,
+        content_type,
+        body.bytes,
+        &body.etag,
+        None,
+        true,
+        Coding::Only,
+    )
 }
 
 const JSON: &str = "application/json";
@@ -307,16 +359,29 @@ async fn listing(
     let public = caller.is_none();
     let config = state.config.clone();
     let provider = state.provider.clone();
-    let body = state
-        .db(move |conn| provider.page(conn, &config.provider, caller.as_ref(), dir, &page))
+    let gzip = accepts_gzip(&req);
+    let (body, gzipped) = state
+        .db(move |conn| {
+            let body = provider.page(conn, &config.provider, caller.as_ref(), dir, &page)?;
+            // Compressed here, on the blocking pool, the first time a kept listing is asked
+            // for with gzip; kept for every later request.
+            let gzipped = if gzip { body.gzipped().cloned() } else { None };
+            Ok((body, gzipped))
+        })
         .await?;
+    let (bytes, etag, coding) = match gzipped {
+        Some(bytes) => (bytes, body.gzip_etag(), Coding::Gzip),
+        None if body.offers_gzip() => (body.bytes.clone(), body.etag.clone(), Coding::Identity),
+        None => (body.bytes.clone(), body.etag.clone(), Coding::Only),
+    };
     Ok(respond(
         &req,
         content_type,
-        body.bytes.clone(),
-        &body.etag,
+        bytes,
+        &etag,
         body.last_modified,
         public,
+        coding,
     ))
 }
 
@@ -499,7 +564,15 @@ pub async fn document(
     let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
     let etag = doc.etag("");
     let at = Some(doc.stored_at.and_utc());
-    Ok(respond(&req, JSON, doc.document.into(), &etag, at, public))
+    Ok(respond(
+        &req,
+        JSON,
+        doc.document.into(),
+        &etag,
+        at,
+        public,
+        Coding::Only,
+    ))
 }
 
 /// The SHA-256 of the document's bytes (CSAF 2.0 §7.1.18), as `sha256sum` prints it.
@@ -525,7 +598,15 @@ pub async fn sha256(
     let line = provider::hash_line(&doc.sha256, &doc.file);
     let (etag, at) = (doc.etag("-sha256"), Some(doc.stored_at.and_utc()));
     let text = "text/plain; charset=utf-8";
-    Ok(respond(&req, text, line.into(), &etag, at, public))
+    Ok(respond(
+        &req,
+        text,
+        line.into(),
+        &etag,
+        at,
+        public,
+        Coding::Only,
+    ))
 }
 
 /// The SHA-512 of the document's bytes (CSAF 2.0 §7.1.18), as `sha512sum` prints it.
@@ -551,7 +632,15 @@ pub async fn sha512(
     let line = provider::hash_line(&doc.sha512, &doc.file);
     let (etag, at) = (doc.etag("-sha512"), Some(doc.stored_at.and_utc()));
     let text = "text/plain; charset=utf-8";
-    Ok(respond(&req, text, line.into(), &etag, at, public))
+    Ok(respond(
+        &req,
+        text,
+        line.into(),
+        &etag,
+        at,
+        public,
+        Coding::Only,
+    ))
 }
 
 /// The detached OpenPGP signature of the document's bytes with the provider key (CSAF 2.0
@@ -577,5 +666,13 @@ pub async fn signature(
     let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
     let (etag, at) = (doc.etag("-asc"), Some(doc.stored_at.and_utc()));
     let sig = "application/pgp-signature";
-    Ok(respond(&req, sig, doc.signature.into(), &etag, at, public))
+    Ok(respond(
+        &req,
+        sig,
+        doc.signature.into(),
+        &etag,
+        at,
+        public,
+        Coding::Only,
+    ))
 }
