@@ -595,3 +595,105 @@ fn a_slow_organisation_does_not_delay_another_organisations_deliveries() {
         "the slow organisation had {slow_so_far} deliveries under way"
     );
 }
+
+/// The README's recipe for a receiver on the developer's own machine, run exactly as written
+/// against a service started as it says: the example receiver (standard library only, a
+/// verifier written by hand) accepts the service's signature on the ping, and refuses a
+/// request signed with another key — so the recipe's explanation of the secret is right.
+#[test]
+fn the_readme_local_receiver_recipe_works_verbatim() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("README.md");
+    assert!(
+        readme.contains("NIS2HUB_WEBHOOK_ALLOW_HOSTS=127.0.0.1 cargo run --release\n"),
+        "the README starts the service with the receiver's host allowed, as this test does"
+    );
+    let script = readme
+        .split("<!-- local-webhook:begin -->")
+        .nth(1)
+        .and_then(|s| s.split("<!-- local-webhook:end -->").next())
+        .expect("README has the local-webhook section")
+        .trim()
+        .trim_start_matches("```sh")
+        .trim_end_matches("```");
+
+    let db = TestDb::new();
+    import_directory(&db);
+    let server = Server::start(&db, free_port(), 100);
+    let receiver_port = free_port();
+    let out_dir = tempfile::tempdir().unwrap();
+    let out_path = out_dir.path().join("out.txt");
+    let out = std::fs::File::create(&out_path).unwrap();
+    // `$TOKEN` and `show` as the first calls define them.
+    let prelude = "show() { cat; echo; }\nTOKEN=$($bin token --org ncsirt --role national_csirt)\n";
+    let mut bash = Command::new("bash");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("NIS2HUB_") {
+            bash.env_remove(key);
+        }
+    }
+    use std::os::unix::process::CommandExt;
+    let mut child = bash
+        .arg("-c")
+        .arg(format!("set -euo pipefail\n{prelude}{script}"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env("bin", BIN)
+        .env("api", format!("http://127.0.0.1:{}", server.port))
+        .env("port", receiver_port.to_string())
+        .env("DATABASE_URL", db.url_string())
+        .env("NIS2HUB_JWT_SECRET", JWT_SECRET)
+        .stdout(Stdio::from(out.try_clone().unwrap()))
+        .stderr(Stdio::from(out))
+        // Its own process group, so the receiver it leaves running is stopped with it.
+        .process_group(0)
+        .spawn()
+        .expect("run bash");
+    let group = child.id();
+    let stop = || {
+        let _ = Command::new("kill")
+            .args(["--", &format!("-{group}")])
+            .status();
+    };
+    let status = child.wait().unwrap();
+    let read = || std::fs::read_to_string(&out_path).unwrap_or_default();
+    if !status.success() {
+        stop();
+        panic!("the README's recipe failed:\n{}", read());
+    }
+
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let ping = loop {
+        let printed = read();
+        let line = printed
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["type"] == "webhook.ping");
+        if let Some(line) = line {
+            break line;
+        }
+        if Instant::now() > deadline {
+            stop();
+            panic!("the receiver printed no ping:\n{printed}");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert_eq!(ping["verified"], true, "{}", read());
+    assert!(ping["seq"].as_i64().is_some_and(|s| s > 0), "{ping}");
+
+    // A request signed with another key is refused by the same receiver.
+    let body = r#"{"type":"webhook.ping","seq":1}"#;
+    let now = chrono::Utc::now().timestamp().to_string();
+    let forged = format!(
+        "POST /hooks HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         webhook-id: msg_forged\r\nwebhook-timestamp: {now}\r\n\
+         webhook-signature: v1,bm90IHRoZSBzaWduYXR1cmUgb2YgdGhpcyBib2R5IQ==\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = TcpStream::connect(("127.0.0.1", receiver_port)).unwrap();
+    stream.write_all(forged.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    stop();
+    assert!(answer.starts_with("HTTP/1.0 401"), "{answer}");
+}
