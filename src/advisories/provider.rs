@@ -26,6 +26,7 @@ use crate::auth::Caller;
 use crate::config::ProviderConfig;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult};
+use crate::http::csv::{Cell, CsvWriter};
 use crate::openpgp::ProviderKey;
 use crate::rules::coverage::OrgKind;
 use crate::schema::{advisories, csaf_documents, csaf_generation};
@@ -808,11 +809,16 @@ pub fn index_txt(docs: &[Entry]) -> String {
     docs.iter().map(|d| format!("{}\n", d.path())).collect()
 }
 
-/// `changes.csv`: path and current release date, newest first (§7.1.13).
+/// `changes.csv`: path and current release date, newest first, both fields quoted (§7.1.13),
+/// through the service's one CSV writer. Both cells begin with a year, so the writer's formula
+/// neutralisation never changes them: the file is exactly what the standard specifies.
 pub fn changes_csv(docs: &[Entry]) -> String {
-    docs.iter()
-        .map(|d| format!("\"{}\",\"{}\"\n", d.path(), d.current()))
-        .collect()
+    let mut out = CsvWriter::csaf_changes();
+    for d in docs {
+        let (path, date) = (d.path(), d.current());
+        out.row([Cell::Text(&path), Cell::Text(&date)]);
+    }
+    out.finish()
 }
 
 /// A server-side directory listing (§7.1.14): a plain HTML page with one link per entry,
@@ -1033,6 +1039,37 @@ mod tests {
         );
         assert_eq!(file_name("rhba-2019:0024"), "rhba-2019_0024.json");
         assert_eq!(file_name("a//b+c"), "a_b+c.json");
+    }
+
+    #[test]
+    fn changes_csv_is_the_two_quoted_fields_of_section_7_1_13() {
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().naive_utc();
+        let entry = |year: &str, file: &str, modified: &str| Entry {
+            tracking_id: String::new(),
+            title: String::new(),
+            year: year.into(),
+            file: file.into(),
+            published_at: at("2025-01-01T00:00:00Z"),
+            modified_at: at(modified),
+        };
+        let docs = [
+            entry(
+                "2026",
+                "fd-ncsirt-2026-0002.json",
+                "2026-03-04T05:06:07.000008Z",
+            ),
+            entry(
+                "2025",
+                "example_company_-_2019-yh3234.json",
+                "2025-07-01T10:09:07Z",
+            ),
+        ];
+        assert_eq!(
+            changes_csv(&docs),
+            "\"2026/fd-ncsirt-2026-0002.json\",\"2026-03-04T05:06:07.000008Z\"\n\
+             \"2025/example_company_-_2019-yh3234.json\",\"2025-07-01T10:09:07.000000Z\"\n"
+        );
+        assert_eq!(changes_csv(&[]), "");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::config::AwarenessConfig;
 use crate::db::DbConn;
 use crate::directory::load_directory;
 use crate::error::{AppError, AppResult};
+use crate::http::csv::{Cell, CsvWriter};
 use crate::incidents::repo::{self, EntityWeekCount, GroupCount, Grouping};
 use crate::rules::coverage;
 use chrono::{DateTime, Datelike, Utc};
@@ -413,52 +414,63 @@ pub fn quarterly(
     })
 }
 
-const CSV_HEADER: &str =
-    "key,incidents,significant,entities,late,near_misses,cyber_threats,cross_border,suppressed";
+/// The columns of a group, after any the download puts first.
+const CSV_HEADER: [&str; 9] = [
+    "key",
+    "incidents",
+    "significant",
+    "entities",
+    "late",
+    "near_misses",
+    "cyber_threats",
+    "cross_border",
+    "suppressed",
+];
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-fn csv_row(g: &Group) -> String {
-    let v = |x: Option<u64>| x.map(|x| x.to_string()).unwrap_or_default();
-    format!(
-        "{},{},{},{},{},{},{},{},{}",
-        csv_field(g.key.as_deref().unwrap_or("")),
-        v(g.incidents),
-        v(g.significant),
-        v(g.entities),
-        v(g.late),
-        v(g.near_misses),
-        v(g.cyber_threats),
-        v(g.cross_border),
-        g.suppressed
-    )
+/// A group's cells: its key as text (neutralised like any text cell, see [`crate::http::csv`]),
+/// its figures as numbers, empty where suppressed.
+fn csv_cells(g: &Group) -> [Cell<'_>; 9] {
+    [
+        Cell::from(g.key.as_deref().unwrap_or("")),
+        g.incidents.into(),
+        g.significant.into(),
+        g.entities.into(),
+        g.late.into(),
+        g.near_misses.into(),
+        g.cyber_threats.into(),
+        g.cross_border.into(),
+        g.suppressed.into(),
+    ]
 }
 
 /// One line per group, then `total`; a suppressed group has empty counts.
 pub fn awareness_csv(a: &Awareness) -> String {
-    let mut out = format!("{CSV_HEADER}\r\n");
+    let mut out = CsvWriter::rfc4180();
+    out.row(CSV_HEADER.map(Cell::Text));
     for g in &a.groups {
-        out.push_str(&csv_row(g));
-        out.push_str("\r\n");
+        out.row(csv_cells(g));
     }
     let mut t = a.total.clone();
     t.key = Some("total".into());
-    out.push_str(&csv_row(&t));
-    out.push_str("\r\n");
-    out
+    out.row(csv_cells(&t));
+    out.finish()
 }
 
 /// One line per figure, the dimension first (`total`, `sector`, `threat_type`, …).
 pub fn quarterly_csv(q: &QuarterlySummary) -> String {
-    let mut out = format!("quarter,dimension,{CSV_HEADER}\r\n");
+    let mut out = CsvWriter::rfc4180();
+    out.row(
+        ["quarter", "dimension"]
+            .into_iter()
+            .chain(CSV_HEADER)
+            .map(Cell::Text),
+    );
     let mut line = |dim: &str, g: &Group| {
-        out.push_str(&format!("{},{dim},{}\r\n", q.quarter, csv_row(g)));
+        out.row(
+            [Cell::Text(&q.quarter), Cell::Text(dim)]
+                .into_iter()
+                .chain(csv_cells(g)),
+        );
     };
     line("total", &q.total);
     for (dim, groups) in [
@@ -471,5 +483,5 @@ pub fn quarterly_csv(q: &QuarterlySummary) -> String {
             line(dim, g);
         }
     }
-    out
+    out.finish()
 }

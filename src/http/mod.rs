@@ -1,7 +1,8 @@
 //! HTTP plumbing shared by every endpoint: request ids, metrics, JSON bodies with precise
-//! errors, pagination, conditional requests and the problem+json fallbacks.
+//! errors, pagination, conditional requests, CSV downloads and the problem+json fallbacks.
 
 pub mod conditional;
+pub mod csv;
 pub mod formats;
 pub mod json;
 pub mod metrics;

@@ -252,6 +252,21 @@ fn timestamp() -> Value {
     json!({ "$ref": "#/components/schemas/Timestamp" })
 }
 
+/// Sets an object schema's rules between fields (an `anyOf` or `oneOf` of partial schemas) as
+/// the one member of an `allOf`. JSON Schema reads both forms alike: the object matches its
+/// `properties` and one of the alternatives. Generators do not: beside `properties`,
+/// openapi-typescript 7 reads `anyOf` as "the properties or an alternative" (`Core | A | B`,
+/// where an alternative of optional fields accepts a misspelt field or a value outside an enum,
+/// so `tsc --strict` passes a wrong request body), and openapi-python-client splits the body
+/// into anonymous `…Type0`, `…Type1` models. Under `allOf` they make `Core & (A | B)` and one
+/// named model.
+fn between_fields(schema: &mut Value, keyword: &str, alternatives: Value) {
+    debug_assert!(schema.get("allOf").is_none(), "one set of rules per schema");
+    let mut rule = serde_json::Map::new();
+    rule.insert(keyword.to_string(), alternatives);
+    schema["allOf"] = json!([rule]);
+}
+
 /// A report's `handling_ended_at` belongs to a progress report.
 fn handling_ended_only_when_progress() -> Value {
     json!([
@@ -282,7 +297,7 @@ fn report_inputs(doc: &mut Value) {
         req.insert(0, json!("aware_at"));
         req.insert(0, json!("entity_id"));
     }
-    first["anyOf"] = handling_ended_only_when_progress();
+    between_fields(&mut first, "anyOf", handling_ended_only_when_progress());
 
     let mut next = report;
     next["description"] = json!(
@@ -293,7 +308,7 @@ fn report_inputs(doc: &mut Value) {
             props.remove(p);
         }
     }
-    next["anyOf"] = handling_ended_only_when_progress();
+    between_fields(&mut next, "anyOf", handling_ended_only_when_progress());
     next["example"] = json!({
         "stage": "notification",
         "summary": "Jump hosts rebuilt; grid control restored, SCADA network segmented",
@@ -408,13 +423,17 @@ fn advisory_input(doc: &mut Value) {
                 "match": { "$ref": format!("#/components/schemas/{name}") }
             } })
         };
-        s["anyOf"] = json!([
-            { "properties": { "audience": { "const": "national" }, "sectors": none, "entity_ids": none, "tlp": not_red } },
-            { "required": ["sectors"], "properties": { "audience": { "const": "sectoral" }, "sectors": some, "entity_ids": none, "tlp": not_red } },
-            { "required": ["entity_ids"], "properties": { "audience": { "const": "targeted" }, "sectors": none, "entity_ids": some } },
-            targeted_matching("MatchByRanges"),
-            targeted_matching("MatchByDomains")
-        ]);
+        between_fields(
+            s,
+            "anyOf",
+            json!([
+                { "properties": { "audience": { "const": "national" }, "sectors": none, "entity_ids": none, "tlp": not_red } },
+                { "required": ["sectors"], "properties": { "audience": { "const": "sectoral" }, "sectors": some, "entity_ids": none, "tlp": not_red } },
+                { "required": ["entity_ids"], "properties": { "audience": { "const": "targeted" }, "sectors": none, "entity_ids": some } },
+                targeted_matching("MatchByRanges"),
+                targeted_matching("MatchByDomains")
+            ]),
+        );
     }
 }
 
@@ -424,17 +443,25 @@ fn advisory_input(doc: &mut Value) {
 fn cvd_inputs(doc: &mut Value) {
     let all = schemas(doc);
     if let Some(s) = all.get_mut("VendorInput") {
-        s["oneOf"] = json!([
-            { "required": ["entity_id"], "properties": { "entity_id": { "type": "string" }, "contact_email": { "type": "null" } } },
-            { "required": ["contact_email", "name"], "properties": { "contact_email": { "type": "string" }, "name": { "type": "string" }, "entity_id": { "type": "null" } } }
-        ]);
+        between_fields(
+            s,
+            "oneOf",
+            json!([
+                { "required": ["entity_id"], "properties": { "entity_id": { "type": "string" }, "contact_email": { "type": "null" } } },
+                { "required": ["contact_email", "name"], "properties": { "contact_email": { "type": "string" }, "name": { "type": "string" }, "entity_id": { "type": "null" } } }
+            ]),
+        );
     }
     if let Some(s) = all.get_mut("TriageInput") {
-        s["oneOf"] = json!([
-            { "properties": { "state": { "type": "string", "enum": ["received", "triaged", "coordinating"] }, "duplicate_of": { "type": "null" } } },
-            { "required": ["reason"], "properties": { "state": { "const": "rejected" }, "reason": { "type": "string" }, "duplicate_of": { "type": "null" } } },
-            { "required": ["reason", "duplicate_of"], "properties": { "state": { "const": "duplicate" }, "reason": { "type": "string" }, "duplicate_of": { "type": "string" } } }
-        ]);
+        between_fields(
+            s,
+            "oneOf",
+            json!([
+                { "properties": { "state": { "type": "string", "enum": ["received", "triaged", "coordinating"] }, "duplicate_of": { "type": "null" } } },
+                { "required": ["reason"], "properties": { "state": { "const": "rejected" }, "reason": { "type": "string" }, "duplicate_of": { "type": "null" } } },
+                { "required": ["reason", "duplicate_of"], "properties": { "state": { "const": "duplicate" }, "reason": { "type": "string" }, "duplicate_of": { "type": "string" } } }
+            ]),
+        );
     }
     all.insert(
         "VendorAnswer".into(),
@@ -471,23 +498,31 @@ fn maturity_input(doc: &mut Value) {
     });
     s["properties"]["evidence"]["additionalProperties"] =
         json!({ "type": "string", "maxLength": 10000 });
-    s["anyOf"] = json!([
-        { "properties": { "type": { "type": "string", "enum": ["self", "audit"] } } },
-        { "required": ["assessors"], "properties": { "type": { "const": "peer" }, "assessors": {
-            "type": "array",
-            "minItems": 1,
-            "items": { "$ref": "#/components/schemas/MaturityPeerAssessor" }
-        } } }
-    ]);
+    between_fields(
+        s,
+        "anyOf",
+        json!([
+            { "properties": { "type": { "type": "string", "enum": ["self", "audit"] } } },
+            { "required": ["assessors"], "properties": { "type": { "const": "peer" }, "assessors": {
+                "type": "array",
+                "minItems": 1,
+                "items": { "$ref": "#/components/schemas/MaturityPeerAssessor" }
+            } } }
+        ]),
+    );
 }
 
 /// The dry run takes either a registered entity or one described inline, never both.
 fn evaluate_input(doc: &mut Value) {
     if let Some(s) = schemas(doc).get_mut("EvaluateInput") {
-        s["oneOf"] = json!([
-            { "required": ["entity_id"], "properties": { "entity_id": { "type": "string" } } },
-            { "required": ["entity"], "properties": { "entity": { "$ref": "#/components/schemas/HypotheticalEntity" } } }
-        ]);
+        between_fields(
+            s,
+            "oneOf",
+            json!([
+                { "required": ["entity_id"], "properties": { "entity_id": { "type": "string" } } },
+                { "required": ["entity"], "properties": { "entity": { "$ref": "#/components/schemas/HypotheticalEntity" } } }
+            ]),
+        );
     }
 }
 

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod csaf;
+pub mod service;
 
 use actix_http::Request;
 use actix_web::body::MessageBody;
