@@ -221,3 +221,33 @@ fn the_oauth2_scheme_declares_every_scope() {
         }
     }
 }
+
+/// The document's `quarter` pattern is the service's own range: a quarter the pattern allows
+/// is accepted and one it refuses is refused, for every four-digit year.
+#[test]
+fn the_quarter_pattern_is_the_range_the_service_accepts() {
+    use nis2hub::awareness::routes::{quarter_bounds, QUARTER_PATTERN};
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let params = doc["paths"]["/api/v1/awareness/quarterly-summary"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let quarter = params.iter().find(|p| p["name"] == "quarter").unwrap();
+    assert_eq!(quarter["schema"]["pattern"], QUARTER_PATTERN);
+    let pattern = regex::Regex::new(QUARTER_PATTERN).unwrap();
+    for year in 0..=9999 {
+        for q in 0..=5 {
+            let s = format!("{year:04}-Q{q}");
+            assert_eq!(
+                pattern.is_match(&s),
+                quarter_bounds(&s).is_some(),
+                "{s}: the pattern and the service disagree"
+            );
+        }
+    }
+    for s in [
+        "0647-Q2", "1969-Q4", "2026-Q", "2026-Q12", "20260-Q1", " 2026-Q1", "2026-q1",
+    ] {
+        assert!(quarter_bounds(s).is_none() && !pattern.is_match(s), "{s}");
+    }
+    assert!(quarter_bounds("1970-Q1").is_some() && quarter_bounds("9999-Q4").is_some());
+}
