@@ -2,11 +2,13 @@
 //!
 //! Routes are declared once in [`routes`]; utoipa-actix-web collects the document from the
 //! same calls, so a route cannot exist undocumented. [`finish`] then adds what every operation
-//! shares: the bearer scheme and the problem responses each one can return.
+//! shares: the security schemes (OAuth 2.0 client credentials, and a plain bearer token) and
+//! the problem responses each one can return.
 
 mod contract;
 
 use crate::auth::clients;
+use crate::auth::scopes::Scope;
 use crate::error::{FieldError, Problem};
 use crate::{
     advisories, audit, awareness, cvd, directory, entities, http, incidents, maturity, ops, outbox,
@@ -16,7 +18,9 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::{web, App};
 use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Scopes, SecurityScheme,
+};
 use utoipa::openapi::{Content, OpenApi as Document, Ref, RefOr, ResponseBuilder};
 use utoipa::OpenApi;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -32,7 +36,7 @@ entities, the directory of CSIRTs and supervisory authorities, incident notifica
 Every error is an RFC 9457 problem document (`application/problem+json`) with a stable `code`. \
 Lists are cursor-paginated (`limit`, `cursor` → `next_cursor` and a `Link: rel=\"next\"` header). \
 Reads return an `ETag`; `PATCH` honours `If-Match`. Creating `POST`s honour `Idempotency-Key`.",
-        license(name = "EUPL-1.2")
+        license(name = "EUPL-1.2", identifier = "EUPL-1.2")
     ),
     tags(
         (name = "directory", description = "Sectors, CSIRTs and supervisory authorities"),
@@ -155,7 +159,69 @@ pub fn document() -> serde_json::Value {
     page_items_by_ref(&mut doc);
     one_parameter_per_name(&mut doc);
     contract::apply(&mut doc);
+    security_alternatives(&mut doc);
     doc
+}
+
+/// The name of the OAuth 2.0 client-credentials scheme in the document.
+pub const OAUTH2: &str = "oauth2";
+/// The name of the plain bearer-token scheme in the document.
+pub const BEARER: &str = "bearer";
+
+/// Handlers name their scopes against `bearer`. Every such operation names them against
+/// `oauth2`, the scheme that declares them (a token from the client-credentials grant), with
+/// `bearer` as the alternative for any other token the service accepts (one `nis2hub token`
+/// printed or an identity provider issued): that one lists no scope, as OpenAPI 3.0 requires
+/// of non-OAuth schemes and linters expect, although the token needs the same scopes (the
+/// description's "Required scope" says which). A requirement of `{}` (the token is
+/// optional) stays last. An operation that names no scheme is public and says so with
+/// `security: []`.
+fn security_alternatives(doc: &mut serde_json::Value) {
+    let Some(paths) = doc.get_mut("paths").and_then(|p| p.as_object_mut()) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(|i| i.as_object_mut()) {
+        for op in item.values_mut().filter_map(|o| o.as_object_mut()) {
+            let requirements = op
+                .get("security")
+                .and_then(|s| s.as_array())
+                .cloned()
+                .unwrap_or_default();
+            let mut out = Vec::new();
+            let mut optional = false;
+            for requirement in requirements {
+                match requirement.get(BEARER) {
+                    Some(scopes) => {
+                        out.push(serde_json::json!({ OAUTH2: scopes }));
+                        out.push(serde_json::json!({ BEARER: [] }));
+                    }
+                    None if requirement.as_object().is_some_and(|r| r.is_empty()) => {
+                        optional = true
+                    }
+                    None => out.push(requirement),
+                }
+            }
+            if optional {
+                out.push(serde_json::json!({}));
+            }
+            op.insert("security".into(), serde_json::Value::Array(out));
+        }
+    }
+}
+
+/// The OAuth 2.0 scheme: the client-credentials grant (RFC 6749 §4.4) at `/oauth/token`,
+/// with every scope the service knows and what it allows.
+fn oauth2_scheme() -> SecurityScheme {
+    let scopes = Scopes::from_iter(Scope::ALL.iter().map(|s| (s.as_str(), s.description())));
+    SecurityScheme::OAuth2(OAuth2::with_description(
+        [Flow::ClientCredentials(ClientCredentials::new(
+            "/oauth/token",
+            scopes,
+        ))],
+        "OAuth 2.0 client credentials (RFC 6749 §4.4): an API client's id and secret, in the \
+form body or as HTTP Basic (RFC 6749 §2.3.1), for a token holding the client's scopes or the \
+subset asked for.",
+    ))
 }
 
 /// utoipa's actix integration adds a handler's path arguments as parameters even when an
@@ -271,6 +337,17 @@ fn open_flattened_inputs(doc: &mut serde_json::Value) {
         }
     }
     walk(doc, &schemas);
+    // A schema every use of which was copied in is referenced no more: drop it.
+    let text = doc.to_string();
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(|s| s.as_object_mut())
+    {
+        schemas.retain(|name, schema| {
+            schema.get("additionalProperties") != Some(&serde_json::Value::Bool(false))
+                || text.contains(&format!("\"#/components/schemas/{name}\""))
+        });
+    }
 }
 
 /// The methods a route pattern serves (for the `Allow` header of a 405), read from the document
@@ -327,16 +404,28 @@ fn operations(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut
     .flatten()
 }
 
-/// Adds the bearer scheme and the shared error responses; marks problem bodies with their
-/// media type.
+/// Adds the security schemes and the shared error responses; marks problem bodies with
+/// their media type.
 fn finish(mut api: Document) -> Document {
+    // Paths are relative to wherever the service answers (the document is served by the
+    // service itself); OpenAPI 3.1 §4.8.5 resolves a relative server URL against the
+    // document's location.
+    api.servers = Some(vec![utoipa::openapi::server::ServerBuilder::new()
+        .url("/")
+        .description(Some("This service"))
+        .build()]);
     let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(OAUTH2, oauth2_scheme());
     components.add_security_scheme(
-        "bearer",
+        BEARER,
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
                 .bearer_format("JWT")
+                .description(Some(
+                    "Any token the service accepts, as `Authorization: Bearer`: one from \
+`/oauth/token`, one `nis2hub token` printed, or one from the configured identity provider",
+                ))
                 .build(),
         ),
     );

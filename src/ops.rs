@@ -20,6 +20,9 @@ pub struct Health {
 }
 
 /// Liveness: the process answers.
+///
+/// Public: no token. `200` as long as the process serves requests; it does not look at the
+/// database (that is `/readyz`).
 #[utoipa::path(
     operation_id = "getHealth",tag = "operations", responses((status = 200, description = "The process is alive", body = Health)))]
 #[get("/healthz")]
@@ -39,6 +42,9 @@ pub struct Readiness {
 }
 
 /// Readiness: the database answers and has every migration this binary knows.
+///
+/// Public: no token. `503` while the database is unreachable or migrations are pending, so a
+/// load balancer sends no traffic to this instance yet.
 #[utoipa::path(
     operation_id = "getReadiness",
     tag = "operations",

@@ -417,6 +417,76 @@ async fn http_basic_credentials_work_too() {
     assert_oauth_error(&r, 401, "invalid_client");
 }
 
+/// RFC 6749 §2.3.1: in HTTP Basic the client id and secret are each form-encoded before
+/// Base64, so a client that percent-encodes every byte is accepted like one that encodes
+/// nothing (Swagger UI); the scheme name is case-insensitive (RFC 9110 §11.1). RFC 6749 §3.2:
+/// a parameter sent without a value counts as omitted, so `scope=` (what Swagger UI sends when
+/// no scope is ticked) asks for all of the client's scopes.
+#[actix_web::test]
+async fn basic_credentials_are_form_decoded_and_empty_parameters_are_omitted() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let c = register_client(
+        &app,
+        &ctx,
+        &ctx.org_id("csirt-energy"),
+        Some("entities:read feeds:read"),
+    )
+    .await;
+    let id = c["client_id"].as_str().unwrap();
+    let secret = c["client_secret"].as_str().unwrap();
+    let every_byte = |s: &str| s.bytes().map(|b| format!("%{b:02X}")).collect::<String>();
+    let encoded = base64::engine::general_purpose::STANDARD.encode(format!(
+        "{}:{}",
+        every_byte(id),
+        every_byte(secret)
+    ));
+    let raw = base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"));
+    for header in [format!("Basic {encoded}"), format!("basic {raw}")] {
+        let r = send(
+            &app,
+            token_req(&[("grant_type", "client_credentials"), ("scope", "")])
+                .insert_header(("Authorization", header.clone())),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{header}: {}", r.text);
+        assert_eq!(r.body["scope"], "entities:read feeds:read", "{header}");
+    }
+    // In the form, empty credentials are no credentials.
+    let r = send(
+        &app,
+        token_req(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", ""),
+        ]),
+    )
+    .await;
+    assert_oauth_error(&r, 401, "invalid_client");
+    let r = send(
+        &app,
+        token_req(&[
+            ("grant_type", ""),
+            ("client_id", id),
+            ("client_secret", secret),
+        ]),
+    )
+    .await;
+    assert_oauth_error(&r, 400, "invalid_request");
+    let r = send(
+        &app,
+        token_req(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+            ("scope", ""),
+        ]),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["scope"], "entities:read feeds:read");
+}
+
 #[actix_web::test]
 async fn a_token_may_ask_for_fewer_scopes_but_never_more() {
     let ctx = Ctx::new();
@@ -451,12 +521,13 @@ async fn a_token_may_ask_for_fewer_scopes_but_never_more() {
     assert_eq!(same.status, 200, "{}", same.text);
     assert_eq!(same.body["scope"], "entities:read feeds:read");
 
-    // Wider than granted (within the role's ceiling or not), unknown, or empty.
+    // Wider than granted (within the role's ceiling or not), unknown, or naming no scope
+    // (an empty `scope=` is no scope parameter at all, RFC 6749 §3.2: see above).
     for scope in [
         "entities:read directory:read",
         "audit:read",
         "entities:delete",
-        "",
+        " ",
     ] {
         let r = send(&app, ask(scope)).await;
         assert_oauth_error(&r, 400, "invalid_scope");

@@ -2,7 +2,8 @@
 //! operation's scopes, errors and examples. Regenerate with:
 //! `cargo run -- openapi > openapi/openapi.json`.
 
-use serde_json::Value;
+use nis2hub::auth::scopes::Scope;
+use serde_json::{json, Value};
 
 const COMMITTED: &str = include_str!("../openapi/openapi.json");
 
@@ -41,13 +42,26 @@ fn every_operation_names_its_scopes_errors_and_examples() {
             let name = format!("{} {path}", method.to_uppercase());
             let responses = op["responses"].as_object().unwrap();
             if public.contains(&path.as_str()) {
-                assert!(op.get("security").is_none(), "{name} is public");
+                assert_eq!(op["security"], json!([]), "{name} says it is public");
                 continue;
             }
-            let scopes = op["security"][0]["bearer"]
+            let scopes = op["security"][0]["oauth2"]
                 .as_array()
-                .unwrap_or_else(|| panic!("{name} names no scope"));
+                .unwrap_or_else(|| panic!("{name} names no scope against oauth2"));
             assert_eq!(scopes.len(), 1, "{name} names exactly one scope");
+            assert_eq!(
+                op["security"][1],
+                json!({ "bearer": [] }),
+                "{name} accepts any other token the service accepts as the alternative"
+            );
+            let description = op["description"].as_str().unwrap_or_default();
+            assert!(
+                description.contains(&format!(
+                    "Required scope: `{}`",
+                    scopes[0].as_str().unwrap()
+                )),
+                "{name} says which scope a bearer token needs"
+            );
             for status in ["401", "403"] {
                 let r = &responses[status];
                 assert!(
@@ -149,4 +163,91 @@ fn no_operation_states_a_parameter_twice() {
             }
         }
     }
+}
+
+/// The `oauth2` scheme is the client-credentials grant at `/oauth/token` (RFC 6749 §4.4) and
+/// declares every scope the service knows, each with what it allows; every scope an operation
+/// names is one of them.
+#[test]
+fn the_oauth2_scheme_declares_every_scope() {
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let scheme = &doc["components"]["securitySchemes"]["oauth2"];
+    assert_eq!(scheme["type"], "oauth2");
+    let flows = scheme["flows"].as_object().unwrap();
+    assert_eq!(
+        flows.keys().collect::<Vec<_>>(),
+        ["clientCredentials"],
+        "one flow: client credentials"
+    );
+    let flow = &flows["clientCredentials"];
+    assert_eq!(flow["tokenUrl"], "/oauth/token");
+    let declared = flow["scopes"].as_object().unwrap();
+    assert_eq!(
+        declared.len(),
+        Scope::ALL.len(),
+        "no more scopes than the service knows"
+    );
+    for scope in Scope::ALL {
+        let description = declared
+            .get(scope.as_str())
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("{} is not declared", scope.as_str()));
+        assert!(
+            !description.trim().is_empty(),
+            "{} has no description",
+            scope.as_str()
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            for requirement in op["security"].as_array().into_iter().flatten() {
+                for (name, scopes) in requirement.as_object().unwrap() {
+                    assert!(
+                        doc["components"]["securitySchemes"].get(name).is_some(),
+                        "{method} {path} names the undeclared scheme {name}"
+                    );
+                    for scope in scopes.as_array().unwrap() {
+                        assert!(
+                            name == "oauth2" && declared.contains_key(scope.as_str().unwrap()),
+                            "{method} {path}: {scope} is not a declared scope of oauth2"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The document's `quarter` pattern is the service's own range: a quarter the pattern allows
+/// is accepted and one it refuses is refused, for every four-digit year.
+#[test]
+fn the_quarter_pattern_is_the_range_the_service_accepts() {
+    use nis2hub::awareness::routes::{quarter_bounds, QUARTER_PATTERN};
+    let doc: Value = serde_json::from_str(COMMITTED).unwrap();
+    let params = doc["paths"]["/api/v1/awareness/quarterly-summary"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let quarter = params.iter().find(|p| p["name"] == "quarter").unwrap();
+    assert_eq!(quarter["schema"]["pattern"], QUARTER_PATTERN);
+    let pattern = regex::Regex::new(QUARTER_PATTERN).unwrap();
+    for year in 0..=9999 {
+        for q in 0..=5 {
+            let s = format!("{year:04}-Q{q}");
+            assert_eq!(
+                pattern.is_match(&s),
+                quarter_bounds(&s).is_some(),
+                "{s}: the pattern and the service disagree"
+            );
+        }
+    }
+    for s in [
+        "0647-Q2", "1969-Q4", "2026-Q", "2026-Q12", "20260-Q1", " 2026-Q1", "2026-q1",
+    ] {
+        assert!(quarter_bounds(s).is_none() && !pattern.is_match(s), "{s}");
+    }
+    assert!(quarter_bounds("1970-Q1").is_some() && quarter_bounds("9999-Q4").is_some());
 }

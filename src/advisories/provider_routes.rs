@@ -235,6 +235,9 @@ const JSON: &str = "application/json";
 /// The CSAF provider metadata (CSAF 2.0 §7.1.7): role `csaf_trusted_provider`, the TLP
 /// directories and ROLIE feeds, and the OpenPGP key with its fingerprint. Public;
 /// `last_updated` moves only with a public (TLP:CLEAR) document.
+///
+/// The entry point of the CSAF provider: CSAF 2.0 §7.1.20 puts it at this well-known path,
+/// where aggregators and users find the provider without a token.
 #[utoipa::path(
     operation_id = "getCsafProviderMetadata",
     tag = "advisories",
@@ -260,6 +263,9 @@ pub async fn metadata(
 }
 
 /// RFC 9116 `security.txt` with the `CSAF:` field pointing at the provider metadata.
+///
+/// Public: no token. CSAF 2.0 §7.1.8 names this field as one way to find the provider
+/// metadata; RFC 9116 §3 places the file here.
 #[utoipa::path(
     operation_id = "getSecurityTxt",
     tag = "advisories",
@@ -296,6 +302,9 @@ pub struct KeyPath {
 }
 
 /// The provider's public OpenPGP key, armored; it verifies every `.asc`.
+///
+/// Public: no token. The provider metadata names the key by its fingerprint (CSAF 2.0 §7.1.19,
+/// §7.1.20); a reader checks a document's signature with it.
 #[utoipa::path(
     operation_id = "getCsafPublicKey",
     tag = "advisories",
@@ -325,6 +334,9 @@ pub async fn public_key(
 }
 
 /// The ROLIE service document listing the four feeds (CSAF 2.0 §7.1.16). Public.
+///
+/// No token: the service document lists the feeds; reading a feed other than TLP:CLEAR's
+/// needs one.
 #[utoipa::path(
     operation_id = "getCsafService",
     tag = "advisories",

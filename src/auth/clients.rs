@@ -530,19 +530,38 @@ fn oauth_error(status: StatusCode, error: &str, description: &str) -> HttpRespon
     })
 }
 
+/// HTTP Basic client authentication, RFC 6749 §2.3.1: the client id and secret are each
+/// encoded with the `application/x-www-form-urlencoded` algorithm, then joined by `:` and
+/// Base64-encoded (RFC 7617). Ids and secrets the service issues use no character that
+/// encoding changes, so a client that skips it (Swagger UI does) authenticates as well.
 fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     let value = req.headers().get("Authorization")?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    // RFC 9110 §11.1: the scheme name is case-insensitive.
+    if !scheme.eq_ignore_ascii_case("Basic") {
+        return None;
+    }
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
         .ok()?;
     let text = String::from_utf8(decoded).ok()?;
     let (id, secret) = text.split_once(':')?;
-    Some((id.to_string(), secret.to_string()))
+    let form_decode = |s: &str| -> Option<String> {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(&format!("v={s}")).ok()?;
+        pairs.into_iter().next().map(|(_, v)| v)
+    };
+    Some((form_decode(id)?, form_decode(secret)?))
 }
 
 /// OAuth 2.0 client-credentials grant: client id and secret (form fields or HTTP Basic) for
 /// a bearer token.
+///
+/// RFC 6749 §4.4: `grant_type=client_credentials`, form-encoded. The client authenticates
+/// with HTTP Basic (RFC 6749 §2.3.1, id and secret form-encoded before Base64) or with
+/// `client_id` and `client_secret` in the body; a parameter sent without a value counts as
+/// omitted (§3.2). `scope` asks for a subset of the client's scopes; without it the token
+/// holds all of them. Public: the credentials are the authentication. A refused grant is an
+/// RFC 6749 §5.2 error object, as OAuth clients expect.
 #[utoipa::path(
     operation_id = "issueToken",
     tag = "clients",
@@ -577,8 +596,15 @@ pub async fn token(
         .map(|r| r.0.clone())
         .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string());
     let bytes = json::read_body(payload.into_inner(), 16 * 1024, None).await?;
-    let form: TokenRequest = match serde_urlencoded::from_bytes(&bytes) {
-        Ok(f) => f,
+    let form: TokenRequest = match serde_urlencoded::from_bytes::<TokenRequest>(&bytes) {
+        // RFC 6749 §3.2: "Parameters sent without a value MUST be treated as if they were
+        // omitted from the request" (Swagger UI sends `scope=` when no scope is ticked).
+        Ok(f) => TokenRequest {
+            grant_type: f.grant_type.filter(|v| !v.is_empty()),
+            client_id: f.client_id.filter(|v| !v.is_empty()),
+            client_secret: f.client_secret.filter(|v| !v.is_empty()),
+            scope: f.scope.filter(|v| !v.is_empty()),
+        },
         Err(_) => {
             return Ok(oauth_error(
                 StatusCode::BAD_REQUEST,

@@ -77,6 +77,41 @@ impl Scope {
         }
     }
 
+    /// What the scope lets a token do, as the OpenAPI document's `oauth2` scheme lists it
+    /// (OpenAPI 3.1 §4.8.29, the OAuth Flow Object's `scopes` map).
+    pub fn description(self) -> &'static str {
+        match self {
+            Scope::DirectoryRead => {
+                "Read the sector taxonomy and the directory of CSIRTs and authorities"
+            }
+            Scope::DirectoryWrite => "Register, update and import organisations of the directory",
+            Scope::EntitiesRead => "Read registered entities and their history",
+            Scope::EntitiesWrite => {
+                "Register and update entities; request or decide deregistrations"
+            }
+            Scope::IncidentsReport => "Notify incidents and send their later reports",
+            Scope::IncidentsRead => "Read incidents and their routing decisions",
+            Scope::IncidentsReview => "Review incident reports and close incidents",
+            Scope::IncidentsRequest => "Ask an entity for an intermediate or progress report",
+            Scope::RoutingEvaluate => "Dry-run the routing rules on an incident that is not stored",
+            Scope::FeedsRead => "Read the feed of events addressed to the caller",
+            Scope::AdvisoriesRead => "Read advisories, their revisions and CSAF documents",
+            Scope::AdvisoriesWrite => "Draft, update, publish and withdraw advisories",
+            Scope::CvdReport => "Report a vulnerability for coordinated disclosure",
+            Scope::CvdCoordinate => {
+                "Coordinate disclosure cases: triage, vendors, messages, publication"
+            }
+            Scope::AwarenessRead => {
+                "Read aggregated situational awareness and the quarterly summary"
+            }
+            Scope::MaturityRead => "Read the maturity model, assessments and compliance",
+            Scope::MaturityWrite => "Record maturity assessments",
+            Scope::WebhooksManage => "Manage webhook subscriptions and their deliveries",
+            Scope::AuditRead => "Read and verify the audit log; read the metrics",
+            Scope::ClientsManage => "Register, list and revoke API clients",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|scope| scope.as_str() == s)
     }

@@ -219,17 +219,27 @@ pub async fn awareness(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct QuarterQuery {
-    /// The quarter, `YYYY-Qn`.
-    #[param(required = true, value_type = String, pattern = r"^[0-9]{4}-Q[1-4]$", example = "2026-Q3")]
+    /// The quarter, `YYYY-Qn`, of a year from 1970 to 9999.
+    // The pattern is QUARTER_PATTERN, set on the document in openapi::contract (an attribute
+    // takes only a literal).
+    #[param(required = true, value_type = String, example = "2026-Q3")]
     pub quarter: Option<String>,
 }
 
-/// `2026-Q3` → its first instant and the first instant of the next quarter.
+/// The quarters the service accepts: `YYYY-Qn` with a year from 1970 (no incident predates
+/// the Unix epoch the service counts time from) to 9999 (four digits), n from 1 to 4. The
+/// document shows this pattern and [`quarter_bounds`] matches it.
+pub const QUARTER_PATTERN: &str = "^(?:19[7-9][0-9]|[2-9][0-9]{3})-Q[1-4]$";
+
+/// `2026-Q3` → its first instant and the first instant of the next quarter; `None` unless
+/// [`QUARTER_PATTERN`] matches.
 pub fn quarter_bounds(s: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
-    let (year, q) = s.split_once("-Q")?;
-    if year.len() != 4 || !year.bytes().all(|b| b.is_ascii_digit()) || q.len() != 1 {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = RE.get_or_init(|| regex::Regex::new(QUARTER_PATTERN).expect("the pattern compiles"));
+    if !re.is_match(s) {
         return None;
     }
+    let (year, q) = s.split_once("-Q")?;
     let year: i32 = year.parse().ok()?;
     let q: u32 = q.parse().ok().filter(|q| (1..=4).contains(q))?;
     let month = q.checked_mul(3)?.checked_sub(2)?;
@@ -239,9 +249,6 @@ pub fn quarter_bounds(s: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
     } else {
         NaiveDate::from_ymd_opt(year, month.checked_add(3)?, 1)?
     };
-    if year < 1970 {
-        return None;
-    }
     Some((
         start.and_hms_opt(0, 0, 0)?.and_utc(),
         end.and_hms_opt(0, 0, 0)?.and_utc(),
@@ -262,7 +269,7 @@ pub fn quarter_bounds(s: &str) -> Option<(DateTime<Utc>, DateTime<Utc>)> {
             (QuarterlySummary = "application/json"),
             (String = "text/csv"),
         )),
-        (status = 400, description = "The quarter is not `YYYY-Qn` with n from 1 to 4", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "The quarter is not `YYYY-Qn` with a year from 1970 to 9999 and n from 1 to 4", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token lacks the scope, or the caller is not the national CSIRT", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many awareness reads by the organisation this minute; `Retry-After` says when to ask again", body = crate::error::Problem, content_type = "application/problem+json")
     )

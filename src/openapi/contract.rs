@@ -3,6 +3,7 @@
 //! headers (`Idempotency-Key`, `If-Match`, `ETag`, `Link`) and `uniqueItems`. Each is derived
 //! from a schema the code generates, so it cannot drift from the structs.
 
+use crate::awareness::routes::QUARTER_PATTERN;
 use crate::http::formats::{CVE_PATTERN, IDEMPOTENCY_KEY_PATTERN, NOT_BLANK_PATTERN};
 use serde_json::{json, Map, Value};
 
@@ -106,6 +107,22 @@ pub fn apply(doc: &mut Value) {
     evaluate_input(doc);
     headers(doc);
     no_nul_in_requests(doc);
+    quarter_parameter(doc);
+}
+
+/// The quarter the summary is asked for: exactly the years the service accepts
+/// ([`QUARTER_PATTERN`], which the service matches too).
+fn quarter_parameter(doc: &mut Value) {
+    for (id, op) in operations(doc) {
+        if id != "getAwarenessQuarterlySummary" {
+            continue;
+        }
+        for p in op["parameters"].as_array_mut().into_iter().flatten() {
+            if p["name"] == "quarter" && p["in"] == "query" {
+                p["schema"]["pattern"] = json!(QUARTER_PATTERN);
+            }
+        }
+    }
 }
 
 /// What a client's free text may hold: anything but NUL (`\u0000`), which the service refuses
