@@ -58,7 +58,7 @@ case $backend in
 esac
 export DATABASE_URL=$url NIS2HUB_JWT_SECRET_FILE=$work/jwt-secret NIS2HUB_LISTEN=127.0.0.1:$port
 export NIS2HUB_WEBHOOK_ALLOW_HOSTS=127.0.0.1
-"$bin" import-directory examples/directory.json >/dev/null
+"$bin" import-directory --init examples/directory.json >/dev/null
 RUST_LOG=warn "$bin" seed --entities "$entities" --incidents 0 --ids-out "$work/ids" >/dev/null
 
 : > "$work/received"
