@@ -120,6 +120,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let backend = config.database_url.backend();
     if let Some(every) = config.sweep_every {
         nis2hub::incidents::sweep::spawn(pool.clone(), every, config.maturity.clone());
+        nis2hub::awareness::cells::spawn(pool.clone(), every);
     }
     let state = AppState::new(config, pool)?;
     if state.config.webhook_poll.is_some() {

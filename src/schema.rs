@@ -482,3 +482,35 @@ diesel::table! {
 
 diesel::allow_tables_to_appear_in_same_query!(csaf_documents, advisories);
 diesel::allow_tables_to_appear_in_same_query!(csaf_documents, advisory_readers);
+
+diesel::table! {
+    awareness_cells (basis, grouping, sector, span, unit, key) {
+        basis -> Text,
+        grouping -> Text,
+        sector -> Text,
+        span -> Text,
+        unit -> Text,
+        key -> Text,
+        incidents -> BigInt,
+        significant -> BigInt,
+        late -> BigInt,
+        near_misses -> BigInt,
+        cyber_threats -> BigInt,
+        cross_border -> BigInt,
+        entities -> Binary,
+    }
+}
+
+diesel::table! {
+    awareness_stale (basis, day) {
+        basis -> Text,
+        day -> Text,
+    }
+}
+
+diesel::table! {
+    awareness_entity_numbers (number) {
+        number -> BigInt,
+        entity_id -> Text,
+    }
+}

@@ -40,7 +40,18 @@ fn row(entity: &str, sector: &'static str, at: DateTime<Utc>) -> Row {
     }
 }
 
+/// Writes the rows, then makes the cells as the sweep does.
 fn seed(ctx: &Ctx, rows: &[Row]) {
+    seed_stale(ctx, rows);
+    // The figures of days that have ended come from kept cells once the sweep has made them:
+    // these tests read them from the cells (and `kept_cells_answer_exactly_as_the_incidents_do`
+    // compares the two ways).
+    nis2hub::awareness::cells::rebuild_all(&ctx.state.pool).unwrap();
+}
+
+/// Writes the rows and leaves the days written to stale, as between two sweeps: their figures
+/// are counted from the incidents.
+fn seed_stale(ctx: &Ctx, rows: &[Row]) {
     use nis2hub::schema::entities;
     let mut conn = ctx.state.pool.get().unwrap();
     for (i, r) in rows.iter().enumerate() {
@@ -1421,4 +1432,218 @@ async fn a_formula_in_a_stored_text_arrives_neutralised_in_the_csv() {
         "{}",
         quarterly.text
     );
+}
+
+/// Every answer made from the kept cells is the answer counted from the incidents, for every
+/// reader, grouping, time basis and period (whole weeks, parts of days, one ending today),
+/// and a change to an old incident reaches the answers before and after its day's cells are
+/// made again.
+#[actix_web::test]
+async fn kept_cells_answer_exactly_as_the_incidents_do() {
+    use nis2hub::auth::Caller;
+    use nis2hub::awareness::model::GroupBy;
+    use nis2hub::awareness::service;
+    use nis2hub::incidents::repo::TimeBasis;
+    let ctx = Ctx::new();
+    // Eleven weeks of notifications from 30 entities in five sectors, every kind, threat
+    // type and flag, some reported long after the entity became aware.
+    let sectors = [
+        "energy.electricity",
+        "energy.gas",
+        "energy.oil",
+        "health",
+        "transport.air",
+    ];
+    let threats = [
+        None,
+        Some("intrusions"),
+        Some("malicious-code"),
+        Some("availability"),
+    ];
+    let kinds = [
+        "incident",
+        "incident",
+        "incident",
+        "near_miss",
+        "cyber_threat",
+    ];
+    let start = Utc.with_ymd_and_hms(2026, 1, 5, 0, 0, 0).unwrap();
+    let mut rows = vec![];
+    let mut seed_no = 0x9e37_79b9u64;
+    let mut next = |n: u64| {
+        seed_no ^= seed_no << 13;
+        seed_no ^= seed_no >> 7;
+        seed_no ^= seed_no << 17;
+        seed_no % n
+    };
+    for i in 0..400u64 {
+        let e = next(30);
+        let at = start + chrono::Duration::minutes((next(77 * 24 * 60)) as i64);
+        rows.push(Row {
+            kind: kinds[next(5) as usize],
+            significant: next(3) == 0,
+            late: next(5) == 0,
+            cross_border: next(4) == 0,
+            threat_type: threats[next(4) as usize],
+            aware: (i % 3 == 0).then(|| at - chrono::Duration::hours(next(400) as i64)),
+            ..row(&format!("ent-{e}"), sectors[(e % 5) as usize], at)
+        });
+    }
+    let pool = ctx.state.pool.clone();
+    let mut conn = pool.get().unwrap();
+    let caller = |org: String, role: Role| Caller {
+        sub: "test".into(),
+        org,
+        role,
+        scopes: vec![],
+        client_id: None,
+        request_id: "test".into(),
+    };
+    let callers = [
+        caller(ctx.org_id("ncsirt"), Role::NationalCsirt),
+        caller(ctx.org_id("csirt-energy"), Role::SectoralCsirt),
+        caller(ctx.org_id("authority-health"), Role::SupervisoryAuthority),
+    ];
+    let cfg = ctx.state.config.awareness;
+    let d = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let periods = [
+        (d("2026-01-05T00:00:00Z"), d("2026-03-23T00:00:00Z")),
+        (d("2026-01-07T13:14:15.123456Z"), d("2026-03-02T08:00:00Z")),
+        (d("2026-02-01T00:00:00Z"), d("2026-02-03T00:00:00.000001Z")),
+        (d("2026-01-19T06:00:00Z"), Utc::now()),
+    ];
+    let answers = |conn: &mut nis2hub::db::DbConn| {
+        let mut out = vec![];
+        for c in &callers {
+            for g in GroupBy::ALL {
+                for basis in [TimeBasis::Reported, TimeBasis::Aware] {
+                    for (from, to) in periods {
+                        let a = service::awareness(conn, c, &cfg, g, basis, from, to)
+                            .unwrap_or_else(|e| panic!("{g:?} {basis:?} {from}..{to}: {e}"));
+                        out.push(serde_json::to_value(a).unwrap());
+                    }
+                }
+            }
+        }
+        let q = service::quarterly(
+            conn,
+            &callers[0],
+            &cfg,
+            "2026-Q1",
+            d("2026-01-01T00:00:00Z"),
+            d("2026-04-01T00:00:00Z"),
+        )
+        .unwrap();
+        out.push(serde_json::to_value(q).unwrap());
+        out
+    };
+    let stale = |conn: &mut nis2hub::db::DbConn| -> i64 {
+        use nis2hub::schema::awareness_stale as st;
+        st::table.count().get_result(conn).unwrap()
+    };
+    let cells = |conn: &mut nis2hub::db::DbConn| -> i64 {
+        use nis2hub::schema::awareness_cells as c;
+        c::table.count().get_result(conn).unwrap()
+    };
+    // Written without the sweep: every day is stale and counted from the incidents.
+    seed(&ctx, &rows[..1]);
+    assert!(cells(&mut conn) > 0, "the sweep made cells");
+    seed_stale(&ctx, &rows[1..]);
+    assert!(stale(&mut conn) > 70, "each day written to is stale");
+    let counted = answers(&mut conn);
+    // The national figures are those of one plain GROUP BY with COUNT(DISTINCT entity_id).
+    let plain = |conn: &mut nis2hub::db::DbConn| {
+        use nis2hub::incidents::repo::count_by;
+        let mut out = vec![];
+        for g in GroupBy::ALL {
+            for basis in [TimeBasis::Reported, TimeBasis::Aware] {
+                for (from, to) in periods {
+                    let mut rows: Vec<Value> = count_by(
+                        conn,
+                        g.grouping(),
+                        basis,
+                        from.naive_utc(),
+                        to.naive_utc(),
+                        None,
+                    )
+                    .unwrap()
+                    .into_iter()
+                    .map(|c| {
+                        json!([
+                            c.key,
+                            c.incidents,
+                            c.significant,
+                            c.entities,
+                            c.late,
+                            c.near_misses,
+                            c.cyber_threats,
+                            c.cross_border
+                        ])
+                    })
+                    .collect();
+                    rows.sort_by_key(|r| r.to_string());
+                    out.push(rows);
+                }
+            }
+        }
+        out
+    };
+    let national = |answers: &[Value]| {
+        answers
+            .iter()
+            .take(GroupBy::ALL.len() * 2 * periods.len())
+            .map(|a| {
+                let mut rows: Vec<Value> = a["groups"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|g| {
+                        json!([
+                            g["key"],
+                            g["incidents"],
+                            g["significant"],
+                            g["entities"],
+                            g["late"],
+                            g["near_misses"],
+                            g["cyber_threats"],
+                            g["cross_border"]
+                        ])
+                    })
+                    .collect();
+                rows.sort_by_key(|r| r.to_string());
+                rows
+            })
+            .collect::<Vec<_>>()
+    };
+    let reference = plain(&mut conn);
+    assert!(
+        reference.iter().any(|r| r.len() > 3),
+        "the register has figures"
+    );
+    assert_eq!(national(&counted), reference);
+    nis2hub::awareness::cells::rebuild_all(&pool).unwrap();
+    assert_eq!(stale(&mut conn), 0, "every ended day and week is made");
+    let kept = answers(&mut conn);
+    assert_eq!(counted.len(), kept.len());
+    for (a, b) in counted.iter().zip(&kept) {
+        assert_eq!(
+            a, b,
+            "an answer from the cells differs from the incidents' own"
+        );
+    }
+    assert_eq!(national(&kept), reference);
+    // A later report changes an old incident's threat type and lateness: its day is stale
+    // again, and the answers follow at once, and again once the cells are made.
+    diesel::sql_query(
+        "UPDATE incidents SET threat_type = 'intrusions', late = NOT late \
+         WHERE id = (SELECT id FROM incidents ORDER BY created_at LIMIT 1 OFFSET 50)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    assert!(stale(&mut conn) > 0, "the update marked its days stale");
+    let changed = answers(&mut conn);
+    assert_ne!(changed, kept, "the change shows");
+    nis2hub::awareness::cells::rebuild_all(&pool).unwrap();
+    assert_eq!(stale(&mut conn), 0);
+    assert_eq!(answers(&mut conn), changed, "made again, the cells agree");
 }

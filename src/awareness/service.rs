@@ -1,6 +1,7 @@
 //! Awareness figures: counts from the incident register's indexed aggregates, limited to the
 //! caller's sectors and passed through disclosure control.
 
+use super::cells::{self, Piece, Sectors};
 use super::model::*;
 use super::suppression::{self, Figures, UnitCell};
 use crate::auth::{Caller, Role};
@@ -9,53 +10,41 @@ use crate::db::DbConn;
 use crate::directory::load_directory;
 use crate::error::{AppError, AppResult};
 use crate::http::csv::{Cell, CsvWriter};
-use crate::incidents::repo::{self, EntityWeekCount, GroupCount, Grouping};
+use crate::incidents::repo::Grouping;
 use crate::rules::coverage;
 use chrono::{DateTime, Datelike, Utc};
 use std::collections::BTreeMap;
 
-fn n(v: i64) -> u64 {
-    u64::try_from(v).unwrap_or(0)
-}
-
-/// The national CSIRT's figures, straight from the counts: nothing is withheld from it.
-fn group(c: GroupCount) -> Group {
-    let v = |x: i64| Some(n(x));
-    Group {
-        incidents: v(c.incidents),
-        significant: v(c.significant),
-        entities: v(c.entities),
-        late: v(c.late),
-        near_misses: v(c.near_misses),
-        cyber_threats: v(c.cyber_threats),
-        cross_border: v(c.cross_border),
-        suppressed: false,
-        withheld_units: None,
-        key: c.key,
+/// The national CSIRT's figures, summed and united from the period's pieces: nothing is
+/// withheld from it. Only keys with notifications are listed (by grouping `total`, always the
+/// one group), in the keys' order, unset first.
+fn national(pieces: &[Piece], g: Grouping) -> (Vec<Group>, Group) {
+    let mut by: BTreeMap<Option<String>, UnitCell> = BTreeMap::new();
+    let mut all = UnitCell::default();
+    if g == Grouping::Total {
+        by.entry(None).or_default();
     }
+    for p in pieces {
+        by.entry(p.key_in(g))
+            .or_default()
+            .add(&p.entities, &p.figures);
+        all.add(&p.entities, &p.figures);
+    }
+    let shape = |key: Option<String>, c: &UnitCell| Group {
+        withheld_units: None,
+        ..published(key, &c.figures, c.entities.len() as u64, 0)
+    };
+    let groups = by.into_iter().map(|(k, c)| shape(k, &c)).collect();
+    (groups, shape(None, &all))
 }
 
-fn national_total(
-    conn: &mut DbConn,
-    basis: TimeBasis,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> AppResult<Group> {
-    let rows = repo::count_by(
-        conn,
-        Grouping::Total,
-        basis,
-        from.naive_utc(),
-        to.naive_utc(),
-        None,
-    )?;
-    Ok(rows.into_iter().next().map_or_else(
-        || Group {
-            withheld_units: None,
-            ..published(None, &Figures::default(), 0, 0)
-        },
-        group,
-    ))
+/// The sectors whose pieces the national view of `g` reads.
+fn national_sectors(g: Grouping) -> Sectors<'static> {
+    if g == Grouping::Sector {
+        Sectors::EachSector
+    } else {
+        Sectors::All
+    }
 }
 
 /// A group as published under disclosure control: the sum of its units' published cells.
@@ -129,9 +118,10 @@ fn key_domain(g: Grouping, sectors: &[&str], weeks: &[String]) -> Vec<Option<Str
 type UnitTables = BTreeMap<String, BTreeMap<Option<String>, UnitCell>>;
 
 fn unit_tables(
-    rows: &[EntityWeekCount],
+    pieces: &[Piece],
+    g: Grouping,
     units: &[String],
-    unit_of: impl Fn(&EntityWeekCount) -> String,
+    unit_of: impl Fn(&Piece) -> String,
     domain: &[Option<String>],
 ) -> UnitTables {
     let mut tables: UnitTables = units
@@ -144,23 +134,15 @@ fn unit_tables(
             (u.clone(), cells)
         })
         .collect();
-    for r in rows {
-        let figures = Figures {
-            incidents: n(r.incidents),
-            significant: n(r.significant),
-            late: n(r.late),
-            near_misses: n(r.near_misses),
-            cyber_threats: n(r.cyber_threats),
-            cross_border: n(r.cross_border),
-        };
-        let table = tables.entry(unit_of(r)).or_default();
+    for p in pieces {
+        let table = tables.entry(unit_of(p)).or_default();
         for k in domain {
             table.entry(k.clone()).or_default();
         }
         table
-            .entry(r.key.clone())
+            .entry(p.key_in(g))
             .or_default()
-            .add(&r.entity_id, &figures);
+            .add(&p.entities, &p.figures);
     }
     tables
 }
@@ -182,7 +164,7 @@ fn protected_groups(tables: &UnitTables, threshold: u64) -> (Vec<Group>, Group) 
         published: 0,
         withheld: 0,
     };
-    let count = |set: &std::collections::BTreeSet<String>| set.len() as u64;
+    let count = |set: &suppression::EntitySet| set.len() as u64;
     for table in tables.values() {
         let cells: Vec<UnitCell> = table.values().cloned().collect();
         let hidden = suppression::protect(&cells, threshold);
@@ -205,7 +187,7 @@ fn protected_groups(tables: &UnitTables, threshold: u64) -> (Vec<Group>, Group) 
             let mut all = UnitCell::default();
             for c in &cells {
                 all.figures.add(&c.figures);
-                all.entities.extend(c.entities.iter().cloned());
+                all.entities.union_with(&c.entities);
             }
             total.figures.add(&all.figures);
             total.entities = total.entities.saturating_add(count(&all.entities));
@@ -290,16 +272,20 @@ pub fn awareness(
     to: DateTime<Utc>,
 ) -> AppResult<Awareness> {
     let dir = load_directory(conn)?;
+    let now = crate::db::now();
     let sectors = match caller.role {
         Role::NationalCsirt => {
-            let counts = repo::count_by(
+            let g = group_by.grouping();
+            let pieces = cells::pieces(
                 conn,
-                group_by.grouping(),
+                g,
                 basis,
                 from.naive_utc(),
                 to.naive_utc(),
-                None,
+                national_sectors(g),
+                now,
             )?;
+            let (groups, total) = national(&pieces, g);
             return Ok(Awareness {
                 scope: AwarenessScope::National,
                 from,
@@ -307,8 +293,8 @@ pub fn awareness(
                 group_by,
                 time_basis: basis,
                 suppressed_below: None,
-                groups: counts.into_iter().map(group).collect(),
-                total: national_total(conn, basis, from, to)?,
+                groups,
+                total,
             });
         }
         Role::SectoralCsirt | Role::SupervisoryAuthority => coverage::sectors_of(&dir, &caller.org),
@@ -319,19 +305,20 @@ pub fn awareness(
         }
     };
     let threshold = cfg.suppress_below;
-    let (from, to) = grid_period(from, to, crate::db::now().and_utc())?;
+    let (from, to) = grid_period(from, to, now.and_utc())?;
     let weeks = weeks_between(from, to);
     let g = group_by.grouping();
-    let rows = repo::count_by_entity_week(
+    let pieces = cells::pieces(
         conn,
         g,
         basis,
         from.naive_utc(),
         to.naive_utc(),
-        Some(&sectors),
+        Sectors::Only(&sectors),
+        now,
     )?;
     let domain = key_domain(g, &sectors, &weeks);
-    let tables = unit_tables(&rows, &weeks, |r| r.week.clone(), &domain);
+    let tables = unit_tables(&pieces, g, &weeks, |p| p.week.clone(), &domain);
     let (mut groups, total) = protected_groups(&tables, threshold);
     if g == Grouping::Week {
         // A week's table has the one cell of its own week; the others are empty by definition,
@@ -380,16 +367,17 @@ pub fn quarterly(
     let mut by = |g: Grouping| -> AppResult<(Vec<Group>, Group)> {
         // Always by report time: a quarter's summary, once sent to ENISA, must not change
         // when an incident the entity became aware of in that quarter is reported later.
-        let rows = repo::count_by_entity_week(
+        let pieces = cells::pieces(
             conn,
             g,
             TimeBasis::Reported,
             from.naive_utc(),
             to.naive_utc(),
-            None,
+            national_sectors(g),
+            crate::db::now(),
         )?;
         let domain = key_domain(g, &leaves, &[]);
-        let tables = unit_tables(&rows, &unit, |_| quarter.to_string(), &domain);
+        let tables = unit_tables(&pieces, g, &unit, |_| quarter.to_string(), &domain);
         let (mut groups, total) = protected_groups(&tables, t);
         for gr in &mut groups {
             gr.withheld_units = None;

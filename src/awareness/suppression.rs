@@ -25,8 +25,6 @@
 //!
 //! Pure: sets of entities in, the cells to withhold out; tested as tables.
 
-use std::collections::BTreeSet;
-
 /// The summed figures of one cell.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Figures {
@@ -57,19 +55,128 @@ impl Figures {
     }
 }
 
+/// A set of entities, by the small number each entity is given (`awareness_entity_numbers`):
+/// a bitmap, so that the distinct entities of many cells are counted exactly and cheaply.
+#[derive(Clone, Default)]
+pub struct EntitySet {
+    words: Vec<u64>,
+}
+
+impl PartialEq for EntitySet {
+    fn eq(&self, other: &Self) -> bool {
+        let trim = |w: &[u64]| w.len() - w.iter().rev().take_while(|x| **x == 0).count();
+        self.words[..trim(&self.words)] == other.words[..trim(&other.words)]
+    }
+}
+
+impl Eq for EntitySet {}
+
+impl std::fmt::Debug for EntitySet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}
+
+impl EntitySet {
+    /// Encodings of [`EntitySet::encode`]: the numbers as a list, or the bitmap's words.
+    const LIST: u8 = 0;
+    const BITMAP: u8 = 1;
+
+    pub fn insert(&mut self, number: u32) {
+        let (word, bit) = ((number / 64) as usize, number % 64);
+        if self.words.len() <= word {
+            self.words.resize(word.saturating_add(1), 0);
+        }
+        self.words[word] |= 1u64 << bit;
+    }
+
+    pub fn union_with(&mut self, other: &EntitySet) {
+        if self.words.len() < other.words.len() {
+            self.words.resize(other.words.len(), 0);
+        }
+        for (w, o) in self.words.iter_mut().zip(&other.words) {
+            *w |= o;
+        }
+    }
+
+    /// How many entities.
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|w| *w == 0)
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.words.iter().enumerate().flat_map(|(i, w)| {
+            (0..64u32)
+                .filter(move |b| w & (1u64 << b) != 0)
+                .map(move |b| (i as u32).saturating_mul(64).saturating_add(b))
+        })
+    }
+
+    /// The set as stored in a kept cell: a list of 4-byte numbers where that is shorter (a
+    /// sector's cell of a few entities), else the bitmap's words; little-endian, after one
+    /// byte saying which.
+    pub fn encode(&self) -> Vec<u8> {
+        let used = self
+            .words
+            .iter()
+            .rposition(|w| *w != 0)
+            .map_or(0, |i| i + 1);
+        let n = self.len();
+        if n.saturating_mul(4) < used.saturating_mul(8) {
+            let mut out = Vec::with_capacity(1 + 4 * n);
+            out.push(Self::LIST);
+            for number in self.iter() {
+                out.extend_from_slice(&number.to_le_bytes());
+            }
+            out
+        } else {
+            let mut out = Vec::with_capacity(1 + 8 * used);
+            out.push(Self::BITMAP);
+            for w in &self.words[..used] {
+                out.extend_from_slice(&w.to_le_bytes());
+            }
+            out
+        }
+    }
+
+    /// The set [`EntitySet::encode`] wrote; `None` for bytes it cannot have written.
+    pub fn decode(bytes: &[u8]) -> Option<EntitySet> {
+        let (kind, rest) = bytes.split_first()?;
+        let mut set = EntitySet::default();
+        match *kind {
+            Self::LIST if rest.len() % 4 == 0 => {
+                for c in rest.chunks_exact(4) {
+                    set.insert(u32::from_le_bytes(c.try_into().ok()?));
+                }
+            }
+            Self::BITMAP if rest.len() % 8 == 0 => {
+                set.words = rest
+                    .chunks_exact(8)
+                    .map(|c| c.try_into().map(u64::from_le_bytes))
+                    .collect::<Result<_, _>>()
+                    .ok()?;
+            }
+            _ => return None,
+        }
+        Some(set)
+    }
+}
+
 /// One cell of a grid unit's table: its figures and exactly which entities stand behind them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UnitCell {
     pub figures: Figures,
-    pub entities: BTreeSet<String>,
+    pub entities: EntitySet,
 }
 
 impl UnitCell {
-    pub fn add(&mut self, entity: &str, figures: &Figures) {
+    pub fn add(&mut self, entities: &EntitySet, figures: &Figures) {
         self.figures.add(figures);
-        if !self.entities.contains(entity) {
-            self.entities.insert(entity.to_string());
-        }
+        self.entities.union_with(entities);
     }
 }
 
@@ -84,12 +191,10 @@ pub fn protect(cells: &[UnitCell], threshold: u64) -> Vec<bool> {
     let below = |n: usize| (n as u64) < threshold;
     let mut hidden: Vec<bool> = cells.iter().map(|c| below(c.entities.len())).collect();
     loop {
-        let union: BTreeSet<&String> = cells
-            .iter()
-            .zip(&hidden)
-            .filter(|(_, h)| **h)
-            .flat_map(|(c, _)| &c.entities)
-            .collect();
+        let mut union = EntitySet::default();
+        for (c, _) in cells.iter().zip(&hidden).filter(|(_, h)| **h) {
+            union.union_with(&c.entities);
+        }
         if union.is_empty() || !below(union.len()) {
             return hidden;
         }
@@ -115,7 +220,10 @@ pub fn total_published(cells: &[UnitCell], threshold: u64) -> bool {
     if threshold <= 1 {
         return true;
     }
-    let entities: BTreeSet<&String> = cells.iter().flat_map(|c| &c.entities).collect();
+    let mut entities = EntitySet::default();
+    for c in cells {
+        entities.union_with(&c.entities);
+    }
     entities.len() as u64 >= threshold
 }
 
@@ -123,6 +231,23 @@ pub fn total_published(cells: &[UnitCell], threshold: u64) -> bool {
 #[allow(clippy::arithmetic_side_effects)] // fixed test values
 mod tests {
     use super::*;
+    use std::collections::BTreeSet;
+
+    /// The number of a named entity: `a`…`z`, or `e0`, `e1`, ….
+    fn number(name: &str) -> u32 {
+        match name.strip_prefix('e').and_then(|n| n.parse::<u32>().ok()) {
+            Some(n) => 100 + n,
+            None => u32::from(name.as_bytes()[0] - b'a'),
+        }
+    }
+
+    fn set(names: &[&str]) -> EntitySet {
+        let mut s = EntitySet::default();
+        for n in names {
+            s.insert(number(n));
+        }
+        s
+    }
 
     /// A cell of `incidents` incidents from the named entities.
     fn cell(incidents: u64, entities: &[&str]) -> UnitCell {
@@ -132,7 +257,7 @@ mod tests {
                 significant: incidents / 2,
                 ..Figures::default()
             },
-            entities: entities.iter().map(|e| e.to_string()).collect(),
+            entities: set(entities),
         }
     }
 
@@ -200,7 +325,7 @@ mod tests {
                     for _ in 0..next(5) {
                         let e = &names[next(names.len() as u64) as usize];
                         c.add(
-                            e,
+                            &set(&[e]),
                             &Figures {
                                 incidents: 1,
                                 ..Figures::default()
@@ -216,13 +341,13 @@ mod tests {
                     assert!(*h, "a small cell is published: {cells:?}");
                 }
             }
-            let union: BTreeSet<&String> = cells
+            let union: BTreeSet<u32> = cells
                 .iter()
                 .zip(&hidden)
                 .filter(|(_, h)| **h)
-                .flat_map(|(c, _)| &c.entities)
+                .flat_map(|(c, _)| c.entities.iter())
                 .collect();
-            let all: BTreeSet<&String> = cells.iter().flat_map(|c| &c.entities).collect();
+            let all: BTreeSet<u32> = cells.iter().flat_map(|c| c.entities.iter()).collect();
             assert!(
                 union.is_empty() || union.len() as u64 >= threshold || union == all,
                 "the remainder singles out {} entities: {cells:?} {hidden:?}",
@@ -232,5 +357,28 @@ mod tests {
                 assert!(!total_published(&cells, threshold));
             }
         }
+    }
+
+    #[test]
+    fn an_entity_set_is_stored_and_read_back_as_it_was() {
+        for numbers in [
+            vec![],
+            vec![0],
+            vec![3, 64, 65, 200],
+            (0..300).collect::<Vec<u32>>(),
+        ] {
+            let mut s = EntitySet::default();
+            for n in &numbers {
+                s.insert(*n);
+            }
+            let bytes = s.encode();
+            let back = EntitySet::decode(&bytes).expect("decodes");
+            assert_eq!(back.iter().collect::<Vec<_>>(), numbers);
+            assert_eq!(back.len(), numbers.len());
+        }
+        // Few numbers are kept as a list, many as a bitmap.
+        assert_eq!(set(&["a", "e50"]).encode()[0], EntitySet::LIST);
+        assert_eq!(EntitySet::decode(&[1, 0xff]), None, "a bitmap of 1 byte");
+        assert_eq!(EntitySet::decode(&[]), None);
     }
 }

@@ -2,10 +2,11 @@
 //! columns the recurring-incident rule reads (filled in at start for incidents stored before
 //! they existed).
 //!
-//! The counts are one `GROUP BY` over the period's rows of the covering index
-//! `incidents_awareness` (`created_at` first, then every column counted or grouped by), so no
-//! incident is loaded and the table is not read: the cost grows with the incidents reported
-//! in the period, not with the size of the register (docs/BENCHMARKS.md).
+//! The counts are one `GROUP BY` over the period's rows of a covering index
+//! (`incidents_awareness` by report time, `incidents_awareness_aware` by awareness time: the
+//! instant first, then every column counted or grouped by), so no incident is loaded and the
+//! table is not read. Their cost grows with the incidents of the period, so awareness asks
+//! them only for what its kept cells do not hold (`awareness::cells`).
 
 use crate::db::DbConn;
 use chrono::NaiveDateTime;
@@ -149,17 +150,28 @@ const FIGURES_SQL: &str = "\
     COALESCE(SUM(CASE WHEN kind = 'cyber_threat' THEN 1 ELSE 0 END), 0) AS cyber_threats, \
     COALESCE(SUM(CASE WHEN kind = 'incident' AND cross_border THEN 1 ELSE 0 END), 0) AS cross_border";
 
-/// The figures of one entity in one group of one ISO week: what disclosure control needs to
-/// know exactly which entities a withheld group, or a union of them, stands for.
+/// The figures of one entity's notifications that share every column awareness groups by,
+/// in one ISO week: what the kept awareness cells are made of, and what disclosure control
+/// needs to know exactly which entities a withheld group stands for.
 #[derive(Debug, Clone, PartialEq, Eq, QueryableByName)]
-pub struct EntityWeekCount {
-    /// ISO 8601 week of the report, `2026-W05`.
+pub struct EntityFigures {
+    /// ISO 8601 week of the instant the period is measured by, `2026-W05`.
     #[diesel(sql_type = Text)]
     pub week: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    pub key: Option<String>,
     #[diesel(sql_type = Text)]
-    pub entity_id: String,
+    pub sector: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub threat_type: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub root_cause_category: Option<String>,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub category: Option<String>,
+    #[diesel(sql_type = Text)]
+    pub current_stage: String,
+    /// The entity's number (`awareness_entity_numbers`), not its id: the cells keep sets of
+    /// these.
+    #[diesel(sql_type = BigInt)]
+    pub number: i64,
     #[diesel(sql_type = BigInt)]
     pub incidents: i64,
     #[diesel(sql_type = BigInt)]
@@ -174,23 +186,14 @@ pub struct EntityWeekCount {
     pub cross_border: i64,
 }
 
-/// The SQL of [`count_by_entity_week`] for one backend.
-pub fn count_by_entity_week_sql(
-    g: Grouping,
-    postgres: bool,
-    by_sector: bool,
-    basis: TimeBasis,
-) -> String {
+/// The SQL of [`count_by_entity`] for one backend.
+pub fn count_by_entity_sql(postgres: bool, by_sector: bool, basis: TimeBasis) -> String {
     let (p1, p2, p3) = if postgres {
         ("$1", "$2", "(SELECT json_array_elements_text($3::json))")
     } else {
         ("?", "?", "(SELECT value FROM json_each(?))")
     };
     let week = key_sql(Grouping::Week, postgres, basis);
-    let key = match (g, postgres) {
-        (Grouping::Total, true) => "CAST(NULL AS TEXT)".to_string(),
-        _ => key_sql(g, postgres, basis),
-    };
     let at = basis.column();
     let sectors = if by_sector {
         format!(" AND sector IN {p3}")
@@ -198,28 +201,30 @@ pub fn count_by_entity_week_sql(
         String::new()
     };
     format!(
-        "SELECT {week} AS week, {key} AS key, entity_id, {FIGURES_SQL} \
-         FROM incidents WHERE {at} >= {p1} AND {at} < {p2}{sectors} \
-         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+        "SELECT {week} AS week, sector, threat_type, root_cause_category, category, current_stage, \
+         n.number AS number, {FIGURES_SQL} \
+         FROM incidents JOIN awareness_entity_numbers n ON n.entity_id = incidents.entity_id \
+         WHERE {at} >= {p1} AND {at} < {p2}{sectors} \
+         GROUP BY 1, 2, 3, 4, 5, 6, 7"
     )
 }
 
 /// Counts the notifications reported (or, by `basis`, become aware of) in `[from, to)` per
-/// ISO week of that instant, group and entity; `sectors` limits them as in [`count_by`]. One
-/// row per entity that reported in a group in a week, so the rows grow with the entities
-/// active in the period, not with their incidents.
-pub fn count_by_entity_week(
+/// ISO week, entity and every column awareness groups by; `sectors` limits them as in
+/// [`count_by`]. Read from the covering index of the basis (`incidents_awareness`,
+/// `incidents_awareness_aware`); the rows follow the period's incidents, so awareness asks
+/// this only for what its kept cells do not hold (`awareness::cells`).
+pub fn count_by_entity(
     conn: &mut DbConn,
-    g: Grouping,
     basis: TimeBasis,
     from: NaiveDateTime,
     to: NaiveDateTime,
     sectors: Option<&[&str]>,
-) -> QueryResult<Vec<EntityWeekCount>> {
+) -> QueryResult<Vec<EntityFigures>> {
     let list = sectors.map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into()));
     macro_rules! run {
         ($c:expr, $pg:expr) => {{
-            let q = diesel::sql_query(count_by_entity_week_sql(g, $pg, list.is_some(), basis))
+            let q = diesel::sql_query(count_by_entity_sql($pg, list.is_some(), basis))
                 .into_boxed()
                 .bind::<Timestamp, _>(from)
                 .bind::<Timestamp, _>(to);
