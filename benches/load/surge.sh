@@ -4,7 +4,9 @@
 # organisation of the directory to a local receiver (surge_receiver.py) — one of them slow
 # (3 s an answer) and one always failing (500) — sends a burst of early warnings with wrk
 # (report.lua), and then checks (surge_check.py) that within WITHIN seconds of the burst's end
-# every event in each healthy subscriber's feed arrived at its receiver, and nothing else did.
+# every event in each healthy subscriber's feed arrived at its receiver, and nothing else did,
+# and prints the webhook delays. Beside the burst the four authorities page their feeds and the
+# national CSIRT refreshes awareness every second (surge_readers.py), whose timings it prints.
 # Exits 1 when push does not match pull in time, or a report failed.
 #
 #   benches/load/surge.sh [--backend sqlite|postgres] [--entities N] [--duration SECONDS]
@@ -71,9 +73,10 @@ curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server.log";
 
 # Every organisation of the directory subscribes; authority-digital's receiver is slow and
 # authority-health's always fails. The healthy ones are checked.
-healthy=()
+healthy=() authorities=()
 while read -r code kind; do
   token=$("$bin" token --org "$code" --role "$kind")
+  [ "$kind" = supervisory_authority ] && authorities+=("$token")
   case $code in
     authority-digital) path=slow/$code ;;
     authority-health) path=failing/$code ;;
@@ -88,14 +91,22 @@ python3 "$kit/surge_check.py" "http://127.0.0.1:$port" --baseline "$work/baselin
 
 # The burst: entities reporting early warnings, with the national CSIRT's token.
 token=$("$bin" token --org ncsirt --role national_csirt)
+# Beside the burst: the authorities page their feeds, the national CSIRT refreshes awareness.
+python3 "$kit/surge_readers.py" "http://127.0.0.1:$port" "$duration" "$token" "${authorities[@]}" \
+  > "$work/readers" 2>&1 &
+readers_pid=$!
 line=$(env KIT="$kit" TOKEN="$token" IDS="$work/ids" \
   wrk -t2 -c"$clients" -d"${duration}s" --timeout 5s -s "$kit/report.lua" "http://127.0.0.1:$port" \
   2>"$work/wrk.err" | grep '^RESULT' || true)
+readers_status=0
+wait "$readers_pid" || readers_status=$?
+cat "$work/readers"
 if [ -z "$line" ]; then echo "wrk gave no result:" >&2; cat "$work/wrk.err" >&2; exit 1; fi
 echo "surge ($backend, $entities entities, $clients clients, ${duration} s): $line"
 status=0
 bad=$(( $(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line") + $(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<"$line") ))
 if [ "$bad" != 0 ]; then echo "surge: $bad reports failed" >&2; status=1; fi
+if [ "$readers_status" != 0 ]; then echo "surge: a read beside the burst failed" >&2; status=1; fi
 python3 "$kit/surge_check.py" "http://127.0.0.1:$port" "$work/received" "$within" "$work/baseline" "${healthy[@]}" || status=1
 if grep -q ' ERROR nis2hub' "$work/server.log"; then
   grep ' ERROR nis2hub' "$work/server.log" | head -n 5 >&2

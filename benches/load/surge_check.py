@@ -58,6 +58,26 @@ def feed_upto(token, last):
     return ids
 
 
+def percentile(values, q):
+    """The q-th percentile (nearest rank) of values; None for none."""
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, max(0, -(-len(values) * q // 100) - 1))]
+
+
+def delays():
+    """Seconds from each event to its arrival, at the healthy subscribers."""
+    out = []
+    with open(received_file) as f:
+        for line in f:
+            if line.strip():
+                r = json.loads(line)
+                if r["org"] in subscribers and "delay" in r:
+                    out.append(r["delay"])
+    return out
+
+
 def received():
     got = {code: set() for code in subscribers}
     with open(received_file) as f:
@@ -87,6 +107,12 @@ while True:
     if not missing:
         total = sum(len(f) for f in feeds.values())
         print(f"surge: push matches pull {took:.1f} s after the burst ({total} events over {len(feeds)} subscribers)")
+        d = delays()
+        print(
+            f"surge: webhook delay, event to healthy receiver: p50 {percentile(d, 50):.2f} s, "
+            f"p99 {percentile(d, 99):.2f} s, max {max(d):.2f} s ({len(d)} deliveries)"
+            if d else "surge: no deliveries to time"
+        )
         sys.exit(0)
     if took > within:
         print(f"surge: {within:.0f} s after the burst, events of the feed still not pushed: {missing}", file=sys.stderr)

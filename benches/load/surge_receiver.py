@@ -1,6 +1,7 @@
 """The surge smoke's webhook receiver: one port for every subscription, told apart by path
 (/<organisation code>). Appends one JSON line per accepted request to the output file: the
-path's organisation, the event id and seq. A path under /slow/ takes SLOW seconds over every
+path's organisation, the event id and seq, and the delay from the event's `occurred_at` to
+its arrival here, in seconds. A path under /slow/ takes SLOW seconds over every
 answer, one under /failing/ always answers 500 (and is not logged). No signature check: the
 tests verify signatures; this only counts what arrived.
 """
@@ -9,6 +10,7 @@ import json
 import sys
 import threading
 import time
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 port, out, slow = int(sys.argv[1]), sys.argv[2], float(sys.argv[3])
@@ -29,8 +31,15 @@ class Handler(BaseHTTPRequestHandler):
         else:
             if self.path.startswith("/slow/"):
                 time.sleep(slow)
+            arrived = time.time()
             event = json.loads(body)
-            line = {"org": self.path.rsplit("/", 1)[-1], "id": event["id"], "seq": event["seq"]}
+            occurred = datetime.fromisoformat(event["occurred_at"].replace("Z", "+00:00"))
+            line = {
+                "org": self.path.rsplit("/", 1)[-1],
+                "id": event["id"],
+                "seq": event["seq"],
+                "delay": round(arrived - occurred.timestamp(), 4),
+            }
             with lock, open(out, "a") as f:
                 f.write(json.dumps(line) + "\n")
         self.send_response(status)
