@@ -2,7 +2,9 @@
 //! delivery (`claim`, the claim's transaction alone), claiming one and recording its success
 //! (`claim_and_complete`), and claiming a full round of eight delivery slots and recording
 //! them (`round_of_8`), as the dispatcher and the delivery threads do, without the HTTP post
-//! in between. The goal: the cost at 10⁵ pending deliveries
+//! in between, one delivery a claim; and the same round as the service makes it under a
+//! backlog, eight batches of up to 64 deliveries (`round_of_8_batches_of_64`: 512 deliveries
+//! claimed, and recorded in one transaction a batch). The goal: the cost at 10⁵ pending deliveries
 //! is within 1.5× of the cost at 10³.
 //!
 //! The backlog is written straight into `events` and `webhook_deliveries` with SQL (twenty
@@ -36,6 +38,7 @@ fn settings() -> worker::Settings {
         claim: Duration::from_secs(30),
         concurrency: 8,
         per_organisation: 2,
+        batch: 1,
         lookup: std::sync::Arc::new(nis2hub::webhooks::SystemLookup),
     }
 }
@@ -153,18 +156,25 @@ fn claim_and_complete(
         latency: Duration::from_millis(5),
     };
     let started = Instant::now();
-    let claimed = worker::claim(conn, s, slots, &HashMap::new()).unwrap();
-    assert!(!claimed.is_empty(), "nothing claimed");
+    let batches = worker::claim_batches(conn, s, slots, &HashMap::new()).unwrap();
+    assert!(!batches.is_empty(), "nothing claimed");
     let claimed_after = started.elapsed();
-    for c in &claimed {
-        assert_eq!(worker::record(conn, s, c, &ok).unwrap(), "succeeded");
+    for b in &batches {
+        let outcomes = vec![ok.clone(); b.items.len()];
+        let results = worker::record_batch(conn, s, &b.items, &outcomes).unwrap();
+        assert!(results.iter().all(|r| *r == "succeeded"), "{results:?}");
     }
     let took = if claim_only {
         claimed_after
     } else {
         started.elapsed()
     };
-    (took, claimed.into_iter().map(|c| c.delivery_id).collect())
+    let done = batches
+        .into_iter()
+        .flat_map(|b| b.items)
+        .map(|c| c.delivery_id)
+        .collect();
+    (took, done)
 }
 
 fn run(c: &mut Criterion, backend: &str, url: DatabaseUrl, n: usize) {
@@ -183,11 +193,14 @@ fn run(c: &mut Criterion, backend: &str, url: DatabaseUrl, n: usize) {
     group.sample_size(20);
     group.measurement_time(Duration::from_secs(4));
     group.warm_up_time(Duration::from_secs(1));
-    for (name, slots, claim_only) in [
-        ("claim", 1, true),
-        ("claim_and_complete", 1, false),
-        ("round_of_8", 8, false),
+    // One delivery a claim (as before batches), and a round of eight batches of up to 64.
+    for (name, slots, claim_only, batch) in [
+        ("claim", 1, true, 1),
+        ("claim_and_complete", 1, false, 1),
+        ("round_of_8", 8, false, 1),
+        ("round_of_8_batches_of_64", 8, false, 64),
     ] {
+        let s = worker::Settings { batch, ..s.clone() };
         group.bench_function(format!("{name}/{n}"), |b| {
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;

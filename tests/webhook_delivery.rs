@@ -423,3 +423,143 @@ async fn a_subscription_whose_concurrent_deliveries_fail_is_disabled_once() {
         .count();
     assert_eq!(disabled, 1, "{}", audit.text);
 }
+
+/// The deliveries of a subscription, in due order (the order they were queued in here).
+fn queued(ctx: &Ctx, hook: &str) -> Vec<String> {
+    let mut conn = ctx.state.pool.get().unwrap();
+    d::table
+        .filter(d::webhook_id.eq(hook))
+        .order((d::next_attempt_at.asc(), d::id.asc()))
+        .select(d::id)
+        .load(&mut conn)
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn a_backlog_larger_than_the_share_is_claimed_in_batches_of_the_longest_due() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let hook = subscribe(&app, &ctx, "csirt-energy", "http://127.0.0.1:9/never").await;
+    let org = ctx.org_id("csirt-energy");
+    let mut conn = ctx.state.pool.get().unwrap();
+
+    // Three due, a share of two: one delivery a batch, the third waits for a free thread.
+    queue_pings(&ctx, &hook, &org, 3);
+    let s = settings(&ctx, 4, 2);
+    let batches = worker::claim_batches(&mut conn, &s, 4, &HashMap::new()).unwrap();
+    let sizes: Vec<usize> = batches.iter().map(|b| b.items.len()).collect();
+    assert_eq!(sizes, vec![1, 1], "no more than its share of threads");
+    let ids = queued(&ctx, &hook);
+    let claimed: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| &b.items)
+        .map(|c| c.delivery_id.as_str())
+        .collect();
+    assert_eq!(claimed, vec![ids[0].as_str(), ids[1].as_str()]);
+
+    // Twenty more, batches of at most four: two batches of four, the longest due first and
+    // in due order, each attempt counted and claimed once.
+    queue_pings(&ctx, &hook, &org, 20);
+    let s = worker::Settings { batch: 4, ..s };
+    let busy: HashMap<String, usize> = HashMap::new();
+    let batches = worker::claim_batches(&mut conn, &s, 4, &busy).unwrap();
+    let sizes: Vec<usize> = batches.iter().map(|b| b.items.len()).collect();
+    assert_eq!(sizes, vec![4, 4]);
+    let ids = queued(&ctx, &hook);
+    let claimed: Vec<&str> = batches
+        .iter()
+        .flat_map(|b| &b.items)
+        .map(|c| c.delivery_id.as_str())
+        .collect();
+    assert_eq!(
+        claimed,
+        ids[2..10].iter().map(String::as_str).collect::<Vec<_>>()
+    );
+    assert!(batches
+        .iter()
+        .flat_map(|b| &b.items)
+        .all(|c| c.attempt == 1 && c.org_id == org && c.event.event_type == "webhook.ping"));
+    let held: i64 = d::table
+        .filter(d::claimed_until.is_not_null())
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(
+        held, 10,
+        "the two single ones and the two batches are claimed"
+    );
+
+    // With the organisation's share in flight, nothing more is claimed for it.
+    let busy: HashMap<String, usize> = [(org.clone(), 2)].into_iter().collect();
+    assert!(worker::claim_batches(&mut conn, &s, 4, &busy)
+        .unwrap()
+        .is_empty());
+}
+
+#[actix_web::test]
+async fn a_batch_records_its_outcomes_at_once_and_gives_back_what_it_did_not_attempt() {
+    let ctx = Ctx::new();
+    let app = app!(ctx);
+    let hook = subscribe(&app, &ctx, "csirt-energy", "http://127.0.0.1:9/never").await;
+    let org = ctx.org_id("csirt-energy");
+    queue_pings(&ctx, &hook, &org, 5);
+    let s = worker::Settings {
+        batch: 5,
+        ..settings(&ctx, 1, 1)
+    };
+    let mut conn = ctx.state.pool.get().unwrap();
+    let batches = worker::claim_batches(&mut conn, &s, 1, &HashMap::new()).unwrap();
+    assert_eq!(batches.len(), 1);
+    let items = &batches[0].items;
+    assert_eq!(items.len(), 5);
+    let answer = |status: u16, ms: u64| worker::Outcome {
+        status: Some(status),
+        error: None,
+        latency: Duration::from_millis(ms),
+    };
+    // Delivered, refused (retried later), delivered; the last two were not attempted.
+    let outcomes = vec![answer(204, 3), answer(500, 4), answer(200, 7)];
+    let results = worker::record_batch(&mut conn, &s, items, &outcomes).unwrap();
+    assert_eq!(results, vec!["succeeded", "retried", "succeeded"]);
+    let row = |id: &str| -> (String, i64, Option<i32>, Option<i64>, bool) {
+        let mut conn = ctx.state.pool.get().unwrap();
+        d::table
+            .find(id)
+            .select((
+                d::status,
+                d::attempts,
+                d::last_status_code,
+                d::last_latency_ms,
+                d::claimed_until.is_not_null(),
+            ))
+            .first(&mut conn)
+            .unwrap()
+    };
+    let id = |i: usize| items[i].delivery_id.as_str();
+    assert_eq!(
+        row(id(0)),
+        ("succeeded".into(), 1, Some(204), Some(3), false),
+        "each delivery keeps its own answer and latency"
+    );
+    assert_eq!(row(id(1)), ("pending".into(), 1, Some(500), Some(4), false));
+    assert_eq!(
+        row(id(2)),
+        ("succeeded".into(), 1, Some(200), Some(7), false)
+    );
+    for i in 3..5 {
+        assert_eq!(
+            row(id(i)),
+            ("pending".into(), 0, None, None, false),
+            "not attempted: given back, the attempt uncounted"
+        );
+    }
+    // The next claim takes the given-back ones as first attempts (the refused one waits for
+    // its retry).
+    let again = worker::claim_batches(&mut conn, &s, 1, &HashMap::new()).unwrap();
+    let again: Vec<(&str, i64)> = again
+        .iter()
+        .flat_map(|b| &b.items)
+        .map(|c| (c.delivery_id.as_str(), c.attempt))
+        .collect();
+    assert_eq!(again, vec![(id(3), 1), (id(4), 1)]);
+}

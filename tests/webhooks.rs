@@ -767,9 +767,12 @@ async fn claims_give_every_organisation_its_share_of_the_delivery_slots() {
     let health_sub = r.body["id"].as_str().unwrap().to_string();
     queue_pings(&ctx, &health_sub, &health_org, 1);
 
+    // One delivery a slot (batch 1), so that slots are deliveries; how a backlog is split
+    // into batches is tested in tests/webhook_delivery.rs.
     let s = worker::Settings {
         concurrency: 8,
         per_organisation: 2,
+        batch: 1,
         ..settings(&ctx)
     };
     let mut conn = ctx.state.pool.get().unwrap();

@@ -90,6 +90,20 @@ pub fn by_seq(conn: &mut DbConn, seq: i64) -> AppResult<Event> {
         .into_api()
 }
 
+/// The events of the given sequence numbers, by number (one query, for a batch of deliveries).
+pub fn by_seqs(
+    conn: &mut DbConn,
+    seqs: &[i64],
+) -> AppResult<std::collections::HashMap<i64, Event>> {
+    events::table
+        .filter(events::seq.eq_any(seqs))
+        .select(EventRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(|row| row.into_api().map(|e| (e.seq, e)))
+        .collect()
+}
+
 /// Writes an event and its recipients, and queues it for their webhooks; call inside the write
 /// transaction of the change.
 pub fn emit(conn: &mut DbConn, ev: NewEvent) -> AppResult<i64> {

@@ -50,6 +50,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Of those, at most this many for one organisation.
     pub per_organisation: usize,
+    /// At most this many deliveries in one batch (one claim, one commit).
+    pub batch: usize,
     /// How target hosts are looked up (the system resolver; tests substitute their own).
     pub lookup: Arc<dyn Lookup>,
 }
@@ -66,6 +68,7 @@ impl Settings {
             claim: Duration::from_secs(30),
             concurrency: config.webhook_concurrency,
             per_organisation: config.webhook_concurrency_per_organisation,
+            batch: 64,
             lookup: Arc::new(SystemLookup),
         }
     }
@@ -83,20 +86,46 @@ pub struct Claimed {
     pub event: outbox::Event,
 }
 
-/// Claims up to `slots` due deliveries, and for no organisation more than `per_organisation`
-/// together with the `busy` ones it has in flight already: one per organisation per round,
-/// the organisations with the fewest in flight (then the longest waiting) first, and within
-/// an organisation its longest-due deliveries, several of one subscription if they are due.
-///
-/// The cost does not follow the backlog: the organisations with pending deliveries are found
-/// by skipping along the claim index (one seek per organisation), and each claim reads the
-/// first due row of one organisation from the same index, past at most the rows in flight.
+/// The deliveries one delivery thread carries: due deliveries of one organisation, in due
+/// order, posted in turn and recorded in one transaction. A batch holds one delivery unless
+/// the organisation's backlog is larger than its share of threads, so a small backlog is
+/// still delivered concurrently and a large one costs one claim and one commit per batch
+/// rather than per event.
+#[derive(Debug)]
+pub struct Batch {
+    pub org_id: String,
+    pub items: Vec<Claimed>,
+}
+
+/// Claims due deliveries as single attempts: [`claim_batches`], flattened.
 pub fn claim(
     conn: &mut DbConn,
     s: &Settings,
     slots: usize,
     busy: &HashMap<String, usize>,
 ) -> AppResult<Vec<Claimed>> {
+    Ok(claim_batches(conn, s, slots, busy)?
+        .into_iter()
+        .flat_map(|b| b.items)
+        .collect())
+}
+
+/// Claims up to `slots` batches, and for no organisation more than `per_organisation`
+/// together with the `busy` ones it has in flight already: the slots go round-robin over the
+/// organisations with due work, those with the fewest in flight (then the longest waiting)
+/// first, and each organisation's batches hold its longest-due deliveries, several of one
+/// subscription if they are due. The batches come back in round-robin order.
+///
+/// The cost does not follow the backlog: the organisations with pending deliveries are found
+/// by skipping along the claim index (one seek per organisation), and each organisation's
+/// batches are read from the first due rows of the same index, past at most the rows in
+/// flight; a claim is four statements per organisation, whatever its batches hold.
+pub fn claim_batches(
+    conn: &mut DbConn,
+    s: &Settings,
+    slots: usize,
+    busy: &HashMap<String, usize>,
+) -> AppResult<Vec<Batch>> {
     if slots == 0 {
         return Ok(vec![]);
     }
@@ -111,28 +140,41 @@ pub fn claim(
             .filter(|(org, _)| held(org) < share)
             .collect();
         active.sort_by(|(a, a_due), (b, b_due)| (held(a), a_due, a).cmp(&(held(b), b_due, b)));
-        let mut active: Vec<String> = active.into_iter().map(|(org, _)| org).collect();
-        let mut taken: HashMap<String, usize> = HashMap::new();
-        let mut out = vec![];
-        while out.len() < slots && !active.is_empty() {
-            let mut next = vec![];
-            for org in active {
-                if out.len() >= slots {
-                    break;
-                }
-                let t = taken.get(&org).copied().unwrap_or(0);
-                if held(&org) + t >= share {
-                    continue;
-                }
-                if let Some(c) = claim_one(conn, &org, now, until)? {
-                    out.push(c);
-                    taken.insert(org.clone(), t + 1);
-                    next.push(org);
+        // The slots, round-robin: one to each organisation a round, within its share.
+        let mut allotted: Vec<(String, usize)> =
+            active.into_iter().map(|(org, _)| (org, 0)).collect();
+        let mut left = slots;
+        loop {
+            let before = left;
+            for (org, k) in allotted.iter_mut() {
+                if left > 0 && held(org) + *k < share {
+                    *k += 1;
+                    left -= 1;
                 }
             }
-            active = next;
+            if left == 0 || left == before {
+                break;
+            }
         }
-        Ok(out)
+        let mut per_org = vec![];
+        for (org, k) in allotted {
+            if k > 0 {
+                per_org.push(claim_for(conn, s, &org, k, now, until)?);
+            }
+        }
+        // Round-robin order, so that the delivery threads take one organisation's batch after
+        // another's.
+        let mut out = vec![];
+        let mut iters: Vec<_> = per_org.into_iter().map(Vec::into_iter).collect();
+        loop {
+            let before = out.len();
+            for it in iters.iter_mut() {
+                out.extend(it.next());
+            }
+            if out.len() == before {
+                return Ok(out);
+            }
+        }
     })
 }
 
@@ -183,65 +225,111 @@ fn due_organisations(
         .collect())
 }
 
-/// Claims the longest-due unclaimed delivery of one organisation, if any.
-fn claim_one(
+/// Claims up to `k` batches of one organisation's longest-due unclaimed deliveries: as many
+/// single deliveries as are due if they are no more than `k`, otherwise `k` batches of an
+/// equal number (at most `s.batch` each). Counts the attempt and sets the claim of each in
+/// one statement, and reads their subscriptions and events in one statement each.
+fn claim_for(
     conn: &mut DbConn,
+    s: &Settings,
     org: &str,
+    k: usize,
     now: chrono::NaiveDateTime,
     until: chrono::NaiveDateTime,
-) -> AppResult<Option<Claimed>> {
+) -> AppResult<Vec<Batch>> {
+    let limit = k.saturating_mul(s.batch.max(1));
     let query = d::table
         .filter(d::status.eq("pending"))
         .filter(d::org_id.eq(org))
         .filter(d::next_attempt_at.le(now))
         .filter(d::claimed_until.is_null().or(d::claimed_until.lt(now)))
         .order((d::next_attempt_at.asc(), d::id.asc()))
-        .limit(1)
+        .limit(i64::try_from(limit).unwrap_or(i64::MAX))
         .select((d::id, d::webhook_id, d::event_seq, d::attempts));
-    let row: Option<(String, String, i64, i64)> = match conn {
-        DbConn::Pg(c) => query.for_update().skip_locked().first(c).optional()?,
-        DbConn::Sqlite(c) => query.first(c).optional()?,
+    let mut rows: Vec<(String, String, i64, i64)> = match conn {
+        DbConn::Pg(c) => query.for_update().skip_locked().load(c)?,
+        DbConn::Sqlite(c) => query.load(c)?,
     };
-    let Some((id, webhook_id, seq, attempts)) = row else {
-        return Ok(None);
+    if rows.is_empty() {
+        return Ok(vec![]);
+    }
+    let (batches, size) = if rows.len() <= k {
+        (rows.len(), 1)
+    } else {
+        (k, (rows.len() / k).min(s.batch.max(1)))
     };
-    diesel::update(d::table.find(&id))
+    rows.truncate(batches * size);
+    let ids: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    diesel::update(d::table.filter(d::id.eq_any(&ids)))
         .set((
-            d::attempts.eq(attempts + 1),
+            d::attempts.eq(d::attempts + 1),
             d::claimed_until.eq(Some(until)),
             d::updated_at.eq(now),
         ))
         .execute(conn)?;
-    let (url, secret, previous, previous_until): (
+    let mut hooks: Vec<&str> = rows.iter().map(|r| r.1.as_str()).collect();
+    hooks.sort_unstable();
+    hooks.dedup();
+    type Target = (
+        String,
         String,
         String,
         Option<String>,
         Option<chrono::NaiveDateTime>,
-    ) = w::table
-        .find(&webhook_id)
+    );
+    let targets: HashMap<String, (String, Vec<String>)> = w::table
+        .filter(w::id.eq_any(&hooks))
         .select((
+            w::id,
             w::url,
             w::secret,
             w::previous_secret,
             w::previous_secret_until,
         ))
-        .first(conn)?;
-    let mut secrets = vec![secret];
-    if let (Some(p), Some(until)) = (previous, previous_until) {
-        if until > now {
-            secrets.push(p);
-        }
+        .load::<Target>(conn)?
+        .into_iter()
+        .map(|(id, url, secret, previous, previous_until)| {
+            let mut secrets = vec![secret];
+            if let (Some(p), Some(until)) = (previous, previous_until) {
+                if until > now {
+                    secrets.push(p);
+                }
+            }
+            (id, (url, secrets))
+        })
+        .collect();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.2).collect();
+    // Two subscriptions of one organisation may both take an event: a copy for each.
+    let events = outbox::by_seqs(conn, &seqs)?;
+    let mut items = Vec::with_capacity(rows.len());
+    for (id, webhook_id, seq, attempts) in rows {
+        let (url, secrets) = targets
+            .get(&webhook_id)
+            .cloned()
+            .ok_or_else(|| AppError::internal("a delivery's subscription is missing"))?;
+        let event = events
+            .get(&seq)
+            .cloned()
+            .ok_or_else(|| AppError::internal("a delivery's event is missing"))?;
+        items.push(Claimed {
+            delivery_id: id,
+            webhook_id,
+            org_id: org.to_string(),
+            attempt: attempts + 1,
+            url,
+            secrets,
+            event,
+        });
     }
-    let event = outbox::by_seq(conn, seq)?;
-    Ok(Some(Claimed {
-        delivery_id: id,
-        webhook_id,
-        org_id: org.to_string(),
-        attempt: attempts + 1,
-        url,
-        secrets,
-        event,
-    }))
+    let mut out = Vec::with_capacity(batches);
+    let mut items = items.into_iter();
+    for _ in 0..batches {
+        out.push(Batch {
+            org_id: org.to_string(),
+            items: items.by_ref().take(size).collect(),
+        });
+    }
+    Ok(out)
 }
 
 /// What one attempt came to.
@@ -310,105 +398,203 @@ fn jittered(base: Duration) -> chrono::Duration {
 }
 
 /// Records an attempt: delivered, to be retried, or failed for good (and the subscription
-/// disabled after too many failures in a row).
-///
-/// "In a row" is in the order outcomes are recorded, under the write lock: a delivery that
-/// failed for good (its whole retry schedule, about a day by default) counts one, any
-/// delivery that succeeds sets the count back to zero. With deliveries of a subscription made
-/// concurrently, `disable_after` in a row therefore still means that many events exhausted
-/// their retries with no answer in between that the receiver accepted.
+/// disabled after too many failures in a row). [`record_batch`] of one.
 pub fn record(
     conn: &mut DbConn,
     s: &Settings,
     c: &Claimed,
     o: &Outcome,
 ) -> AppResult<&'static str> {
+    let recorded = record_batch(conn, s, std::slice::from_ref(c), std::slice::from_ref(o))?;
+    Ok(recorded.first().copied().unwrap_or("succeeded"))
+}
+
+/// Records the outcomes of a batch's attempts in one transaction, in the order they were
+/// made: `outcomes[i]` is the outcome of `items[i]`; the items past the outcomes were not
+/// attempted (the batch ran out of time) and are given back, their attempt uncounted, for
+/// the next claim. Returns what each attempt came to.
+///
+/// "In a row" is in the order outcomes are recorded, under the write lock: a delivery that
+/// failed for good (its whole retry schedule, about a day by default) counts one, any
+/// delivery that succeeds sets the count back to zero. With deliveries of a subscription made
+/// concurrently, `disable_after` in a row therefore still means that many events exhausted
+/// their retries with no answer in between that the receiver accepted.
+///
+/// Successive successes are written together: one statement for those with the same answer
+/// and latency, one for the subscriptions whose failure count they reset.
+pub fn record_batch(
+    conn: &mut DbConn,
+    s: &Settings,
+    items: &[Claimed],
+    outcomes: &[Outcome],
+) -> AppResult<Vec<&'static str>> {
+    let made = outcomes.len().min(items.len());
     db::write_tx(conn, |conn| {
         let now = db::now();
-        let latency = o.latency.as_millis() as i64;
-        let base = (
-            d::last_status_code.eq(o.status.map(i32::from)),
-            d::last_error.eq(if o.ok() {
-                None
-            } else {
-                o.error
-                    .clone()
-                    .or_else(|| o.status.map(|s| format!("HTTP {s}")))
-            }),
-            d::last_latency_ms.eq(Some(latency)),
-            d::claimed_until.eq(None::<chrono::NaiveDateTime>),
-            d::updated_at.eq(now),
-        );
-        if o.ok() {
-            diesel::update(d::table.find(&c.delivery_id))
+        // A failure for good takes the write lock, and the write lock comes before any row
+        // lock (see `db::lock_writes`): taken first when the batch holds one.
+        if items
+            .iter()
+            .zip(outcomes)
+            .any(|(c, o)| !o.ok() && retry_wait(s, c).is_none())
+        {
+            db::lock_writes(conn)?;
+        }
+        let mut results = Vec::with_capacity(made);
+        let mut delivered: Vec<(&Claimed, &Outcome)> = vec![];
+        for (c, o) in items.iter().zip(outcomes) {
+            if o.ok() {
+                delivered.push((c, o));
+                results.push("succeeded");
+                continue;
+            }
+            record_delivered(conn, now, &std::mem::take(&mut delivered))?;
+            results.push(record_failed(conn, s, now, c, o)?);
+        }
+        record_delivered(conn, now, &delivered)?;
+        let given_back: Vec<&str> = items[made..]
+            .iter()
+            .map(|c| c.delivery_id.as_str())
+            .collect();
+        if !given_back.is_empty() {
+            diesel::update(d::table.filter(d::id.eq_any(&given_back)))
                 .set((
-                    base,
-                    d::status.eq("succeeded"),
-                    d::delivered_at.eq(Some(now)),
+                    d::attempts.eq(d::attempts - 1),
+                    d::claimed_until.eq(None::<chrono::NaiveDateTime>),
+                    d::updated_at.eq(now),
                 ))
                 .execute(conn)?;
-            diesel::update(w::table.find(&c.webhook_id))
-                .filter(w::consecutive_failures.ne(0))
-                .set(w::consecutive_failures.eq(0))
-                .execute(conn)?;
-            return Ok("succeeded");
         }
-        let retry = s.retry.get((c.attempt - 1) as usize).copied();
-        if let Some(wait) = retry {
-            diesel::update(d::table.find(&c.delivery_id))
-                .set((base, d::next_attempt_at.eq(now + jittered(wait))))
-                .execute(conn)?;
-            return Ok("retried");
-        }
-        // Failed for good: this path may write an audit record and an event, so it takes the
-        // write lock, before any row lock as every writer does (see `db::lock_writes`). The
-        // other two paths write only the delivery (and reset the count), take no write lock
-        // and so do not queue behind reports in the ordered section.
-        db::lock_writes(conn)?;
-        diesel::update(d::table.find(&c.delivery_id))
-            .set((base, d::status.eq("failed")))
-            .execute(conn)?;
-        // Counted in the row (a concurrent success may have reset it), then read under its lock.
-        diesel::update(w::table.find(&c.webhook_id))
-            .set(w::consecutive_failures.eq(w::consecutive_failures + 1))
-            .execute(conn)?;
-        let (org, failures, enabled): (String, i64, bool) = w::table
-            .find(&c.webhook_id)
-            .select((w::org_id, w::consecutive_failures, w::enabled))
-            .first(conn)?;
-        // Deliveries of one subscription run concurrently, so others may still fail after
-        // this one disabled it: the subscription is disabled (and its organisation told) once.
-        if failures >= s.disable_after && enabled {
-            let reason = format!("disabled after {failures} deliveries in a row failed");
-            diesel::update(w::table.find(&c.webhook_id))
-                .set((
-                    w::enabled.eq(false),
-                    w::disabled_reason.eq(Some(&reason)),
-                    w::version.eq(w::version + 1),
-                    w::updated_at.eq(now),
-                ))
-                .execute(conn)?;
-            crate::audit::record(
-                conn,
-                &worker_caller(),
-                "webhook.disable",
-                "webhook",
-                &c.webhook_id,
-            )?;
-            outbox::emit(
-                conn,
-                NewEvent {
-                    event_type: "webhook.disabled",
-                    subject_type: "webhook",
-                    subject_id: &c.webhook_id,
-                    significant: false,
-                    data: serde_json::json!({"webhook_id": c.webhook_id, "reason": reason, "url": c.url}),
-                    recipients: vec![org],
-                },
-            )?;
-        }
-        Ok("failed")
+        Ok(results)
     })
+}
+
+fn latency_ms(o: &Outcome) -> i64 {
+    i64::try_from(o.latency.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// Marks deliveries delivered, and resets their subscriptions' count of failures in a row.
+fn record_delivered(
+    conn: &mut DbConn,
+    now: chrono::NaiveDateTime,
+    delivered: &[(&Claimed, &Outcome)],
+) -> AppResult<()> {
+    if delivered.is_empty() {
+        return Ok(());
+    }
+    let mut alike: std::collections::BTreeMap<(Option<i32>, i64), Vec<&str>> = Default::default();
+    for (c, o) in delivered {
+        alike
+            .entry((o.status.map(i32::from), latency_ms(o)))
+            .or_default()
+            .push(c.delivery_id.as_str());
+    }
+    for ((status, latency), ids) in alike {
+        diesel::update(d::table.filter(d::id.eq_any(&ids)))
+            .set((
+                d::last_status_code.eq(status),
+                d::last_error.eq(None::<String>),
+                d::last_latency_ms.eq(Some(latency)),
+                d::claimed_until.eq(None::<chrono::NaiveDateTime>),
+                d::updated_at.eq(now),
+                d::status.eq("succeeded"),
+                d::delivered_at.eq(Some(now)),
+            ))
+            .execute(conn)?;
+    }
+    let mut hooks: Vec<&str> = delivered
+        .iter()
+        .map(|(c, _)| c.webhook_id.as_str())
+        .collect();
+    hooks.sort_unstable();
+    hooks.dedup();
+    diesel::update(w::table.filter(w::id.eq_any(&hooks)))
+        .filter(w::consecutive_failures.ne(0))
+        .set(w::consecutive_failures.eq(0))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// How long to wait before the next attempt after this one failed; none after the last.
+fn retry_wait(s: &Settings, c: &Claimed) -> Option<Duration> {
+    usize::try_from(c.attempt - 1)
+        .ok()
+        .and_then(|i| s.retry.get(i).copied())
+}
+
+/// Records a failed attempt: to be retried, or failed for good (and the subscription
+/// disabled after too many failures in a row).
+fn record_failed(
+    conn: &mut DbConn,
+    s: &Settings,
+    now: chrono::NaiveDateTime,
+    c: &Claimed,
+    o: &Outcome,
+) -> AppResult<&'static str> {
+    let base = (
+        d::last_status_code.eq(o.status.map(i32::from)),
+        d::last_error.eq(o
+            .error
+            .clone()
+            .or_else(|| o.status.map(|s| format!("HTTP {s}")))),
+        d::last_latency_ms.eq(Some(latency_ms(o))),
+        d::claimed_until.eq(None::<chrono::NaiveDateTime>),
+        d::updated_at.eq(now),
+    );
+    if let Some(wait) = retry_wait(s, c) {
+        diesel::update(d::table.find(&c.delivery_id))
+            .set((base, d::next_attempt_at.eq(now + jittered(wait))))
+            .execute(conn)?;
+        return Ok("retried");
+    }
+    // Failed for good: this path may write an audit record and an event, so it holds the
+    // write lock (taken by `record_batch` before any row lock, as every writer does). The
+    // other two paths write only the delivery (and reset the count), take no write lock
+    // and so do not queue behind reports in the ordered section.
+    db::lock_writes(conn)?;
+    diesel::update(d::table.find(&c.delivery_id))
+        .set((base, d::status.eq("failed")))
+        .execute(conn)?;
+    // Counted in the row (a concurrent success may have reset it), then read under its lock.
+    diesel::update(w::table.find(&c.webhook_id))
+        .set(w::consecutive_failures.eq(w::consecutive_failures + 1))
+        .execute(conn)?;
+    let (org, failures, enabled): (String, i64, bool) = w::table
+        .find(&c.webhook_id)
+        .select((w::org_id, w::consecutive_failures, w::enabled))
+        .first(conn)?;
+    // Deliveries of one subscription run concurrently, so others may still fail after
+    // this one disabled it: the subscription is disabled (and its organisation told) once.
+    if failures >= s.disable_after && enabled {
+        let reason = format!("disabled after {failures} deliveries in a row failed");
+        diesel::update(w::table.find(&c.webhook_id))
+            .set((
+                w::enabled.eq(false),
+                w::disabled_reason.eq(Some(&reason)),
+                w::version.eq(w::version + 1),
+                w::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        crate::audit::record(
+            conn,
+            &worker_caller(),
+            "webhook.disable",
+            "webhook",
+            &c.webhook_id,
+        )?;
+        outbox::emit(
+            conn,
+            NewEvent {
+                event_type: "webhook.disabled",
+                subject_type: "webhook",
+                subject_id: &c.webhook_id,
+                significant: false,
+                data: serde_json::json!({"webhook_id": c.webhook_id, "reason": reason, "url": c.url}),
+                recipients: vec![org],
+            },
+        )?;
+    }
+    Ok("failed")
 }
 
 /// The service itself, as the actor of what the worker does (in the audit log).
@@ -423,49 +609,60 @@ fn worker_caller() -> Caller {
     }
 }
 
-/// Makes one claimed attempt and records it.
+/// Makes a batch's attempts in turn and records them together. An attempt is not started once
+/// the batch has taken the delivery timeout, so a slow receiver holds its batch's claim for
+/// at most twice the timeout (well inside the claim); the rest is given back. Returns how many
+/// attempts were made.
 fn deliver(
     pool: &db::Pool,
     agent: &ureq::Agent,
     s: &Settings,
     metrics: Option<&crate::http::metrics::Metrics>,
-    c: &Claimed,
-) -> AppResult<()> {
-    let outcome = post(agent, s, c);
+    batch: &Batch,
+) -> AppResult<usize> {
+    let started = Instant::now();
+    let mut outcomes: Vec<Outcome> = Vec::with_capacity(batch.items.len());
+    for c in &batch.items {
+        if !outcomes.is_empty() && started.elapsed() >= s.timeout {
+            break;
+        }
+        outcomes.push(post(agent, s, c));
+    }
     let mut conn = pool.get()?;
-    let result = record(&mut conn, s, c, &outcome)?;
-    if let Some(m) = metrics {
-        m.webhook_attempt(result, outcome.latency);
+    let results = record_batch(&mut conn, s, &batch.items, &outcomes)?;
+    for ((c, outcome), result) in batch.items.iter().zip(&outcomes).zip(results) {
+        if let Some(m) = metrics {
+            m.webhook_attempt(result, outcome.latency);
+        }
+        if !outcome.ok() {
+            log::info!(
+                "webhook {} delivery {} attempt {}: {}",
+                c.webhook_id,
+                c.delivery_id,
+                c.attempt,
+                outcome.error.as_deref().unwrap_or("non-2xx answer")
+            );
+        }
     }
-    if !outcome.ok() {
-        log::info!(
-            "webhook {} delivery {} attempt {}: {}",
-            c.webhook_id,
-            c.delivery_id,
-            c.attempt,
-            outcome.error.as_deref().unwrap_or("non-2xx answer")
-        );
-    }
-    Ok(())
+    Ok(outcomes.len())
 }
 
-/// One pass: claim what the fair shares allow, deliver it concurrently, record. Returns how
-/// many attempts were made.
+/// One pass: claim what the fair shares allow, deliver the batches concurrently, record.
+/// Returns how many attempts were made.
 pub fn run_once(
     pool: &db::Pool,
     agent: &ureq::Agent,
     s: &Settings,
     metrics: Option<&crate::http::metrics::Metrics>,
 ) -> AppResult<usize> {
-    let claimed = {
+    let batches = {
         let mut conn = pool.get()?;
-        claim(&mut conn, s, s.concurrency.max(1), &HashMap::new())?
+        claim_batches(&mut conn, s, s.concurrency.max(1), &HashMap::new())?
     };
-    let n = claimed.len();
-    let results: Vec<AppResult<()>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = claimed
+    let results: Vec<AppResult<usize>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = batches
             .iter()
-            .map(|c| scope.spawn(move || deliver(pool, agent, s, metrics, c)))
+            .map(|b| scope.spawn(move || deliver(pool, agent, s, metrics, b)))
             .collect();
         handles
             .into_iter()
@@ -475,8 +672,7 @@ pub fn run_once(
             })
             .collect()
     });
-    results.into_iter().collect::<AppResult<Vec<()>>>()?;
-    Ok(n)
+    results.into_iter().sum()
 }
 
 /// The HTTP client: a global timeout, no redirects, no proxy (a proxy would resolve the host
@@ -503,7 +699,7 @@ pub fn agent(s: &Settings) -> ureq::Agent {
 pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics) {
     let slots = s.concurrency.max(1);
     let agent = agent(&s);
-    let (job_tx, job_rx) = mpsc::channel::<Claimed>();
+    let (job_tx, job_rx) = mpsc::channel::<Batch>();
     let job_rx = Arc::new(Mutex::new(job_rx));
     let (done_tx, done_rx) = mpsc::channel::<String>();
     for i in 0..slots {
@@ -513,18 +709,19 @@ pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics
             .name(format!("webhook-delivery-{i}"))
             .spawn(move || loop {
                 let job = job_rx.lock().map(|rx| rx.recv());
-                let Ok(Ok(c)) = job else { return };
+                let Ok(Ok(batch)) = job else { return };
                 // The slot is given back whatever happens; an unrecorded attempt is made again
                 // when its claim expires.
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    deliver(&pool, &agent, &s, Some(&metrics), &c)
+                    deliver(&pool, &agent, &s, Some(&metrics), &batch)
                 }));
+                let first = batch.items.first().map_or("", |c| c.delivery_id.as_str());
                 match result {
-                    Ok(Ok(())) => {}
-                    Ok(Err(e)) => log::warn!("webhook worker: delivery {}: {e}", c.delivery_id),
-                    Err(_) => log::error!("webhook worker: delivery {} panicked", c.delivery_id),
+                    Ok(Ok(_)) => {}
+                    Ok(Err(e)) => log::warn!("webhook worker: batch from delivery {first}: {e}"),
+                    Err(_) => log::error!("webhook worker: batch from delivery {first} panicked"),
                 }
-                if done_tx.send(c.org_id).is_err() {
+                if done_tx.send(batch.org_id).is_err() {
                     return;
                 }
             })
@@ -555,13 +752,13 @@ pub fn spawn(pool: db::Pool, s: Settings, metrics: crate::http::metrics::Metrics
                     let claimed = pool
                         .get()
                         .map_err(AppError::from)
-                        .and_then(|mut conn| claim(&mut conn, &s, free, &busy));
+                        .and_then(|mut conn| claim_batches(&mut conn, &s, free, &busy));
                     match claimed {
                         Ok(claimed) => {
-                            for c in claimed {
-                                *busy.entry(c.org_id.clone()).or_default() += 1;
+                            for batch in claimed {
+                                *busy.entry(batch.org_id.clone()).or_default() += 1;
                                 in_flight += 1;
-                                if job_tx.send(c).is_err() {
+                                if job_tx.send(batch).is_err() {
                                     return;
                                 }
                             }
