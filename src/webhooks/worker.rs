@@ -18,6 +18,10 @@
 //! index scan (one seek per organisation) and each organisation's longest-due delivery from
 //! its first rows (past at most the deliveries in flight).
 //!
+//! Under a backlog a delivery thread carries a batch of one organisation's longest-due
+//! deliveries (up to `batch`), claimed together, posted in turn and recorded in one
+//! transaction: one claim and one commit for many posts (see [`claim_batches`]).
+//!
 //! Each instance posts on a bounded pool of delivery threads (`concurrency`), and no
 //! organisation holds more than `per_organisation` of them: claims go round-robin over the
 //! organisations with due work, those with the fewest deliveries in flight first. A slow
