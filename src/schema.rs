@@ -514,3 +514,22 @@ diesel::table! {
         entity_id -> Text,
     }
 }
+
+diesel::table! {
+    /// What awareness counts of each incident, kept by triggers on `incidents`.
+    awareness_incidents (incident_id) {
+        incident_id -> Text,
+        created_at -> Timestamp,
+        aware_at -> Timestamp,
+        entity_number -> BigInt,
+        sector -> Text,
+        kind -> Text,
+        significant -> Bool,
+        late -> Bool,
+        cross_border -> Bool,
+        threat_type -> Nullable<Text>,
+        root_cause_category -> Nullable<Text>,
+        category -> Nullable<Text>,
+        current_stage -> Text,
+    }
+}

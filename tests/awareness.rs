@@ -1643,7 +1643,25 @@ async fn kept_cells_answer_exactly_as_the_incidents_do() {
     assert!(stale(&mut conn) > 0, "the update marked its days stale");
     let changed = answers(&mut conn);
     assert_ne!(changed, kept, "the change shows");
+    assert_eq!(
+        national(&changed),
+        plain(&mut conn),
+        "the narrow copy awareness reads follows the update"
+    );
     nis2hub::awareness::cells::rebuild_all(&pool).unwrap();
     assert_eq!(stale(&mut conn), 0);
     assert_eq!(answers(&mut conn), changed, "made again, the cells agree");
+    // An incident removed (as a retention purge would) leaves the figures at once.
+    diesel::sql_query(
+        "DELETE FROM incidents WHERE id = (SELECT id FROM incidents ORDER BY created_at LIMIT 1 OFFSET 60)",
+    )
+    .execute(&mut conn)
+    .unwrap();
+    let removed = answers(&mut conn);
+    assert_ne!(removed, changed, "the removal shows");
+    assert_eq!(
+        national(&removed),
+        plain(&mut conn),
+        "the narrow copy follows the removal"
+    );
 }

@@ -348,7 +348,7 @@ pub fn pieces(
         _ => None,
     };
     for (a, b) in &plan.raw {
-        for r in repo::count_by_entity(conn, basis, *a, *b, only)? {
+        for r in repo::count_by_entity(conn, basis, *a, *b, only, Some(g))? {
             out.push(Piece {
                 week: r.week.clone(),
                 sector: r.sector.clone(),
@@ -406,7 +406,7 @@ pub fn rebuild(conn: &mut DbConn, today: NaiveDate, max_days: usize) -> AppResul
         .collect();
     for (basis, day) in days {
         let Some(next) = day.succ_opt() else { continue };
-        let rows = repo::count_by_entity(conn, basis, start(day), start(next), None)?;
+        let rows = repo::count_by_entity(conn, basis, start(day), start(next), None, None)?;
         let parts = rows.iter().flat_map(|r| {
             KEPT.iter().flat_map(move |k| {
                 [r.sector.clone(), "*".to_string()]

@@ -186,45 +186,78 @@ pub struct EntityFigures {
     pub cross_border: i64,
 }
 
-/// The SQL of [`count_by_entity`] for one backend.
-pub fn count_by_entity_sql(postgres: bool, by_sector: bool, basis: TimeBasis) -> String {
+/// The SQL of [`count_by_entity`] for one backend. With `only`, the columns of the other
+/// groupings are left out of the grouping (selected empty), which halves its cost on a day of
+/// many reports. On PostgreSQL rows are grouped by the week's start and the ISO week label
+/// is formatted once per group, not once per row.
+pub fn count_by_entity_sql(
+    postgres: bool,
+    by_sector: bool,
+    basis: TimeBasis,
+    only: Option<Grouping>,
+) -> String {
     let (p1, p2, p3) = if postgres {
         ("$1", "$2", "(SELECT json_array_elements_text($3::json))")
     } else {
         ("?", "?", "(SELECT value FROM json_each(?))")
     };
-    let week = key_sql(Grouping::Week, postgres, basis);
     let at = basis.column();
     let sectors = if by_sector {
         format!(" AND sector IN {p3}")
     } else {
         String::new()
     };
-    format!(
-        "SELECT {week} AS week, sector, threat_type, root_cause_category, category, current_stage, \
-         n.number AS number, {FIGURES_SQL} \
-         FROM incidents JOIN awareness_entity_numbers n ON n.entity_id = incidents.entity_id \
-         WHERE {at} >= {p1} AND {at} < {p2}{sectors} \
-         GROUP BY 1, 2, 3, 4, 5, 6, 7"
-    )
+    let column = |g: Grouping, name: &str, empty: &str| match only {
+        Some(o) if o != g => format!("{empty} AS {name}"),
+        _ => name.to_string(),
+    };
+    let keys = [
+        column(Grouping::ThreatType, "threat_type", "NULL"),
+        column(Grouping::RootCauseCategory, "root_cause_category", "NULL"),
+        column(Grouping::Category, "category", "NULL"),
+        column(Grouping::Stage, "current_stage", "''"),
+    ]
+    .join(", ");
+    if postgres {
+        format!(
+            "SELECT to_char(week_start, 'IYYY-\"W\"IW') AS week, sector, threat_type, \
+             root_cause_category, category, current_stage, number, incidents, significant, late, \
+             near_misses, cyber_threats, cross_border FROM ( \
+             SELECT date_trunc('week', {at}) AS week_start, sector, {keys}, \
+             entity_number AS number, {FIGURES_SQL} \
+             FROM awareness_incidents \
+             WHERE {at} >= {p1} AND {at} < {p2}{sectors} \
+             GROUP BY 1, 2, 3, 4, 5, 6, 7) AS groups"
+        )
+    } else {
+        let week = key_sql(Grouping::Week, postgres, basis);
+        format!(
+            "SELECT {week} AS week, sector, {keys}, entity_number AS number, {FIGURES_SQL} \
+             FROM awareness_incidents \
+             WHERE {at} >= {p1} AND {at} < {p2}{sectors} \
+             GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        )
+    }
 }
 
 /// Counts the notifications reported (or, by `basis`, become aware of) in `[from, to)` per
-/// ISO week, entity and every column awareness groups by; `sectors` limits them as in
-/// [`count_by`]. Read from the covering index of the basis (`incidents_awareness`,
-/// `incidents_awareness_aware`); the rows follow the period's incidents, so awareness asks
-/// this only for what its kept cells do not hold (`awareness::cells`).
+/// ISO week, entity and every column awareness groups by (or only `only`'s, the others left
+/// empty); `sectors` limits them as in [`count_by`]. Read from `awareness_incidents`, the
+/// narrow copy of what awareness counts of each incident that triggers keep, by its index on
+/// the basis; the rows follow the period's incidents, so awareness asks this only for what
+/// its kept cells do not hold (`awareness::cells`).
 pub fn count_by_entity(
     conn: &mut DbConn,
     basis: TimeBasis,
     from: NaiveDateTime,
     to: NaiveDateTime,
     sectors: Option<&[&str]>,
+    only: Option<Grouping>,
 ) -> QueryResult<Vec<EntityFigures>> {
     let list = sectors.map(|s| serde_json::to_string(s).unwrap_or_else(|_| "[]".into()));
     macro_rules! run {
         ($c:expr, $pg:expr) => {{
-            let q = diesel::sql_query(count_by_entity_sql($pg, list.is_some(), basis))
+            let q = diesel::sql_query(count_by_entity_sql($pg, list.is_some(), basis, only))
                 .into_boxed()
                 .bind::<Timestamp, _>(from)
                 .bind::<Timestamp, _>(to);
