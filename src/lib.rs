@@ -54,6 +54,8 @@ pub struct AppState {
     pub provider: Arc<advisories::provider::Signer>,
     /// Limits awareness reads per organisation (disclosure control in depth).
     pub awareness_limiter: Arc<governor::DefaultKeyedRateLimiter<String>>,
+    /// When each caller's awareness question was last recorded in the audit log.
+    pub awareness_read_audits: Arc<governor::DefaultKeyedRateLimiter<String>>,
 }
 
 impl AppState {
@@ -80,8 +82,13 @@ impl AppState {
         let awareness_limiter = Arc::new(governor::RateLimiter::keyed(
             governor::Quota::per_minute(awareness::routes::READS_PER_MINUTE),
         ));
+        let awareness_read_audits = Arc::new(governor::RateLimiter::keyed(
+            governor::Quota::with_period(awareness::routes::READ_AUDIT_INTERVAL)
+                .unwrap_or_else(|| governor::Quota::per_minute(std::num::NonZeroU32::MIN)),
+        ));
         Ok(Self {
             awareness_limiter,
+            awareness_read_audits,
             provider,
             ping_limiter,
             cvd_intake,

@@ -586,7 +586,8 @@ async fn awareness_reads_are_audited_and_rate_limited() {
     r.assert_problem(429, "rate_limited");
     assert!(r.header("retry-after").is_some());
     // Another organisation is not held up by this one; the national CSIRT, whose view
-    // withholds nothing, is not limited, and its reads are audited too.
+    // withholds nothing, is not limited, and its reads are audited too: every question it
+    // asks, and a question it repeats (a dashboard refreshing) once a minute.
     let csirt = ctx.token("csirt-energy", Role::SectoralCsirt);
     assert_eq!(send(&app, get(q, &csirt)).await.status, 200);
     let national = ctx.national();
@@ -594,7 +595,37 @@ async fn awareness_reads_are_audited_and_rate_limited() {
     for _ in 0..limit + 5 {
         assert_eq!(send(&app, get(q, &national)).await.status, 200);
     }
-    assert_eq!(count(&ctx, "audit_log"), before + i64::from(limit) + 5);
+    assert_eq!(
+        count(&ctx, "audit_log"),
+        before + 1,
+        "one record for the repeated question"
+    );
+    // Every shifted period, grouping and basis is a question of its own, recorded.
+    let shifted = [
+        "/api/v1/awareness?from=2026-03-02T00:00:00Z&to=2026-03-09T00:00:00.000001Z&group_by=stage",
+        "/api/v1/awareness?from=2026-03-02T00:00:00Z&to=2026-03-09T00:00:00Z&group_by=sector",
+        "/api/v1/awareness?from=2026-03-02T00:00:00Z&to=2026-03-09T00:00:00Z&group_by=stage&time_basis=aware",
+        "/api/v1/awareness?to=2026-03-09T00:00:00Z&group_by=stage",
+        "/api/v1/awareness?group_by=stage",
+    ];
+    for s in shifted {
+        assert_eq!(send(&app, get(s, &national)).await.status, 200);
+    }
+    assert_eq!(
+        count(&ctx, "audit_log"),
+        before + 1 + shifted.len() as i64,
+        "each distinct question recorded"
+    );
+    // And the authority's repeats of its one question left one record too.
+    use nis2hub::schema::audit_log;
+    let mut conn = ctx.state.pool.get().unwrap();
+    let authority_reads: i64 = audit_log::table
+        .filter(audit_log::action.eq("awareness.read"))
+        .filter(audit_log::actor_org.eq(ctx.org_id("authority-infrastructure")))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(authority_reads, 1);
 }
 
 #[actix_web::test]

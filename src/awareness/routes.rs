@@ -39,8 +39,36 @@ fn limit(state: &AppState, caller: &Caller) -> Result<(), AppError> {
     }
 }
 
-/// Records who asked for which figures, in its own transaction before they are computed.
-async fn audit_read(state: &AppState, caller: &Caller, what: String) -> Result<(), AppError> {
+/// The same question from the same caller (organisation, subject and client) is recorded
+/// once per this interval: a dashboard refreshing its figures every few seconds on a
+/// mass-incident day leaves one record a minute, not one a refresh, and does not queue behind
+/// the reports for the audit chain's lock each time. A different question — another period
+/// (as asked: a missing `from`/`to` is its own question), grouping or basis — is always
+/// recorded, so the audit still shows who asked what, and every attempt to shift or combine
+/// periods.
+pub const READ_AUDIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Records who asked for which figures, in its own transaction before they are computed,
+/// unless the caller asked the same `question` within [`READ_AUDIT_INTERVAL`].
+async fn audit_read(
+    state: &AppState,
+    caller: &Caller,
+    question: String,
+    what: String,
+) -> Result<(), AppError> {
+    let audits = &state.awareness_read_audits;
+    if audits.len() > 10_000 {
+        audits.retain_recent();
+    }
+    let key = format!(
+        "{}|{}|{}|{question}",
+        caller.org,
+        caller.sub,
+        caller.client_id.as_deref().unwrap_or("")
+    );
+    if audits.check_key(&key).is_err() {
+        return Ok(());
+    }
     let caller = caller.clone();
     state
         .write(move |conn| {
@@ -190,9 +218,21 @@ pub async fn awareness(
             .ok_or_else(|| bad("time_basis", format!("`{b}` is not one of reported, aware")))?,
     };
     let format = format_of(&req);
+    let asked = |t: Option<DateTime<Utc>>| {
+        t.map_or("default".to_string(), |t| {
+            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        })
+    };
     audit_read(
         &state,
         &caller,
+        format!(
+            "awareness|{}|{}|{}|{}",
+            group_by.as_str(),
+            basis.as_str(),
+            asked(q.from),
+            asked(q.to)
+        ),
         format!(
             "group_by={}&time_basis={}&from={}&to={}",
             group_by.as_str(),
@@ -295,7 +335,13 @@ pub async fn quarterly_summary(
     })?;
     let cfg = state.config.awareness;
     let format = format_of(&req);
-    audit_read(&state, &caller, format!("quarterly-summary={quarter}")).await?;
+    audit_read(
+        &state,
+        &caller,
+        format!("quarterly|{quarter}"),
+        format!("quarterly-summary={quarter}"),
+    )
+    .await?;
     let s: QuarterlySummary = state
         .db(move |conn| service::quarterly(conn, &caller, &cfg, &quarter, from, to))
         .await?;
