@@ -355,8 +355,8 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("NIS2HUB_TOKEN_RATE_PER_CLIENT_PER_MINUTE", "20", "POST /oauth/token requests allowed per client_id and minute, whatever the address"),
     ("NIS2HUB_METRICS_LISTEN", "(unset)", "a separate host:port serving only /metrics, without a token; when unset, /metrics on the main listener needs a token with audit:read"),
     ("NIS2HUB_AUDIT_REFUSALS_PER_MINUTE", "30", "refused authentications written to the audit log one by one per instance and minute; beyond that they are counted in one summary record"),
-    ("NIS2HUB_WEBHOOK_CONCURRENCY", "8", "webhook deliveries one instance makes at once"),
-    ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "2", "of those, at most this many for one organisation, so a slow receiver cannot hold up other organisations"),
+    ("NIS2HUB_WEBHOOK_CONCURRENCY", "16", "webhook deliveries (or batches of them, under a backlog) one instance makes at once"),
+    ("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION", "4", "of those, at most this many for one organisation, so a slow receiver cannot hold up other organisations"),
     ("NIS2HUB_WEBHOOK_MAX_PER_ORGANISATION", "10", "webhook subscriptions one organisation may have"),
     ("NIS2HUB_WEBHOOK_PINGS_PER_MINUTE", "6", "POST /api/v1/webhooks/{id}/ping requests one organisation may make per minute (per instance)"),
     ("NIS2HUB_AWARENESS_SUPPRESS_BELOW", "3", "awareness groups with fewer distinct entities than this are withheld (with a complementary group) from everyone but the national CSIRT; 1 turns disclosure control off"),
@@ -485,13 +485,13 @@ impl Config {
         if !(1..=100_000).contains(&token_rate) {
             return Err("NIS2HUB_TOKEN_RATE_PER_MINUTE must be between 1 and 100000".into());
         }
-        let concurrency = number("NIS2HUB_WEBHOOK_CONCURRENCY", 8)?;
+        let concurrency = number("NIS2HUB_WEBHOOK_CONCURRENCY", 16)?;
         if !(1..=256).contains(&concurrency) {
             return Err("NIS2HUB_WEBHOOK_CONCURRENCY must be between 1 and 256".into());
         }
         let per_org = number(
             "NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION",
-            2.min(concurrency),
+            4.min(concurrency),
         )?;
         if !(1..=concurrency).contains(&per_org) {
             return Err(format!("NIS2HUB_WEBHOOK_CONCURRENCY_PER_ORGANISATION must be between 1 and NIS2HUB_WEBHOOK_CONCURRENCY ({concurrency})"));
@@ -787,7 +787,7 @@ mod tests {
                 ok.webhook_max_per_organisation,
                 ok.webhook_pings_per_minute
             ),
-            (8, 2, 10, 6)
+            (16, 4, 10, 6)
         );
         assert_eq!(ok.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(ok.jwt.issuer, "nis2hub");
