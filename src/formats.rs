@@ -2,18 +2,21 @@
 //! schema the OpenAPI document shows come from the same list or the same pattern, so the
 //! document says exactly what the service accepts.
 //!
-//! Each type here is a named component of the document (`SectorCode`, `MemberState`, …);
-//! fields refer to it with `#[schema(value_type = …)]`.
+//! Each type here is a named component of the document (`Timestamp`, `MemberState`, …);
+//! fields refer to it with `#[schema(value_type = …)]`. The formats of a domain's own
+//! vocabulary are defined the same way in that domain (`directory::sectors::SectorCode`,
+//! `auth::scopes::ScopeList`, `webhooks::routes::EventType`), with [`named_schema`].
 
-use crate::auth::scopes::Scope;
-use crate::directory::sectors;
-use crate::entities::model::MEMBER_STATES;
 use regex::Regex;
-use std::borrow::Cow;
 use std::sync::OnceLock;
 use utoipa::openapi::schema::{Object, SchemaFormat, SchemaType, Type};
-use utoipa::openapi::{KnownFormat, RefOr, Schema};
-use utoipa::{PartialSchema, ToSchema};
+use utoipa::openapi::{KnownFormat, Schema};
+
+/// EU member states (ISO 3166-1 alpha-2; Greece is `GR`).
+pub const MEMBER_STATES: &[&str] = &[
+    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
+    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
+];
 
 /// A CIDR range: an IPv4 or IPv6 address (standard notation, no leading zeros in IPv4
 /// octets), `/` and a prefix length (0–32, 0–128). Host bits may be set.
@@ -115,26 +118,16 @@ pub fn uuid(s: &str) -> Option<String> {
     shaped.then(|| s.to_ascii_lowercase())
 }
 
-/// The scope-list pattern: scope names separated by single spaces.
-pub fn scope_list_pattern() -> String {
-    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
-    let one = format!("(?:{})", names.join("|"));
-    format!("^{one}(?: {one})*$")
-}
-
-/// True for exactly the strings [`scope_list_pattern`] matches.
-pub fn is_scope_list(s: &str) -> bool {
-    !s.is_empty() && s.split(' ').all(|w| Scope::parse(w).is_some())
-}
-
-fn string_enum(description: &str, values: impl IntoIterator<Item = &'static str>) -> Schema {
+/// A string schema of the values listed.
+pub fn string_enum(description: &str, values: impl IntoIterator<Item = &'static str>) -> Schema {
     let mut o = Object::with_type(SchemaType::Type(Type::String));
     o.description = Some(description.into());
     o.enum_values = Some(values.into_iter().map(Into::into).collect());
     Schema::Object(o)
 }
 
-fn string_pattern(description: &str, pattern: &str, format: Option<KnownFormat>) -> Schema {
+/// A string schema of the pattern given.
+pub fn string_pattern(description: &str, pattern: &str, format: Option<KnownFormat>) -> Schema {
     let mut o = Object::with_type(SchemaType::Type(Type::String));
     o.description = Some(description.into());
     o.pattern = Some(pattern.into());
@@ -142,45 +135,24 @@ fn string_pattern(description: &str, pattern: &str, format: Option<KnownFormat>)
     Schema::Object(o)
 }
 
+/// A named component of the document: `named_schema!(Type, "Name", "doc", schema)`.
 macro_rules! named_schema {
     ($ty:ident, $name:literal, $doc:literal, $schema:expr) => {
         #[doc = $doc]
         pub struct $ty;
-        impl PartialSchema for $ty {
-            fn schema() -> RefOr<Schema> {
-                RefOr::T($schema)
+        impl ::utoipa::PartialSchema for $ty {
+            fn schema() -> ::utoipa::openapi::RefOr<::utoipa::openapi::Schema> {
+                ::utoipa::openapi::RefOr::T($schema)
             }
         }
-        impl ToSchema for $ty {
-            fn name() -> Cow<'static, str> {
-                Cow::Borrowed($name)
+        impl ::utoipa::ToSchema for $ty {
+            fn name() -> ::std::borrow::Cow<'static, str> {
+                ::std::borrow::Cow::Borrowed($name)
             }
         }
     };
 }
-
-named_schema!(
-    SectorCode,
-    "SectorCode",
-    "A sector or subsector code of the NIS2 taxonomy (`GET /api/v1/sectors`).",
-    string_enum(
-        "A sector or subsector code of the NIS2 taxonomy (`GET /api/v1/sectors`).",
-        sectors::SECTORS.iter().map(|s| s.code)
-    )
-);
-
-named_schema!(
-    RegistrableSectorCode,
-    "RegistrableSectorCode",
-    "A code an entity registers under: a subsector, or a sector without subsectors.",
-    string_enum(
-        "A code an entity registers under: a subsector, or a sector without subsectors.",
-        sectors::SECTORS
-            .iter()
-            .map(|s| s.code)
-            .filter(|c| sectors::is_leaf(c))
-    )
-);
+pub(crate) use named_schema;
 
 named_schema!(
     MemberState,
@@ -228,27 +200,6 @@ named_schema!(
         "An RFC 3339 timestamp written with a year from 1970 to 9998 and not before 1970-01-01T00:00:00Z in UTC, such as `2026-11-23T08:00:00Z`.",
         TIMESTAMP_PATTERN,
         Some(KnownFormat::DateTime)
-    )
-);
-
-named_schema!(
-    ScopeList,
-    "ScopeList",
-    "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
-    string_pattern(
-        "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
-        &scope_list_pattern(),
-        None
-    )
-);
-
-named_schema!(
-    EventType,
-    "EventType",
-    "An event type a webhook subscription may ask for.",
-    string_enum(
-        "An event type a webhook subscription may ask for.",
-        crate::webhooks::routes::EVENT_TYPES.iter().copied()
     )
 );
 
@@ -312,27 +263,6 @@ mod tests {
             "example", "-a.nl", "a-.nl", "a..nl", "a.nl..", " a.nl", "a_b.nl", "",
         ] {
             assert!(!is_domain(bad), "{bad}");
-        }
-    }
-
-    #[test]
-    fn scope_lists_are_single_spaced_known_names() {
-        let re = Regex::new(&scope_list_pattern()).unwrap();
-        for s in [
-            "incidents:read",
-            "incidents:read feeds:read",
-            "feeds:read feeds:read",
-        ] {
-            assert!(is_scope_list(s) && re.is_match(s), "{s}");
-        }
-        for s in [
-            "",
-            " incidents:read",
-            "incidents:read  feeds:read",
-            "nope",
-            "feeds:read\t",
-        ] {
-            assert!(!is_scope_list(s) && !re.is_match(s), "{s:?}");
         }
     }
 

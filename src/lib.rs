@@ -13,6 +13,7 @@ pub mod db;
 pub mod directory;
 pub mod entities;
 pub mod error;
+pub mod formats;
 pub mod http;
 pub mod idempotency;
 pub mod incidents;

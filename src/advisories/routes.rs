@@ -52,7 +52,7 @@ pub struct AdvisoryQuery {
     pub cursor: Option<String>,
     pub status: Option<AdvisoryStatus>,
     /// Sector or subsector code: its advisories, its subsectors' and its parent sector's.
-    #[param(value_type = Option<crate::http::formats::SectorCode>)]
+    #[param(value_type = Option<crate::directory::sectors::SectorCode>)]
     pub sector: Option<String>,
     #[param(example = "AMBER+STRICT")]
     pub tlp: Option<Tlp>,
@@ -62,7 +62,7 @@ pub struct AdvisoryQuery {
     /// Only advisories changed at or after this time (RFC 3339): the issuer's own by any
     /// change, the others' by a published (or withdrawn) revision.
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -89,7 +89,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AdvisoriesRead)?;
     let q = q.into_inner();
-    crate::http::check_sector_filter(q.sector.as_deref())?;
+    crate::directory::sectors::check_sector_filter(q.sector.as_deref())?;
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
     let filters = Filters {
         status: q.status,

@@ -40,7 +40,7 @@ pub struct ClientInput {
     /// token. Least privilege by default: without `scope` the client gets only the role's
     /// read scopes (`…:read`) that the caller's token holds — never a write, report, review,
     /// `webhooks:manage` or `clients:manage` scope; name those here to grant them.
-    #[schema(value_type = Option<crate::http::formats::ScopeList>)]
+    #[schema(value_type = Option<crate::auth::scopes::ScopeList>)]
     pub scope: Option<String>,
 }
 
@@ -273,7 +273,7 @@ pub async fn create(
     caller.require(Scope::ClientsManage)?;
     let input: ClientInput = json::parse_valid(&body.bytes)?;
     if let Some(scope) = &input.scope {
-        if !crate::http::formats::is_scope_list(scope) {
+        if !crate::auth::scopes::is_scope_list(scope) {
             return Err(AppError::invalid(
                 "/scope",
                 "name known scopes separated by single spaces, such as `incidents:read feeds:read`",
@@ -495,7 +495,7 @@ pub struct TokenRequest {
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
     /// Space-separated subset of the client's scopes; all of them when absent.
-    #[schema(value_type = Option<crate::http::formats::ScopeList>)]
+    #[schema(value_type = Option<crate::auth::scopes::ScopeList>)]
     pub scope: Option<String>,
 }
 

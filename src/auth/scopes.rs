@@ -237,6 +237,29 @@ impl Role {
     }
 }
 
+/// The scope-list pattern: scope names separated by single spaces.
+pub fn scope_list_pattern() -> String {
+    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let one = format!("(?:{})", names.join("|"));
+    format!("^{one}(?: {one})*$")
+}
+
+/// True for exactly the strings [`scope_list_pattern`] matches.
+pub fn is_scope_list(s: &str) -> bool {
+    !s.is_empty() && s.split(' ').all(|w| Scope::parse(w).is_some())
+}
+
+crate::formats::named_schema!(
+    ScopeList,
+    "ScopeList",
+    "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
+    crate::formats::string_pattern(
+        "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
+        &scope_list_pattern(),
+        None
+    )
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +276,27 @@ mod tests {
         assert!(parse_scopes("entities:delete")
             .unwrap_err()
             .contains("entities:delete"));
+    }
+
+    #[test]
+    fn scope_lists_are_single_spaced_known_names() {
+        let re = regex::Regex::new(&scope_list_pattern()).unwrap();
+        for s in [
+            "incidents:read",
+            "incidents:read feeds:read",
+            "feeds:read feeds:read",
+        ] {
+            assert!(is_scope_list(s) && re.is_match(s), "{s}");
+        }
+        for s in [
+            "",
+            " incidents:read",
+            "incidents:read  feeds:read",
+            "nope",
+            "feeds:read\t",
+        ] {
+            assert!(!is_scope_list(s) && !re.is_match(s), "{s:?}");
+        }
     }
 
     #[test]

@@ -104,7 +104,7 @@ pub struct CaseQuery {
     pub state: Option<CaseState>,
     /// Only cases changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 

@@ -70,7 +70,7 @@ pub struct OrganisationQuery {
     pub code: Option<String>,
     /// Only organisations changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 

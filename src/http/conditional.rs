@@ -5,9 +5,8 @@ use crate::error::AppError;
 use actix_web::http::header::{HeaderValue, IF_MATCH};
 use actix_web::HttpRequest;
 
-pub fn etag(version: i64) -> String {
-    format!("\"v{version}\"")
-}
+/// The entity tag of a record's version (defined with the versions, in `db`).
+pub use crate::db::etag;
 
 /// The `If-Match` header's value, if the request sent one.
 pub fn if_match(req: &HttpRequest) -> Option<String> {

@@ -111,7 +111,7 @@ pub struct IncidentQuery {
     #[param(format = Uuid)]
     pub entity_id: Option<String>,
     /// Sector or subsector code; a sector includes its subsectors.
-    #[param(value_type = Option<crate::http::formats::SectorCode>)]
+    #[param(value_type = Option<crate::directory::sectors::SectorCode>)]
     pub sector: Option<String>,
     /// Stage of the latest report.
     pub stage: Option<Stage>,
@@ -122,7 +122,7 @@ pub struct IncidentQuery {
     pub status: Option<IncidentStatus>,
     /// Only incidents changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -145,10 +145,10 @@ pub async fn list(
     caller.require(Scope::IncidentsRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
-    crate::http::check_sector_filter(q.sector.as_deref())?;
+    crate::directory::sectors::check_sector_filter(q.sector.as_deref())?;
     let entity_id = match q.entity_id.as_deref() {
         None => None,
-        Some(raw) => Some(crate::http::formats::uuid(raw).ok_or_else(|| {
+        Some(raw) => Some(crate::formats::uuid(raw).ok_or_else(|| {
             AppError::bad_request("invalid_query", "entity_id is not an id (a UUID)")
         })?),
     };

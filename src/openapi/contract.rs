@@ -4,7 +4,7 @@
 //! from a schema the code generates, so it cannot drift from the structs.
 
 use crate::awareness::routes::QUARTER_PATTERN;
-use crate::http::formats::{CVE_PATTERN, IDEMPOTENCY_KEY_PATTERN, NOT_BLANK_PATTERN};
+use crate::formats::{CVE_PATTERN, IDEMPOTENCY_KEY_PATTERN, NOT_BLANK_PATTERN};
 use serde_json::{json, Map, Value};
 
 /// Operations whose 200/201 answer carries the record's version in `ETag`.

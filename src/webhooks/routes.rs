@@ -42,7 +42,7 @@ pub struct WebhookInput {
     pub url: String,
     /// Event types to receive; empty for all.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::http::formats::EventType>)]
+    #[schema(value_type = Vec<EventType>)]
     pub event_types: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 500))]
@@ -717,7 +717,7 @@ pub async fn redeliver_one(
 pub struct RedeliverFailed {
     /// Failed deliveries queued at or after this time.
     #[serde(with = "crate::time::bounded")]
-    #[schema(value_type = crate::http::formats::Timestamp)]
+    #[schema(value_type = crate::formats::Timestamp)]
     pub since: chrono::DateTime<chrono::Utc>,
 }
 
@@ -808,3 +808,13 @@ pub async fn ping(
         .await?;
     Ok(HttpResponse::Accepted().json(Ping { event_seq: seq }))
 }
+
+crate::formats::named_schema!(
+    EventType,
+    "EventType",
+    "An event type a webhook subscription may ask for.",
+    crate::formats::string_enum(
+        "An event type a webhook subscription may ask for.",
+        EVENT_TYPES.iter().copied()
+    )
+);

@@ -145,7 +145,7 @@ impl Ctx {
         let pool = db::connect(&cfg.database_url, cfg.pool_size).expect("connect");
         {
             let mut conn = pool.get().unwrap();
-            db::migrate(&mut conn).expect("migrate");
+            nis2hub::ops::migrate(&mut conn).expect("migrate");
             if import {
                 let file = std::fs::read(concat!(
                     env!("CARGO_MANIFEST_DIR"),
