@@ -13,7 +13,7 @@ use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::json::{self, JsonBody};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::parse_id;
-use crate::rules::coverage::OrgKind;
+use crate::auth::scopes::OrgKind;
 use crate::schema::{api_clients, entities, organisations};
 use crate::{idempotency, AppState};
 use actix_web::http::StatusCode;

@@ -237,6 +237,35 @@ impl Role {
     }
 }
 
+/// The kinds of organisation of the directory; each acts in one role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKind {
+    NationalCsirt,
+    SectoralCsirt,
+    SupervisoryAuthority,
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::NationalCsirt => "national_csirt",
+            OrgKind::SectoralCsirt => "sectoral_csirt",
+            OrgKind::SupervisoryAuthority => "supervisory_authority",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OrgKind::NationalCsirt,
+            OrgKind::SectoralCsirt,
+            OrgKind::SupervisoryAuthority,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
 /// The scope-list pattern: scope names separated by single spaces.
 pub fn scope_list_pattern() -> String {
     let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();

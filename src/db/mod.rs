@@ -5,7 +5,6 @@
 //! names, and write transactions go through [`write_tx`] so that SQLite takes its write lock
 //! up front instead of failing a lock upgrade under concurrency.
 
-use crate::config::DatabaseUrl;
 use crate::error::AppResult;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -14,6 +13,9 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub mod files;
+mod url;
+
+pub use url::DatabaseUrl;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");

@@ -373,6 +373,22 @@ impl TierProfiles {
 }
 
 impl Model {
+    /// The model `NIS2HUB_MATURITY_MODEL` and `NIS2HUB_MATURITY_TIERS` name (files; the
+    /// bundled ones where unset), checked together, the error naming the setting.
+    pub fn from_settings(
+        model_file: Option<std::path::PathBuf>,
+        tiers_file: Option<std::path::PathBuf>,
+    ) -> Result<Self, String> {
+        Self::load(model_file.as_deref(), tiers_file.as_deref()).map_err(|e| {
+            let which = match (&model_file, &tiers_file) {
+                (Some(_), None) => "NIS2HUB_MATURITY_MODEL",
+                (None, Some(_)) => "NIS2HUB_MATURITY_TIERS",
+                _ => "NIS2HUB_MATURITY_MODEL / NIS2HUB_MATURITY_TIERS",
+            };
+            format!("{which}: {e}")
+        })
+    }
+
     /// SIM3 v1 with the example tier profiles, as built in.
     pub fn built_in() -> Self {
         Self::from_texts(SIM3_V1, TIERS_EXAMPLE).expect("the built-in maturity model is valid")
