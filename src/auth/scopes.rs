@@ -237,7 +237,8 @@ impl Role {
     }
 }
 
-/// The kinds of organisation of the directory; each acts in one role.
+// The kinds of organisation of the directory; each acts in one role. (No doc comment: it
+// would become the schema's description.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OrgKind {
