@@ -6,6 +6,7 @@ use super::model::{
 use super::service::{self, Filters};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::{conditional, parse_id};
@@ -66,10 +67,10 @@ pub struct AdvisoryQuery {
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn etagged(status: StatusCode, a: &Advisory) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", conditional::etag(a.version)))
-        .json(a)
+impl conditional::Versioned for Advisory {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// The advisories the caller may read under their TLP, drafts of its own included.

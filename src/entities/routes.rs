@@ -6,6 +6,7 @@ use super::model::{
 use super::service::{self, Filters, Outcome, Updated};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery, SeqPageQuery};
 use crate::http::{conditional, parse_id};
@@ -39,10 +40,10 @@ pub struct EntityQuery {
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn etagged(status: StatusCode, entity: &Entity) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", conditional::etag(entity.version)))
-        .json(entity)
+impl conditional::Versioned for Entity {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// The register: the entities the caller may see.

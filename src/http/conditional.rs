@@ -3,10 +3,23 @@
 
 use crate::error::AppError;
 use actix_web::http::header::{HeaderValue, IF_MATCH};
-use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 
 /// The entity tag of a record's version (defined with the versions, in `db`).
 pub use crate::db::etag;
+
+/// A record that carries its version.
+pub trait Versioned: serde::Serialize {
+    fn version(&self) -> i64;
+}
+
+/// A versioned record as the response body, with its `ETag`.
+pub fn etagged(status: StatusCode, record: &impl Versioned) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(record.version())))
+        .json(record)
+}
 
 /// The `If-Match` header's value, if the request sent one.
 pub fn if_match(req: &HttpRequest) -> Option<String> {

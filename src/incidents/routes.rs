@@ -4,6 +4,7 @@ use super::model::*;
 use super::service::{self, Filters};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery, SeqPageQuery};
 use crate::http::parse_id;
@@ -45,6 +46,12 @@ async fn submit(
         })
         .await?;
     Ok(outcome.into_response())
+}
+
+impl crate::http::conditional::Versioned for Incident {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// Reports a new incident (its first report, of any stage). The response holds the routing
@@ -192,9 +199,7 @@ pub async fn get_one(
     let incident = state
         .write(move |conn| service::get(conn, &caller, &cfg.rules, &id))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", crate::http::conditional::etag(incident.version)))
-        .json(incident))
+    Ok(etagged(StatusCode::OK, &incident))
 }
 
 /// Every routing decision made over the incident's life, newest first.

@@ -5,6 +5,7 @@ use crate::audit;
 use crate::auth::{Caller, Scope};
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, FieldError, Problem};
+use crate::http::conditional::etagged;
 use crate::http::conditional;
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery};
@@ -306,10 +307,10 @@ pub async fn get_one(
 const UPDATE_ATTEMPTS: usize = 3;
 
 /// The subscription as JSON with its version as `ETag`, for `If-Match` on the next change.
-fn etagged(status: StatusCode, hook: &Webhook) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", conditional::etag(hook.version)))
-        .json(hook)
+impl conditional::Versioned for Webhook {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// Changes a subscription with a JSON merge patch (RFC 7396); the result is validated whole.
