@@ -119,7 +119,6 @@ fn known_vars(
     Ok(vars)
 }
 
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,

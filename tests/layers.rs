@@ -109,7 +109,13 @@ fn is_ident(c: char) -> bool {
 }
 
 /// Reads a path after `crate::` at `at`, expanding `{…}` groups; pushes every full path.
-fn read_paths(text: &[char], mut at: usize, prefix: Vec<String>, line: usize, out: &mut Vec<Import>) {
+fn read_paths(
+    text: &[char],
+    mut at: usize,
+    prefix: Vec<String>,
+    line: usize,
+    out: &mut Vec<Import>,
+) {
     let mut path = prefix;
     loop {
         while at < text.len() && text[at].is_whitespace() {
@@ -210,15 +216,23 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 fn excepted(from: &str, path: &[String]) -> Option<usize> {
     let joined = path.join("::");
     EXCEPTIONS.iter().position(|(m, p, _)| {
-        (*m == "*" || *m == from)
-            && (joined == *p || joined.starts_with(&format!("{p}::")))
+        (*m == "*" || *m == from) && (joined == *p || joined.starts_with(&format!("{p}::")))
     })
 }
 
 /// The climbs of one file: "file:line: module (layer) imports crate::path (layer)".
-fn climbs(layers: &Layers, file: &str, module: &[String], source: &str, used: &mut [bool]) -> Vec<String> {
+fn climbs(
+    layers: &Layers,
+    file: &str,
+    module: &[String],
+    source: &str,
+    used: &mut [bool],
+) -> Vec<String> {
     let Some((from, from_layer, from_name)) = layers.of_path(module) else {
-        return vec![format!("{file}: module {} has no layer in the table", module.join("::"))];
+        return vec![format!(
+            "{file}: module {} has no layer in the table",
+            module.join("::")
+        )];
     };
     let mut found = Vec::new();
     for import in imports(source) {
@@ -276,10 +290,16 @@ fn no_module_imports_from_a_layer_above_its_own() {
     }
     for (n, (m, p, _)) in EXCEPTIONS.iter().enumerate() {
         if !used[n] {
-            found.push(format!("the exception {m} → {p} is no longer needed; remove it"));
+            found.push(format!(
+                "the exception {m} → {p} is no longer needed; remove it"
+            ));
         }
     }
-    assert!(found.is_empty(), "imports that break the layers:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "imports that break the layers:\n{}",
+        found.join("\n")
+    );
 }
 
 #[test]
@@ -295,7 +315,10 @@ fn every_module_of_the_crate_has_a_layer_and_every_layer_entry_exists() {
         .collect();
     for m in &modules {
         let top = m.split("::").next().unwrap();
-        assert!(layers.of.contains_key(top), "src: module {top} has no layer");
+        assert!(
+            layers.of.contains_key(top),
+            "src: module {top} has no layer"
+        );
     }
     for entry in layers.of.keys() {
         assert!(
@@ -323,12 +346,25 @@ fn the_check_sees_a_climb() {
     let found = climbs(&layers, "src/db/mod.rs", &db, source, &mut used);
     assert_eq!(found.len(), 2, "{found:#?}");
     assert!(found[0].starts_with("src/db/mod.rs:3: db (storage) imports crate::incidents::repo"));
-    assert!(found[1].starts_with("src/db/mod.rs:4: db (storage) imports crate::incidents::repo::backfill"));
+    assert!(found[1]
+        .starts_with("src/db/mod.rs:4: db (storage) imports crate::incidents::repo::backfill"));
     // A submodule with a layer of its own is judged by it.
     let files = vec!["db".to_string(), "files".to_string()];
-    let found = climbs(&layers, "src/db/files.rs", &files, "use crate::db::Pool;\n", &mut used);
+    let found = climbs(
+        &layers,
+        "src/db/files.rs",
+        &files,
+        "use crate::db::Pool;\n",
+        &mut used,
+    );
     assert_eq!(found.len(), 1, "{found:#?}");
     // A path into a module the table does not know is refused too.
-    let found = climbs(&layers, "src/db/mod.rs", &db, "use crate::nowhere::X;\n", &mut used);
+    let found = climbs(
+        &layers,
+        "src/db/mod.rs",
+        &db,
+        "use crate::nowhere::X;\n",
+        &mut used,
+    );
     assert_eq!(found.len(), 1, "{found:#?}");
 }

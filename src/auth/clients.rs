@@ -8,12 +8,12 @@
 use super::scopes::{join_scopes, parse_scopes, Role, Scope};
 use super::{refusals, Caller};
 use crate::audit;
+use crate::auth::scopes::OrgKind;
 use crate::db::{self, DbConn};
 use crate::error::{AppError, AppResult, FieldError, Problem};
 use crate::http::json::{self, JsonBody};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::parse_id;
-use crate::auth::scopes::OrgKind;
 use crate::schema::{api_clients, entities, organisations};
 use crate::{idempotency, AppState};
 use actix_web::http::StatusCode;

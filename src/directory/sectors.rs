@@ -276,10 +276,7 @@ crate::formats::named_schema!(
     "A code an entity registers under: a subsector, or a sector without subsectors.",
     crate::formats::string_enum(
         "A code an entity registers under: a subsector, or a sector without subsectors.",
-        SECTORS
-            .iter()
-            .map(|s| s.code)
-            .filter(|c| is_leaf(c))
+        SECTORS.iter().map(|s| s.code).filter(|c| is_leaf(c))
     )
 );
 

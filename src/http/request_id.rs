@@ -43,7 +43,9 @@ pub async fn middleware(
         .app_data::<web::Data<crate::AppState>>()
         .map(|s| s.metrics.clone());
     let started = Instant::now();
-    let mut res = crate::error::REQUEST_ID.scope(id.clone(), next.call(req)).await?;
+    let mut res = crate::error::REQUEST_ID
+        .scope(id.clone(), next.call(req))
+        .await?;
     let elapsed = started.elapsed();
     let status = res.status();
     res.headers_mut().insert(

@@ -330,8 +330,9 @@ impl RuleSet {
     pub fn from_setting(path: Option<String>) -> Result<Self, String> {
         match path {
             None => Ok(Self::nis2_default()),
-            Some(path) => Self::load(std::path::Path::new(&path))
-                .map_err(|e| format!("NIS2HUB_RULESET: {e}")),
+            Some(path) => {
+                Self::load(std::path::Path::new(&path)).map_err(|e| format!("NIS2HUB_RULESET: {e}"))
+            }
         }
     }
 

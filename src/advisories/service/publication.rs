@@ -141,7 +141,11 @@ pub(super) fn readers_and_recipients(
 /// reference, title and CVE ids, so it goes only to those who could `GET` it. A withdrawal
 /// resolves the audience again and would otherwise reach an entity registered since the last
 /// revision — one that never was a reader of it.
-pub(super) fn readers_among(conn: &mut DbConn, a: &Advisory, orgs: Vec<String>) -> AppResult<Vec<String>> {
+pub(super) fn readers_among(
+    conn: &mut DbConn,
+    a: &Advisory,
+    orgs: Vec<String>,
+) -> AppResult<Vec<String>> {
     let tlp = a.input.tlp;
     if !tlp.restricted() || (a.input.audience == Audience::National && tlp != Tlp::Red) {
         return Ok(orgs);

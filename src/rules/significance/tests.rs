@@ -30,8 +30,8 @@ fn the_law_s_significance_table() {
     let rows = ir2690_table::rows();
     assert!(rows.len() > 100, "{} rows", rows.len());
     for r in rows {
-        let impact: Impact = serde_json::from_value(r.impact.clone())
-            .unwrap_or_else(|e| panic!("{}: {e}", r.case));
+        let impact: Impact =
+            serde_json::from_value(r.impact.clone()).unwrap_or_else(|e| panic!("{}: {e}", r.case));
         assert!(impact.validate().is_ok(), "{}: valid facts", r.case);
         assert_eq!(met(r.sector, impact), r.expected, "{}", r.case);
     }
@@ -47,9 +47,9 @@ fn every_point_of_the_rule_set_is_met_by_a_row() {
         for p in &rules.points {
             let id = p.rule_id(&rules.article);
             assert!(
-                rows.iter()
-                    .any(|r| EntityType::of_sector(r.sector) == Some(*t)
-                        && r.expected.contains(&id)),
+                rows.iter().any(
+                    |r| EntityType::of_sector(r.sector) == Some(*t) && r.expected.contains(&id)
+                ),
                 "no row meets {id} for {t:?}"
             );
         }
