@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod csaf;
+pub mod cvd;
 pub mod service;
 
 use actix_http::Request;
