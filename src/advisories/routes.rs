@@ -189,13 +189,14 @@ pub async fn update(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AdvisoriesWrite)?;
-    let id = parse_id(&id)?;
-    let patch = json::parse_patch(&body.bytes)?;
-    let if_match = conditional::if_match(&req);
-    let a = state
-        .write(move |conn| service::update(conn, &caller, &id, if_match.as_deref(), &patch))
-        .await?;
-    Ok(etagged(StatusCode::OK, &a))
+    conditional::patch_record(
+        &state,
+        &id,
+        &body,
+        &req,
+        move |conn, id, if_match, patch| service::update(conn, &caller, id, if_match, patch),
+    )
+    .await
 }
 
 /// Publishes the working copy as the next numbered revision: the first publication

@@ -198,13 +198,14 @@ pub async fn update(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::DirectoryWrite)?;
-    let id = parse_id(&id)?;
-    let patch = json::parse_patch(&body.bytes)?;
-    let if_match = conditional::if_match(&req);
-    let org = state
-        .write(move |conn| service::update(conn, &caller, &id, if_match.as_deref(), &patch))
-        .await?;
-    Ok(etagged(StatusCode::OK, &org))
+    conditional::patch_record(
+        &state,
+        &id,
+        &body,
+        &req,
+        move |conn, id, if_match, patch| service::update(conn, &caller, id, if_match, patch),
+    )
+    .await
 }
 
 /// Creates or updates organisations by `code` in one transaction (the directory file format).

@@ -21,6 +21,36 @@ pub fn etagged(status: StatusCode, record: &impl Versioned) -> HttpResponse {
         .json(record)
 }
 
+/// A PATCH of a versioned record: the id from the path, the body as a JSON merge patch and
+/// `If-Match` read, `update` run in one write transaction, and the record answered with its
+/// `ETag`. The handler checks the scope first and gives `update` its caller.
+pub async fn patch_record<T, F>(
+    state: &crate::AppState,
+    id: &str,
+    body: &super::json::JsonBody,
+    req: &HttpRequest,
+    update: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(
+            &mut crate::db::DbConn,
+            &str,
+            Option<&str>,
+            &serde_json::Value,
+        ) -> crate::error::AppResult<T>
+        + Send
+        + 'static,
+    T: Versioned + Send + 'static,
+{
+    let id = super::parse_id(id)?;
+    let patch = super::json::parse_patch(&body.bytes)?;
+    let if_match = if_match(req);
+    let record = state
+        .write(move |conn| update(conn, &id, if_match.as_deref(), &patch))
+        .await?;
+    Ok(etagged(StatusCode::OK, &record))
+}
+
 /// The `If-Match` header's value, if the request sent one.
 pub fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers()
