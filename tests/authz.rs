@@ -1630,33 +1630,6 @@ async fn another_organisations_incident_is_not_found() {
     );
 }
 
-/// Every event of the caller's feed (paged with `after`).
-async fn whole_feed<S, B>(app: &S, token: &str) -> Vec<Value>
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let (mut after, mut out) = (0, vec![]);
-    loop {
-        let r = send(
-            app,
-            get(&format!("/api/v1/feed?after={after}&limit=100"), token),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let items = r.body["items"].as_array().unwrap().clone();
-        if items.is_empty() {
-            return out;
-        }
-        after = r.body["next_after"].as_i64().unwrap();
-        out.extend(items);
-    }
-}
-
 /// The TLP cells for incident reports: caller × label → what it reads of an incident that
 /// is significant, cross-border and affects a second sector (health). The recipients the law
 /// requires always read the content; the health CSIRT, told only because its sector is

@@ -518,3 +518,27 @@ pub fn validate_csaf<P: AsRef<std::path::Path>>(files: &[P]) {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Every event of the caller's feed, page after page (paged with `after`).
+pub async fn whole_feed<S, B>(app: &S, token: &str) -> Vec<Value>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut out = vec![];
+    let mut after = 0;
+    loop {
+        let r = send(
+            app,
+            get(&format!("/api/v1/feed?after={after}&limit=500"), token),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let items = r.body["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            return out;
+        }
+        after = r.body["next_after"].as_i64().unwrap();
+        out.extend(items);
+    }
+}
