@@ -1321,17 +1321,7 @@ async fn another_organisations_entity_is_not_found() {
     // `ids.entity` is in energy.electricity: csirt-energy and authority-infrastructure see it.
     let ids = setup(&ctx, &app).await;
     let t = ctx.national();
-    let bank = send(
-        &app,
-        post(
-            "/api/v1/entities",
-            &t,
-            &entity_body("authz-bank", "banking"),
-        ),
-    )
-    .await;
-    assert_eq!(bank.status, 201, "{}", bank.text);
-    let bank_id = bank.body["id"].as_str().unwrap().to_string();
+    let bank_id = register_entity(&app, &t, "authz-bank", "banking").await;
     let before = snapshot(&ctx, &app, &ids).await;
 
     let outsiders = [
@@ -1484,17 +1474,7 @@ async fn another_organisations_incident_is_not_found() {
             r.text
         );
     }
-    let bank = send(
-        &app,
-        post(
-            "/api/v1/entities",
-            &t,
-            &entity_body("authz-bank", "banking"),
-        ),
-    )
-    .await;
-    assert_eq!(bank.status, 201, "{}", bank.text);
-    let bank_id = bank.body["id"].as_str().unwrap().to_string();
+    let bank_id = register_entity(&app, &t, "authz-bank", "banking").await;
     let before = snapshot(&ctx, &app, &ids).await;
 
     let outsiders = [
