@@ -130,7 +130,7 @@ pub struct Config {
     /// The rules the engine decides by.
     pub rules: crate::rules::ruleset::RuleSet,
     /// The maturity model in force: the parameter catalogue and its tier profiles.
-    pub maturity: crate::maturity::model::Model,
+    pub maturity: crate::rules::maturity::Model,
     /// How often the deadline sweep runs; `None` turns it off.
     pub sweep_every: Option<Duration>,
     /// Hosts webhooks may reach over plain http or on internal addresses.
@@ -340,7 +340,7 @@ impl Config {
             return Err("NIS2HUB_TOKEN_TTL must be between 60 and 86400 seconds".into());
         }
         let rules = crate::rules::ruleset::RuleSet::from_setting(get("NIS2HUB_RULESET"))?;
-        let maturity = crate::maturity::model::Model::from_settings(
+        let maturity = crate::rules::maturity::Model::from_settings(
             get("NIS2HUB_MATURITY_MODEL").map(PathBuf::from),
             get("NIS2HUB_MATURITY_TIERS").map(PathBuf::from),
         )?;

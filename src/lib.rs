@@ -24,6 +24,7 @@ pub mod ops;
 pub mod outbox;
 pub mod rules;
 pub mod schema;
+pub mod sectors;
 pub mod seed;
 pub mod time;
 pub mod tlp;

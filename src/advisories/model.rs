@@ -1,10 +1,10 @@
 //! What an issuer writes into an advisory (in) and what readers get (out).
 
-use crate::directory::sectors;
 use crate::entities::model::OrgRef;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::formats::{is_cve, is_http_url};
 use crate::http::json;
+use crate::sectors;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -178,7 +178,7 @@ pub struct AdvisoryInput {
     /// another audience).
     #[serde(default)]
     #[validate(length(max = 100))]
-    #[schema(max_items = 100, value_type = Vec<crate::directory::sectors::SectorCode>)]
+    #[schema(max_items = 100, value_type = Vec<crate::sectors::SectorCode>)]
     pub sectors: Vec<String>,
     /// Registered entities, for a `targeted` audience (none for another audience). TLP:RED
     /// needs at least one.

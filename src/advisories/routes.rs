@@ -53,7 +53,7 @@ pub struct AdvisoryQuery {
     pub cursor: Option<String>,
     pub status: Option<AdvisoryStatus>,
     /// Sector or subsector code: its advisories, its subsectors' and its parent sector's.
-    #[param(value_type = Option<crate::directory::sectors::SectorCode>)]
+    #[param(value_type = Option<crate::sectors::SectorCode>)]
     pub sector: Option<String>,
     #[param(example = "AMBER+STRICT")]
     pub tlp: Option<Tlp>,
@@ -90,7 +90,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AdvisoriesRead)?;
     let q = q.into_inner();
-    crate::directory::sectors::check_sector_filter(q.sector.as_deref())?;
+    crate::sectors::check_sector_filter(q.sector.as_deref())?;
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
     let filters = Filters {
         status: q.status,

@@ -12,7 +12,6 @@ use crate::audit;
 use crate::auth::{Caller, Role};
 use crate::db::{self, DbConn};
 use crate::directory::load_directory;
-use crate::directory::sectors;
 use crate::entities::model::OrgRef;
 use crate::entities::repo;
 use crate::error::{AppError, AppResult, FieldError};
@@ -23,6 +22,7 @@ use crate::rules::coverage::{self, DirectoryOrg, Function, OrgKind};
 use crate::schema::{
     advisories, advisory_cves, advisory_readers, advisory_revisions, advisory_sectors,
 };
+use crate::sectors;
 use chrono::Datelike;
 use diesel::prelude::*;
 

@@ -1,10 +1,10 @@
 //! What an entity registers (in) and what the service returns (out).
 
-use crate::directory::sectors;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::formats;
 use crate::http::json;
 use crate::rules::category::{Category, EntityTypeFacts, Identification, SizeClass};
+use crate::sectors;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -48,11 +48,11 @@ pub struct EntityInput {
     #[schema(value_type = crate::formats::MemberState)]
     pub country: String,
     /// The most specific taxonomy code, e.g. `energy.electricity` or `health`.
-    #[schema(value_type = crate::directory::sectors::RegistrableSectorCode)]
+    #[schema(value_type = crate::sectors::RegistrableSectorCode)]
     pub sector: String,
     /// Further sectors the entity is active in, each once and other than `sector`.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::directory::sectors::RegistrableSectorCode>)]
+    #[schema(value_type = Vec<crate::sectors::RegistrableSectorCode>)]
     pub additional_sectors: Vec<String>,
     /// Size class; derived from the figures below when absent.
     pub size: Option<SizeClass>,

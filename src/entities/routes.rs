@@ -27,7 +27,7 @@ pub struct EntityQuery {
     #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
     /// Sector or subsector code; a sector includes its subsectors.
-    #[param(value_type = Option<crate::directory::sectors::SectorCode>)]
+    #[param(value_type = Option<crate::sectors::SectorCode>)]
     pub sector: Option<String>,
     pub category: Option<Category>,
     pub status: Option<EntityStatus>,
@@ -64,7 +64,7 @@ pub async fn list(
     caller.require(Scope::EntitiesRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
-    crate::directory::sectors::check_sector_filter(q.sector.as_deref())?;
+    crate::sectors::check_sector_filter(q.sector.as_deref())?;
     if q.q.as_ref().is_some_and(|t| t.len() > 200) {
         return Err(AppError::bad_request(
             "invalid_query",

@@ -157,7 +157,7 @@ pub struct ReportInput {
     /// Sectors affected besides the entity's own.
     #[serde(default)]
     #[validate(length(max = 60))]
-    #[schema(max_items = 60, value_type = Vec<crate::directory::sectors::SectorCode>)]
+    #[schema(max_items = 60, value_type = Vec<crate::sectors::SectorCode>)]
     pub affected_sectors: Vec<String>,
     #[validate(length(min = 1, max = 20000))]
     #[schema(min_length = 1, max_length = 20000)]
@@ -252,7 +252,7 @@ impl ReportInput {
             }
         }
         for (i, s) in r.affected_sectors.iter().enumerate() {
-            if crate::directory::sectors::find(s).is_none() {
+            if crate::sectors::find(s).is_none() {
                 e.push(FieldError::new(
                     format!("/affected_sectors/{i}"),
                     format!("`{s}` is not a sector code; see GET /api/v1/sectors"),
@@ -469,7 +469,7 @@ pub struct EvaluateInput {
     #[schema(value_type = Vec<crate::formats::MemberState>)]
     pub affected_member_states: Vec<String>,
     #[serde(default)]
-    #[schema(value_type = Vec<crate::directory::sectors::SectorCode>)]
+    #[schema(value_type = Vec<crate::sectors::SectorCode>)]
     pub affected_sectors: Vec<String>,
     #[serde(default)]
     #[validate(nested)]
@@ -485,10 +485,10 @@ pub struct HypotheticalEntity {
     /// Home member state.
     #[schema(value_type = crate::formats::MemberState)]
     pub country: String,
-    #[schema(value_type = crate::directory::sectors::SectorCode)]
+    #[schema(value_type = crate::sectors::SectorCode)]
     pub sector: String,
     #[serde(default)]
-    #[schema(value_type = Vec<crate::directory::sectors::SectorCode>)]
+    #[schema(value_type = Vec<crate::sectors::SectorCode>)]
     pub additional_sectors: Vec<String>,
     pub category: crate::rules::category::Category,
     /// Annual turnover, for the financial-loss threshold when the impact gives none.

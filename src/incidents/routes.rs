@@ -118,7 +118,7 @@ pub struct IncidentQuery {
     #[param(format = Uuid)]
     pub entity_id: Option<String>,
     /// Sector or subsector code; a sector includes its subsectors.
-    #[param(value_type = Option<crate::directory::sectors::SectorCode>)]
+    #[param(value_type = Option<crate::sectors::SectorCode>)]
     pub sector: Option<String>,
     /// Stage of the latest report.
     pub stage: Option<Stage>,
@@ -152,7 +152,7 @@ pub async fn list(
     caller.require(Scope::IncidentsRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
-    crate::directory::sectors::check_sector_filter(q.sector.as_deref())?;
+    crate::sectors::check_sector_filter(q.sector.as_deref())?;
     let entity_id = match q.entity_id.as_deref() {
         None => None,
         Some(raw) => Some(crate::formats::uuid(raw).ok_or_else(|| {

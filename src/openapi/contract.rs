@@ -511,7 +511,7 @@ fn maturity_input(doc: &mut Value) {
         return;
     };
     s["properties"]["scores"]["additionalProperties"] = json!({
-        "type": "integer", "minimum": 0, "maximum": crate::maturity::model::MAX_LEVEL
+        "type": "integer", "minimum": 0, "maximum": crate::rules::maturity::MAX_LEVEL
     });
     s["properties"]["evidence"]["additionalProperties"] =
         json!({ "type": "string", "maxLength": 10000 });

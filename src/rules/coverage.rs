@@ -2,7 +2,7 @@
 //! whose coverage names the entity's subsector wins over one that names the whole sector.
 
 use super::Rule;
-use crate::directory::sectors;
+use crate::sectors;
 
 /// The kinds of organisation of the directory (defined with the roles they act in).
 pub use crate::auth::scopes::OrgKind;

@@ -1,4 +1,4 @@
-//! The tests of `model`.
+//! The tests of the maturity model.
 
 use super::*;
 use chrono::TimeZone;
