@@ -9,69 +9,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Where the data lives: the backend is chosen by the URL's scheme.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DatabaseUrl {
-    Postgres(String),
-    Sqlite(PathBuf),
-}
-
-impl DatabaseUrl {
-    /// `postgres://` / `postgresql://` → PostgreSQL; `sqlite://relative`, `sqlite:///absolute`
-    /// or a plain path → SQLite. Any other `scheme://` is refused rather than guessed.
-    pub fn parse(raw: &str) -> Result<Self, String> {
-        let raw = raw.trim();
-        if raw.is_empty() {
-            return Err("DATABASE_URL is empty".into());
-        }
-        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            return Ok(Self::Postgres(raw.to_string()));
-        }
-        if let Some(path) = raw.strip_prefix("sqlite://") {
-            if path.is_empty() {
-                return Err("DATABASE_URL `sqlite://` names no file".into());
-            }
-            return Ok(Self::Sqlite(PathBuf::from(path)));
-        }
-        if let Some((scheme, _)) = raw.split_once("://") {
-            return Err(format!(
-                "DATABASE_URL has the unsupported scheme `{scheme}://`; use postgres://, postgresql://, sqlite:// or a file path"
-            ));
-        }
-        if let Some(path) = raw.strip_prefix("sqlite:") {
-            return Ok(Self::Sqlite(PathBuf::from(path)));
-        }
-        Ok(Self::Sqlite(PathBuf::from(raw)))
-    }
-
-    pub fn backend(&self) -> &'static str {
-        match self {
-            Self::Postgres(_) => "postgres",
-            Self::Sqlite(_) => "sqlite",
-        }
-    }
-
-    /// The database for a person to read: the SQLite file, or the PostgreSQL URL with its
-    /// password left out.
-    pub fn describe(&self) -> String {
-        match self {
-            Self::Sqlite(path) => format!("SQLite file {}", path.display()),
-            Self::Postgres(url) => {
-                let shown = match url.split_once("://") {
-                    Some((scheme, rest)) => match rest.split_once('@') {
-                        Some((user, host)) if !user.contains('/') => {
-                            let user = user.split(':').next().unwrap_or(user);
-                            format!("{scheme}://{user}@{host}")
-                        }
-                        _ => url.clone(),
-                    },
-                    None => url.clone(),
-                };
-                format!("PostgreSQL {shown}")
-            }
-        }
-    }
-}
+pub use crate::auth::jwks::JwksSource;
+pub use crate::auth::jwt::JwtConfig;
+pub use crate::db::DatabaseUrl;
 
 /// Where the settings put the database and the HS256 key, read without opening or creating
 /// either: what the command-line tools say they use, and check before they would create one.
@@ -179,49 +119,6 @@ fn known_vars(
     Ok(vars)
 }
 
-/// Where an OpenID Connect identity provider publishes its signing keys (`auth::jwks`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum JwksSource {
-    /// An OpenID Connect issuer: its `/.well-known/openid-configuration` names the JWKS
-    /// (`jwks_uri`), and its tokens carry it as `iss`.
-    Issuer(String),
-    /// A JWKS address given directly; tokens carry the service's configured issuer.
-    Url(String),
-}
-
-/// How incoming tokens are verified and how the service signs the tokens it issues.
-#[derive(Clone)]
-pub struct JwtConfig {
-    /// HS256 key: signs tokens from `/oauth/token` and the `token` command, and verifies them.
-    pub secret: Vec<u8>,
-    /// PEM public key of an external identity provider (RS256 or ES256).
-    pub public_key_pem: Option<String>,
-    /// The external identity provider's JWKS, instead of one PEM key.
-    pub jwks: Option<JwksSource>,
-    /// The shortest time between two fetches of the JWKS (and the shortest time keys are kept).
-    pub jwks_min_refresh: Duration,
-    pub issuer: String,
-    pub audience: String,
-    /// Lifetime of the tokens this service issues.
-    pub token_ttl: Duration,
-}
-
-impl std::fmt::Debug for JwtConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("JwtConfig")
-            .field("secret", &"<redacted>")
-            .field(
-                "public_key_pem",
-                &self.public_key_pem.as_ref().map(|_| "<set>"),
-            )
-            .field("jwks", &self.jwks)
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
-            .field("token_ttl", &self.token_ttl)
-            .finish()
-    }
-}
-
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
@@ -233,7 +130,7 @@ pub struct Config {
     /// The rules the engine decides by.
     pub rules: crate::rules::ruleset::RuleSet,
     /// The maturity model in force: the parameter catalogue and its tier profiles.
-    pub maturity: crate::maturity::model::Model,
+    pub maturity: crate::rules::maturity::Model,
     /// How often the deadline sweep runs; `None` turns it off.
     pub sweep_every: Option<Duration>,
     /// Hosts webhooks may reach over plain http or on internal addresses.
@@ -442,24 +339,11 @@ impl Config {
         if !(60..=86_400).contains(&ttl) {
             return Err("NIS2HUB_TOKEN_TTL must be between 60 and 86400 seconds".into());
         }
-        let rules = match get("NIS2HUB_RULESET") {
-            None => crate::rules::ruleset::RuleSet::nis2_default(),
-            Some(path) => crate::rules::ruleset::RuleSet::load(std::path::Path::new(&path))
-                .map_err(|e| format!("NIS2HUB_RULESET: {e}"))?,
-        };
-        let maturity = {
-            let model_file = get("NIS2HUB_MATURITY_MODEL").map(PathBuf::from);
-            let tiers_file = get("NIS2HUB_MATURITY_TIERS").map(PathBuf::from);
-            crate::maturity::model::Model::load(model_file.as_deref(), tiers_file.as_deref())
-                .map_err(|e| {
-                    let which = match (&model_file, &tiers_file) {
-                        (Some(_), None) => "NIS2HUB_MATURITY_MODEL",
-                        (None, Some(_)) => "NIS2HUB_MATURITY_TIERS",
-                        _ => "NIS2HUB_MATURITY_MODEL / NIS2HUB_MATURITY_TIERS",
-                    };
-                    format!("{which}: {e}")
-                })?
-        };
+        let rules = crate::rules::ruleset::RuleSet::from_setting(get("NIS2HUB_RULESET"))?;
+        let maturity = crate::rules::maturity::Model::from_settings(
+            get("NIS2HUB_MATURITY_MODEL").map(PathBuf::from),
+            get("NIS2HUB_MATURITY_TIERS").map(PathBuf::from),
+        )?;
         let sweep = number("NIS2HUB_SWEEP_SECONDS", 60)?;
         if sweep > 86_400 {
             return Err("NIS2HUB_SWEEP_SECONDS must be at most 86400".into());

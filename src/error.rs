@@ -179,7 +179,7 @@ impl AppError {
             status: status.as_u16(),
             detail,
             code: self.code().to_string(),
-            request_id: crate::http::request_id::current(),
+            request_id: request_id(),
             errors,
         }
     }
@@ -205,7 +205,7 @@ impl ResponseError for AppError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        let id = crate::http::request_id::current().unwrap_or_default();
+        let id = request_id().unwrap_or_default();
         match self {
             Self::Internal { message, location } => {
                 log::error!("{id} internal error at {location}: {message}")
@@ -232,9 +232,9 @@ impl ResponseError for AppError {
 impl From<diesel::result::Error> for AppError {
     #[track_caller]
     fn from(e: diesel::result::Error) -> Self {
-        if crate::db::connection_lost(&e) {
+        if connection_lost(&e) {
             // The pool closes such a connection when it comes back; the client may retry.
-            crate::db::note_connection_lost();
+            note_connection_lost();
             return Self::ConnectionLost(format!("the database connection was lost: {e}"));
         }
         match e {
@@ -265,3 +265,86 @@ impl From<actix_web::error::BlockingError> for AppError {
 }
 
 pub type AppResult<T> = Result<T, AppError>;
+
+tokio::task_local! {
+    /// The id of the request this task serves, set by `http::request_id::middleware`; every
+    /// problem document carries it.
+    pub static REQUEST_ID: String;
+}
+
+/// The id of the request being served by this task, if any.
+pub fn request_id() -> Option<String> {
+    REQUEST_ID.try_with(|id| id.clone()).ok()
+}
+
+thread_local! {
+    /// Set when a statement on this thread failed because the connection to the server is
+    /// gone; read (and cleared) when the thread hands its connection back to the pool. The
+    /// pool does not test connections on checkout (a `SELECT 1` round trip before every
+    /// request), so this is how a connection the server dropped leaves the pool: the request
+    /// that meets it fails, and the connection is closed instead of being handed out again.
+    static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True when `e` means the connection is unusable: the server closed it or cannot be reached.
+///
+/// A PostgreSQL restart or failover (or `pg_terminate_backend`) ends every connection, and the
+/// request using one meets it in one of these forms, depending on where it was: the statement
+/// fails with the connection closed (`ClosedConnection`, `UnableToSendCommand`), or with the
+/// server's own farewell (SQLSTATE class 57P, "terminating connection due to administrator
+/// command", which diesel reports as `Unknown`), or on a server that is now a read-only standby
+/// (`ReadOnlyTransaction`); inside a transaction, diesel then marks its transaction manager
+/// broken (libpq no longer knows the transaction state), so the rollback or commit that
+/// follows fails with `BrokenTransactionManager` or `RollbackErrorOnCommit`. All of these mean
+/// the same to a client: nothing was committed, the database is briefly out of reach, try
+/// again — `503` with `Retry-After`, never a `500`.
+pub fn connection_lost(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::ReadOnlyTransaction,
+            _,
+        ) => true,
+        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
+            let message = info.message();
+            SERVER_GOING_AWAY.iter().any(|m| message.contains(m))
+        }
+        Error::BrokenTransactionManager => true,
+        Error::RollbackErrorOnCommit {
+            rollback_error,
+            commit_error,
+        } => connection_lost(commit_error) || connection_lost(rollback_error),
+        _ => false,
+    }
+}
+
+/// The messages PostgreSQL and libpq give when the server ends or loses a connection and
+/// diesel has no error kind for it (SQLSTATE 57P01–57P03 among them).
+const SERVER_GOING_AWAY: &[&str] = &[
+    "terminating connection due to administrator command",
+    "terminating connection due to conflict with recovery",
+    "terminating connection because of crash of another server process",
+    "the database system is shutting down",
+    "the database system is starting up",
+    "the database system is in recovery mode",
+    "the database system is not yet accepting connections",
+    "server closed the connection unexpectedly",
+    "no connection to the server",
+    "could not receive data from server",
+    "could not send data to server",
+    "SSL connection has been closed unexpectedly",
+];
+
+/// Marks this thread's connection lost, so that the pool closes it when it comes back; see
+/// [`CONNECTION_LOST`].
+pub fn note_connection_lost() {
+    CONNECTION_LOST.with(|l| l.set(true));
+}
+
+/// Whether this thread's connection was marked lost since the last call; clears the mark (the
+/// pool asks when the connection comes back).
+pub fn take_connection_lost() -> bool {
+    CONNECTION_LOST.with(|l| l.replace(false))
+}

@@ -103,7 +103,7 @@ fn open(config: &Config) -> Result<db::Pool, String> {
     let mut conn = pool
         .get()
         .map_err(|e| format!("cannot open a database connection: {e}"))?;
-    let applied = db::migrate(&mut conn)?;
+    let applied = nis2hub::ops::migrate(&mut conn)?;
     if applied > 0 {
         log::info!(
             "applied {applied} migration(s) to the {} database",

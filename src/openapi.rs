@@ -517,6 +517,7 @@ pub fn app(
         .app_data(web::PathConfig::default().error_handler(http::path_error))
         .service(SwaggerUi::new("/docs/{_:.*}").external_url_unchecked("/openapi.json", document()))
         .service(web::resource("/docs").get(docs_redirect))
+        .app_data(web::Data::new(http::AllowedMethods(allowed_methods)))
         .default_service(web::to(http::not_found))
         .wrap(actix_web::middleware::from_fn(http::refuse_nul_in_query))
         .wrap(actix_web::middleware::from_fn(http::request_id::middleware))

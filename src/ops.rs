@@ -136,3 +136,14 @@ pub fn metrics_app(
         .route("/metrics", web::get().to(open_metrics))
         .default_service(web::to(crate::http::not_found))
 }
+
+/// Brings the database up to date at start: the migrations, then the fills of columns and
+/// indexes that were added to tables already holding rows (each its domain's, each done once).
+pub fn migrate(conn: &mut crate::db::DbConn) -> Result<usize, String> {
+    let applied = crate::db::migrate(conn)?;
+    crate::entities::repo::index_entity_networks(conn)
+        .map_err(|e| format!("indexing the registered networks failed: {e}"))?;
+    crate::incidents::repo::backfill_recurring(conn)
+        .map_err(|e| format!("filling the recurring-incident columns failed: {e}"))?;
+    Ok(applied)
+}

@@ -39,7 +39,7 @@ pub fn check(t: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
 }
 
 /// Parses a timestamp a client sent: RFC 3339 with a `T` between date and time, written with
-/// a year from 1970 to 9998 — what [`crate::http::formats::TIMESTAMP_PATTERN`] and
+/// a year from 1970 to 9998 — what [`crate::formats::TIMESTAMP_PATTERN`] and
 /// `format: date-time` describe — and, once parsed, an instant from 1970-01-01T00:00:00Z to
 /// the end of 9999 in UTC ([`check`]). The text's year alone is not enough: with its offset,
 /// `1970-01-01T00:00:00+23:59` is 1969-12-31T00:01:00Z. Whatever the offset, an accepted
@@ -179,7 +179,7 @@ mod tests {
     /// The pattern the document shows for client timestamps accepts what the parser accepts.
     #[test]
     fn the_timestamp_pattern_is_the_rule() {
-        let re = regex::Regex::new(crate::http::formats::TIMESTAMP_PATTERN).unwrap();
+        let re = regex::Regex::new(crate::formats::TIMESTAMP_PATTERN).unwrap();
         for t in [
             "1969-12-31T23:59:59Z",
             "1970-01-01T00:00:00Z",

@@ -1012,7 +1012,7 @@ async fn entities_registered_before_the_index_are_matched_after_migrating() {
     .assert_problem(404, "not_found");
     {
         let mut conn = ctx.state.pool.get().unwrap();
-        nis2hub::db::migrate(&mut conn).unwrap();
+        nis2hub::ops::migrate(&mut conn).unwrap();
     }
     assert_eq!(count(&ctx, "entity_networks"), 1);
     for m in [

@@ -73,13 +73,7 @@ async fn a_new_client_gets_no_scope_its_registrar_does_not_hold() {
     let ncsirt = ctx.org_id("ncsirt");
     let energy = ctx.org_id("csirt-energy");
     let t = ctx.national();
-    let e = send(
-        &app,
-        post("/api/v1/entities", &t, &entity_body("hard-1", "health")),
-    )
-    .await;
-    assert_eq!(e.status, 201, "{}", e.text);
-    let entity = e.body["id"].as_str().unwrap().to_string();
+    let entity = register_entity(&app, &t, "hard-1", "health").await;
     let manager = ctx.token_with(&ncsirt, Role::NationalCsirt, "clients:manage");
     let before = count(&ctx, "api_clients");
     let all = nis2hub::auth::scopes::join_scopes(&nis2hub::auth::Scope::ALL);

@@ -1321,17 +1321,7 @@ async fn another_organisations_entity_is_not_found() {
     // `ids.entity` is in energy.electricity: csirt-energy and authority-infrastructure see it.
     let ids = setup(&ctx, &app).await;
     let t = ctx.national();
-    let bank = send(
-        &app,
-        post(
-            "/api/v1/entities",
-            &t,
-            &entity_body("authz-bank", "banking"),
-        ),
-    )
-    .await;
-    assert_eq!(bank.status, 201, "{}", bank.text);
-    let bank_id = bank.body["id"].as_str().unwrap().to_string();
+    let bank_id = register_entity(&app, &t, "authz-bank", "banking").await;
     let before = snapshot(&ctx, &app, &ids).await;
 
     let outsiders = [
@@ -1484,17 +1474,7 @@ async fn another_organisations_incident_is_not_found() {
             r.text
         );
     }
-    let bank = send(
-        &app,
-        post(
-            "/api/v1/entities",
-            &t,
-            &entity_body("authz-bank", "banking"),
-        ),
-    )
-    .await;
-    assert_eq!(bank.status, 201, "{}", bank.text);
-    let bank_id = bank.body["id"].as_str().unwrap().to_string();
+    let bank_id = register_entity(&app, &t, "authz-bank", "banking").await;
     let before = snapshot(&ctx, &app, &ids).await;
 
     let outsiders = [
@@ -1628,33 +1608,6 @@ async fn another_organisations_incident_is_not_found() {
         "{name} by the infrastructure authority: {}",
         r.text
     );
-}
-
-/// Every event of the caller's feed (paged with `after`).
-async fn whole_feed<S, B>(app: &S, token: &str) -> Vec<Value>
-where
-    S: actix_web::dev::Service<
-        actix_http::Request,
-        Response = actix_web::dev::ServiceResponse<B>,
-        Error = actix_web::Error,
-    >,
-    B: actix_web::body::MessageBody,
-{
-    let (mut after, mut out) = (0, vec![]);
-    loop {
-        let r = send(
-            app,
-            get(&format!("/api/v1/feed?after={after}&limit=100"), token),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let items = r.body["items"].as_array().unwrap().clone();
-        if items.is_empty() {
-            return out;
-        }
-        after = r.body["next_after"].as_i64().unwrap();
-        out.extend(items);
-    }
 }
 
 /// The TLP cells for incident reports: caller × label → what it reads of an incident that

@@ -858,13 +858,7 @@ async fn a_write_through_an_api_client_names_the_client_in_the_audit_log() {
     let ctx = Ctx::new();
     let app = app!(ctx);
     let t = ctx.national();
-    let reg = send(
-        &app,
-        post("/api/v1/entities", &t, &entity_body("600", "health")),
-    )
-    .await;
-    assert_eq!(reg.status, 201, "{}", reg.text);
-    let entity = reg.body["id"].as_str().unwrap().to_string();
+    let entity = register_entity(&app, &t, "600", "health").await;
     let c = register_client(&app, &ctx, &entity, Some("entities:read entities:write")).await;
     assert_eq!(c["role"], "entity");
     let client_id = c["client_id"].as_str().unwrap();

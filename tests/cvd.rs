@@ -4,25 +4,10 @@
 mod common;
 
 use actix_web::test::TestRequest;
+use common::cvd::*;
 use common::*;
 use nis2hub::auth::Role;
 use serde_json::{json, Value};
-
-fn report_body(title: &str) -> Value {
-    json!({
-        "title": title,
-        "description": "An empty password on /login grants a session.",
-        "vendor": "Example Networks", "product": "ExampleVPN", "versions": ["4.2"]
-    })
-}
-
-/// A tokenless report from an address.
-fn anonymous(body: &Value, ip: &str) -> TestRequest {
-    TestRequest::post()
-        .uri("/api/v1/cvd/reports")
-        .peer_addr(format!("{ip}:40000").parse().unwrap())
-        .set_json(body)
-}
 
 fn sweep(ctx: &Ctx, when: chrono::DateTime<chrono::Utc>) -> usize {
     let mut conn = ctx.state.pool.get().unwrap();
@@ -30,12 +15,6 @@ fn sweep(ctx: &Ctx, when: chrono::DateTime<chrono::Utc>) -> usize {
         nis2hub::cvd::sweep::sweep(c, when.naive_utc(), 100)
     })
     .unwrap()
-}
-
-fn sql(ctx: &Ctx, statement: &str) {
-    use diesel::connection::SimpleConnection;
-    let mut conn = ctx.state.pool.get().unwrap();
-    conn.batch_execute(statement).unwrap();
 }
 
 /// How many audit records name this action.
@@ -426,24 +405,7 @@ async fn finder_details_reach_the_coordinators_only() {
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["anonymous"], false);
     let case = r.body["case_id"].as_str().unwrap().to_string();
-    send(
-        &app,
-        post(
-            &format!("/api/v1/cvd/cases/{case}/triage"),
-            &national,
-            &json!({"state": "triaged"}),
-        ),
-    )
-    .await;
-    let v = send(
-        &app,
-        post(
-            &format!("/api/v1/cvd/cases/{case}/vendors"),
-            &national,
-            &json!({"name": "V", "contact_email": "v@vendor.example"}),
-        ),
-    )
-    .await;
+    let v = triage_and_add_vendor(&app, &case, &national).await;
     let vendor_token = v.body["vendor_token"].as_str().unwrap().to_string();
     let m = send(
         &app,

@@ -4,37 +4,10 @@
 
 mod common;
 
-use actix_web::test::TestRequest;
+use common::cvd::*;
 use common::*;
 use nis2hub::auth::Role;
 use serde_json::{json, Value};
-
-fn report_body(title: &str) -> Value {
-    json!({
-        "title": title,
-        "description": "An empty password on /login grants a session.",
-        "vendor": "Example Networks", "product": "ExampleVPN", "versions": ["4.2"]
-    })
-}
-
-/// A tokenless report from an address.
-fn anonymous(body: &Value, ip: &str) -> TestRequest {
-    let addr = if ip.contains(':') {
-        format!("[{ip}]:40000")
-    } else {
-        format!("{ip}:40000")
-    };
-    TestRequest::post()
-        .uri("/api/v1/cvd/reports")
-        .peer_addr(addr.parse().unwrap())
-        .set_json(body)
-}
-
-fn sql(ctx: &Ctx, statement: &str) {
-    use diesel::connection::SimpleConnection;
-    let mut conn = ctx.state.pool.get().unwrap();
-    conn.batch_execute(statement).unwrap();
-}
 
 /// How many audit records name this action (on this resource, when given).
 fn audited(ctx: &Ctx, action: &str, resource: Option<&str>) -> i64 {
@@ -398,24 +371,7 @@ async fn a_case_s_finder_and_vendors_post_at_a_limited_rate_and_within_caps() {
     let case = r.body["case_id"].as_str().unwrap().to_string();
     let finder = r.body["case_token"].as_str().unwrap().to_string();
     let uri = format!("/api/v1/cvd/cases/{case}");
-    send(
-        &app,
-        post(
-            &format!("{uri}/triage"),
-            &national,
-            &json!({"state": "triaged"}),
-        ),
-    )
-    .await;
-    let v = send(
-        &app,
-        post(
-            &format!("{uri}/vendors"),
-            &national,
-            &json!({"name": "V", "contact_email": "v@vendor.example"}),
-        ),
-    )
-    .await;
+    let v = triage_and_add_vendor(&app, &case, &national).await;
     let vendor = v.body["vendor_token"].as_str().unwrap().to_string();
     let say = |token: &str, body: &str| {
         post(
@@ -562,24 +518,7 @@ async fn concurrent_cvd_patches_with_one_if_match_make_exactly_one_change() {
     let r = send(&app, anonymous(&report_body("x"), "203.0.113.39")).await;
     let case = r.body["case_id"].as_str().unwrap().to_string();
     let uri = format!("/api/v1/cvd/cases/{case}");
-    send(
-        &app,
-        post(
-            &format!("{uri}/triage"),
-            &national,
-            &json!({"state": "triaged"}),
-        ),
-    )
-    .await;
-    let v = send(
-        &app,
-        post(
-            &format!("{uri}/vendors"),
-            &national,
-            &json!({"name": "V", "contact_email": "v@vendor.example"}),
-        ),
-    )
-    .await;
+    let v = triage_and_add_vendor(&app, &case, &national).await;
     assert_eq!(v.status, 201, "{}", v.text);
     assert_eq!(v.body["version"], 1);
     let vendor_uri = format!("{uri}/vendors/{}", v.body["id"].as_str().unwrap());

@@ -155,7 +155,7 @@ async fn incidents_with_the_same_root_cause_within_the_window_count_together() {
         diesel::sql_query("DELETE FROM counters WHERE name = 'incidents_recurring_indexed'")
             .execute(&mut conn)
             .unwrap();
-        nis2hub::db::migrate(&mut conn).unwrap();
+        nis2hub::ops::migrate(&mut conn).unwrap();
     }
     let dry = json!({"entity_id": id, "stage": "early_warning", "aware_at": now.to_rfc3339(),
         "root_cause": "VPN Appliance Flaw", "impact": {"financial_loss_eur": 1}});

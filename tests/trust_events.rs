@@ -129,30 +129,6 @@ where
     assert_eq!(r.status, 201, "{reader} subscribes: {}", r.text);
 }
 
-/// Every event of the caller's feed, page after page.
-async fn whole_feed<S, B>(app: &S, token: &str) -> Vec<Value>
-where
-    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    B: MessageBody,
-{
-    let mut out = vec![];
-    let mut after = 0;
-    loop {
-        let r = send(
-            app,
-            get(&format!("/api/v1/feed?after={after}&limit=500"), token),
-        )
-        .await;
-        assert_eq!(r.status, 200, "{}", r.text);
-        let items = r.body["items"].as_array().unwrap().clone();
-        if items.is_empty() {
-            return out;
-        }
-        after = r.body["next_after"].as_i64().unwrap();
-        out.extend(items);
-    }
-}
-
 fn about<'a>(events: &'a [Value], id: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["subject"]["id"] == id).collect()
 }

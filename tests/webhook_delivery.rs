@@ -279,17 +279,7 @@ async fn every_payload_carries_seq_and_sorting_by_seq_restores_feed_order() {
     let receiver = Blocking::start(true, 204);
     subscribe(&app, &ctx, "csirt-energy", &receiver.url("hook")).await;
     let national = ctx.national();
-    let entity = send(
-        &app,
-        post(
-            "/api/v1/entities",
-            &national,
-            &entity_body("order-1", "energy.gas"),
-        ),
-    )
-    .await;
-    assert_eq!(entity.status, 201, "{}", entity.text);
-    let entity_id = entity.body["id"].as_str().unwrap().to_string();
+    let entity_id = register_entity(&app, &national, "order-1", "energy.gas").await;
     let reporter = ctx.token(&entity_id, Role::Entity);
     for i in 0..6 {
         let r = send(

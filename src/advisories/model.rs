@@ -1,10 +1,10 @@
 //! What an issuer writes into an advisory (in) and what readers get (out).
 
-use crate::directory::sectors;
 use crate::entities::model::OrgRef;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::formats::{is_cve, is_http_url};
+use crate::formats::{is_cve, is_http_url};
 use crate::http::json;
+use crate::sectors;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
@@ -60,12 +60,12 @@ pub struct Match {
     /// CIDR blocks, e.g. the exposed systems a scan found.
     #[serde(default)]
     #[validate(length(max = 10000))]
-    #[schema(max_items = 10000, value_type = Vec<crate::http::formats::Cidr>, example = json!(["192.0.2.0/24"]))]
+    #[schema(max_items = 10000, value_type = Vec<crate::formats::Cidr>, example = json!(["192.0.2.0/24"]))]
     pub ip_ranges: Vec<String>,
     /// Domains; a registered domain matches when it is one of these, under one, or above one.
     #[serde(default)]
     #[validate(length(max = 10000))]
-    #[schema(max_items = 10000, value_type = Vec<crate::http::formats::DomainName>, example = json!(["example.nl"]))]
+    #[schema(max_items = 10000, value_type = Vec<crate::formats::DomainName>, example = json!(["example.nl"]))]
     pub domains: Vec<String>,
 }
 
@@ -178,7 +178,7 @@ pub struct AdvisoryInput {
     /// another audience).
     #[serde(default)]
     #[validate(length(max = 100))]
-    #[schema(max_items = 100, value_type = Vec<crate::http::formats::SectorCode>)]
+    #[schema(max_items = 100, value_type = Vec<crate::sectors::SectorCode>)]
     pub sectors: Vec<String>,
     /// Registered entities, for a `targeted` audience (none for another audience). TLP:RED
     /// needs at least one.
@@ -337,7 +337,7 @@ impl AdvisoryInput {
             );
         }
         for (i, id) in self.entity_ids.iter().enumerate() {
-            if crate::http::formats::uuid(id).is_none() {
+            if crate::formats::uuid(id).is_none() {
                 err(
                     format!("/entity_ids/{i}"),
                     format!("`{id}` is not an entity id"),
@@ -350,7 +350,7 @@ impl AdvisoryInput {
             }
         }
         for (i, r) in self.r#match.ip_ranges.iter().enumerate() {
-            if !crate::http::formats::is_cidr(r) {
+            if !crate::formats::is_cidr(r) {
                 err(
                     format!("/match/ip_ranges/{i}"),
                     format!("`{r}` is not a CIDR range such as 192.0.2.0/24 or 2001:db8::/32"),
@@ -358,7 +358,7 @@ impl AdvisoryInput {
             }
         }
         for (i, d) in self.r#match.domains.iter().enumerate() {
-            if !crate::http::formats::is_domain(d) {
+            if !crate::formats::is_domain(d) {
                 err(
                     format!("/match/domains/{i}"),
                     format!("`{d}` is not a domain name such as example.nl"),

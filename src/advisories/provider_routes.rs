@@ -587,6 +587,26 @@ pub async fn document(
     ))
 }
 
+/// Which hash file of a document.
+#[derive(Clone, Copy)]
+enum Sha {
+    Sha256,
+    Sha512,
+}
+
+/// A document's hash file, `<hex>  <file>` as `sha256sum`/`sha512sum` print it, tagged by
+/// the document's tag and the file's suffix.
+fn hash_file(req: &HttpRequest, doc: &Stored, public: bool, sha: Sha) -> HttpResponse {
+    let (hex, suffix) = match sha {
+        Sha::Sha256 => (&doc.sha256, "-sha256"),
+        Sha::Sha512 => (&doc.sha512, "-sha512"),
+    };
+    let line = provider::hash_line(hex, &doc.file);
+    let (etag, at) = (doc.etag(suffix), Some(doc.stored_at.and_utc()));
+    let text = "text/plain; charset=utf-8";
+    respond(req, text, line.into(), &etag, at, public, Coding::Only)
+}
+
 /// The SHA-256 of the document's bytes (CSAF 2.0 §7.1.18), as `sha256sum` prints it.
 #[utoipa::path(
     operation_id = "getCsafDocumentSha256",
@@ -607,18 +627,7 @@ pub async fn sha256(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
-    let line = provider::hash_line(&doc.sha256, &doc.file);
-    let (etag, at) = (doc.etag("-sha256"), Some(doc.stored_at.and_utc()));
-    let text = "text/plain; charset=utf-8";
-    Ok(respond(
-        &req,
-        text,
-        line.into(),
-        &etag,
-        at,
-        public,
-        Coding::Only,
-    ))
+    Ok(hash_file(&req, &doc, public, Sha::Sha256))
 }
 
 /// The SHA-512 of the document's bytes (CSAF 2.0 §7.1.18), as `sha512sum` prints it.
@@ -641,18 +650,7 @@ pub async fn sha512(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, AppError> {
     let (doc, public) = one(&state, &req, reader.0, path.into_inner()).await?;
-    let line = provider::hash_line(&doc.sha512, &doc.file);
-    let (etag, at) = (doc.etag("-sha512"), Some(doc.stored_at.and_utc()));
-    let text = "text/plain; charset=utf-8";
-    Ok(respond(
-        &req,
-        text,
-        line.into(),
-        &etag,
-        at,
-        public,
-        Coding::Only,
-    ))
+    Ok(hash_file(&req, &doc, public, Sha::Sha512))
 }
 
 /// The detached OpenPGP signature of the document's bytes with the provider key (CSAF 2.0

@@ -6,6 +6,7 @@ use super::model::{
 use super::service::{self, Filters};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::{conditional, parse_id};
@@ -52,7 +53,7 @@ pub struct AdvisoryQuery {
     pub cursor: Option<String>,
     pub status: Option<AdvisoryStatus>,
     /// Sector or subsector code: its advisories, its subsectors' and its parent sector's.
-    #[param(value_type = Option<crate::http::formats::SectorCode>)]
+    #[param(value_type = Option<crate::sectors::SectorCode>)]
     pub sector: Option<String>,
     #[param(example = "AMBER+STRICT")]
     pub tlp: Option<Tlp>,
@@ -62,14 +63,14 @@ pub struct AdvisoryQuery {
     /// Only advisories changed at or after this time (RFC 3339): the issuer's own by any
     /// change, the others' by a published (or withdrawn) revision.
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn etagged(status: StatusCode, a: &Advisory) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", conditional::etag(a.version)))
-        .json(a)
+impl conditional::Versioned for Advisory {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// The advisories the caller may read under their TLP, drafts of its own included.
@@ -89,7 +90,7 @@ pub async fn list(
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AdvisoriesRead)?;
     let q = q.into_inner();
-    crate::http::check_sector_filter(q.sector.as_deref())?;
+    crate::sectors::check_sector_filter(q.sector.as_deref())?;
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
     let filters = Filters {
         status: q.status,
@@ -188,13 +189,14 @@ pub async fn update(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::AdvisoriesWrite)?;
-    let id = parse_id(&id)?;
-    let patch = json::parse_patch(&body.bytes)?;
-    let if_match = conditional::if_match(&req);
-    let a = state
-        .write(move |conn| service::update(conn, &caller, &id, if_match.as_deref(), &patch))
-        .await?;
-    Ok(etagged(StatusCode::OK, &a))
+    conditional::patch_record(
+        &state,
+        &id,
+        &body,
+        &req,
+        move |conn, id, if_match, patch| service::update(conn, &caller, id, if_match, patch),
+    )
+    .await
 }
 
 /// Publishes the working copy as the next numbered revision: the first publication

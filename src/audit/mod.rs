@@ -7,7 +7,6 @@
 
 pub mod routes;
 
-use crate::auth::Caller;
 use crate::db::{self, DbConn};
 use crate::error::AppResult;
 use crate::schema::audit_log;
@@ -79,22 +78,16 @@ pub struct Actor<'a> {
     pub request_id: &'a str,
 }
 
-/// Appends one record; call inside the write transaction of the change it records.
-pub fn record(
+/// Appends one record; call inside the write transaction of the change it records. The
+/// actor is usually the request's `auth::Caller` (which converts into an [`Actor`]).
+pub fn record<'a>(
     conn: &mut DbConn,
-    caller: &Caller,
+    actor: impl Into<Actor<'a>>,
     action: &str,
     resource_type: &str,
     resource_id: &str,
 ) -> AppResult<()> {
-    let actor = Actor {
-        org: &caller.org,
-        sub: &caller.sub,
-        role: caller.role.as_str(),
-        client_id: caller.client_id.as_deref(),
-        request_id: &caller.request_id,
-    };
-    record_as(conn, &actor, action, resource_type, resource_id)
+    record_as(conn, &actor.into(), action, resource_type, resource_id)
 }
 
 /// Like [`record`], for an actor that is not an authenticated caller.

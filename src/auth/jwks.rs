@@ -13,12 +13,21 @@
 //! Fetching blocks; it runs on the blocking pool (`authenticate` calls [`Jwks::refresh`]
 //! through `web::block`), never on an HTTP worker. Verification reads the kept keys only.
 
-pub use crate::config::JwksSource;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 use jsonwebtoken::{Algorithm, DecodingKey};
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
+
+/// Where an OpenID Connect identity provider publishes its signing keys (`auth::jwks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// An OpenID Connect issuer: its `/.well-known/openid-configuration` names the JWKS
+    /// (`jwks_uri`), and its tokens carry it as `iss`.
+    Issuer(String),
+    /// A JWKS address given directly; tokens carry the service's configured issuer.
+    Url(String),
+}
 
 /// How long keys are kept when the provider does not say.
 const DEFAULT_MAX_AGE: Duration = Duration::from_secs(300);

@@ -16,10 +16,42 @@
 
 use super::jwks::{Jwks, Lookup};
 use super::scopes::Role;
-use crate::config::JwtConfig;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+
+/// How incoming tokens are verified and how the service signs the tokens it issues.
+#[derive(Clone)]
+pub struct JwtConfig {
+    /// HS256 key: signs tokens from `/oauth/token` and the `token` command, and verifies them.
+    pub secret: Vec<u8>,
+    /// PEM public key of an external identity provider (RS256 or ES256).
+    pub public_key_pem: Option<String>,
+    /// The external identity provider's JWKS, instead of one PEM key.
+    pub jwks: Option<super::jwks::JwksSource>,
+    /// The shortest time between two fetches of the JWKS (and the shortest time keys are kept).
+    pub jwks_min_refresh: std::time::Duration,
+    pub issuer: String,
+    pub audience: String,
+    /// Lifetime of the tokens this service issues.
+    pub token_ttl: std::time::Duration,
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field("secret", &"<redacted>")
+            .field(
+                "public_key_pem",
+                &self.public_key_pem.as_ref().map(|_| "<set>"),
+            )
+            .field("jwks", &self.jwks)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("token_ttl", &self.token_ttl)
+            .finish()
+    }
+}
 
 /// The claims of a nis2hub access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -26,6 +26,19 @@ pub struct Caller {
     pub request_id: String,
 }
 
+/// The caller as the audit log names it.
+impl<'a> From<&'a Caller> for crate::audit::Actor<'a> {
+    fn from(caller: &'a Caller) -> Self {
+        Self {
+            org: &caller.org,
+            sub: &caller.sub,
+            role: caller.role.as_str(),
+            client_id: caller.client_id.as_deref(),
+            request_id: &caller.request_id,
+        }
+    }
+}
+
 impl Caller {
     /// The one place a scope is checked: 403 naming the scope when the token lacks it.
     pub fn require(&self, scope: Scope) -> Result<(), AppError> {

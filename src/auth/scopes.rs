@@ -237,6 +237,59 @@ impl Role {
     }
 }
 
+// The kinds of organisation of the directory; each acts in one role. (No doc comment: it
+// would become the schema's description.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrgKind {
+    NationalCsirt,
+    SectoralCsirt,
+    SupervisoryAuthority,
+}
+
+impl OrgKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrgKind::NationalCsirt => "national_csirt",
+            OrgKind::SectoralCsirt => "sectoral_csirt",
+            OrgKind::SupervisoryAuthority => "supervisory_authority",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            OrgKind::NationalCsirt,
+            OrgKind::SectoralCsirt,
+            OrgKind::SupervisoryAuthority,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// The scope-list pattern: scope names separated by single spaces.
+pub fn scope_list_pattern() -> String {
+    let names: Vec<&str> = Scope::ALL.iter().map(|s| s.as_str()).collect();
+    let one = format!("(?:{})", names.join("|"));
+    format!("^{one}(?: {one})*$")
+}
+
+/// True for exactly the strings [`scope_list_pattern`] matches.
+pub fn is_scope_list(s: &str) -> bool {
+    !s.is_empty() && s.split(' ').all(|w| Scope::parse(w).is_some())
+}
+
+crate::formats::named_schema!(
+    ScopeList,
+    "ScopeList",
+    "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
+    crate::formats::string_pattern(
+        "Scope names separated by single spaces, such as `incidents:read feeds:read`.",
+        &scope_list_pattern(),
+        None
+    )
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +306,27 @@ mod tests {
         assert!(parse_scopes("entities:delete")
             .unwrap_err()
             .contains("entities:delete"));
+    }
+
+    #[test]
+    fn scope_lists_are_single_spaced_known_names() {
+        let re = regex::Regex::new(&scope_list_pattern()).unwrap();
+        for s in [
+            "incidents:read",
+            "incidents:read feeds:read",
+            "feeds:read feeds:read",
+        ] {
+            assert!(is_scope_list(s) && re.is_match(s), "{s}");
+        }
+        for s in [
+            "",
+            " incidents:read",
+            "incidents:read  feeds:read",
+            "nope",
+            "feeds:read\t",
+        ] {
+            assert!(!is_scope_list(s) && !re.is_match(s), "{s:?}");
+        }
     }
 
     #[test]

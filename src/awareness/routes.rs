@@ -82,12 +82,12 @@ async fn audit_read(
 pub struct AwarenessQuery {
     /// Start of the period, inclusive (RFC 3339; default 28 days before `to`).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub from: Option<DateTime<Utc>>,
     /// End of the period, exclusive (RFC 3339; default now). At most the configured maximum
     /// (`NIS2HUB_AWARENESS_MAX_DAYS`, 366 days by default) after `from`.
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub to: Option<DateTime<Utc>>,
     /// What to group by (default `sector`).
     #[param(value_type = Option<GroupBy>)]

@@ -359,9 +359,9 @@ pub fn quarterly(
     }
     let t = cfg.suppress_below;
     let unit = vec![quarter.to_string()];
-    let leaves: Vec<&str> = crate::directory::sectors::SECTORS
+    let leaves: Vec<&str> = crate::sectors::SECTORS
         .iter()
-        .filter(|s| crate::directory::sectors::is_leaf(s.code))
+        .filter(|s| crate::sectors::is_leaf(s.code))
         .map(|s| s.code)
         .collect();
     let mut by = |g: Grouping| -> AppResult<(Vec<Group>, Group)> {

@@ -227,7 +227,7 @@ pub struct VulnerabilityReport {
     pub finder: Option<Finder>,
     /// When the finder would like the vulnerability to become public.
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
+    #[schema(value_type = Option<crate::formats::Timestamp>)]
     pub wanted_disclosure_at: Option<DateTime<Utc>>,
 }
 
@@ -254,7 +254,7 @@ pub struct ReportReceipt {
 pub struct CoCoordinator {
     /// The member state (ISO 3166-1 alpha-2, in capitals).
     #[validate(custom(function = "member_state"))]
-    #[schema(value_type = crate::http::formats::MemberState, example = "BE")]
+    #[schema(value_type = crate::formats::MemberState, example = "BE")]
     pub country: String,
     #[validate(length(min = 1, max = 200))]
     #[schema(min_length = 1, max_length = 200, example = "CCB / CERT.be")]
@@ -392,7 +392,7 @@ pub struct CasePatch {
     /// audited as `cvd.case.embargo_forced` and recorded in a coordinators-only message (who,
     /// from when, to when, why).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
+    #[schema(value_type = Option<crate::formats::Timestamp>)]
     pub embargo_until: Option<DateTime<Utc>>,
     /// Bring `embargo_until` forward (needs a `reason`).
     #[serde(default)]
@@ -472,7 +472,7 @@ pub struct VendorPatch {
     pub statement: Option<String>,
     /// A new answer deadline (coordinators only), an instant in the future.
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
+    #[schema(value_type = Option<crate::formats::Timestamp>)]
     pub answer_due_at: Option<DateTime<Utc>>,
 }
 

@@ -182,7 +182,7 @@ pub fn publish(
         ));
     }
     for (i, r) in input.references.iter().enumerate() {
-        if !crate::http::formats::is_http_url(&r.url) {
+        if !crate::formats::is_http_url(&r.url) {
             errors.push(FieldError::new(
                 format!("/references/{i}/url"),
                 "must be an http(s) URL without spaces",

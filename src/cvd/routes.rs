@@ -10,6 +10,7 @@ use super::service::{self, Filters};
 use super::{intake, lifecycle, vendors};
 use crate::error::{AppError, Problem};
 use crate::http::conditional;
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::parse_id;
@@ -19,10 +20,16 @@ use actix_web::{get, patch, post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-fn etagged(status: StatusCode, case: &Case) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", conditional::etag(case.version)))
-        .json(case)
+impl conditional::Versioned for Case {
+    fn version(&self) -> i64 {
+        self.version
+    }
+}
+
+impl conditional::Versioned for Vendor {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// Reports a vulnerability. Without a token this is the public intake: limited per client
@@ -104,7 +111,7 @@ pub struct CaseQuery {
     pub state: Option<CaseState>,
     /// Only cases changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -332,9 +339,7 @@ pub async fn update_vendor(
             vendors::update_vendor(conn, &auth.0, &id, &vendor_id, patch, if_match.as_deref())
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", conditional::etag(vendor.version)))
-        .json(vendor))
+    Ok(etagged(StatusCode::OK, &vendor))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -5,7 +5,6 @@
 //! names, and write transactions go through [`write_tx`] so that SQLite takes its write lock
 //! up front instead of failing a lock upgrade under concurrency.
 
-use crate::config::DatabaseUrl;
 use crate::error::AppResult;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::pg::PgConnection;
@@ -14,6 +13,9 @@ use diesel::Connection;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 pub mod files;
+mod url;
+
+pub use url::DatabaseUrl;
 
 const PG_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -92,76 +94,14 @@ impl r2d2::ManageConnection for Manager {
     /// transaction that will not commit; one that reported a lost connection is closed so that
     /// the next checkout opens a fresh one.
     fn has_broken(&self, conn: &mut DbConn) -> bool {
-        let lost = CONNECTION_LOST.with(|l| l.replace(false));
+        let lost = crate::error::take_connection_lost();
         lost || std::thread::panicking() || is_broken(conn)
     }
 }
 
-thread_local! {
-    /// Set when a statement on this thread failed because the connection to the server is
-    /// gone; read (and cleared) when the thread hands its connection back to the pool. The
-    /// pool does not test connections on checkout (a `SELECT 1` round trip before every
-    /// request), so this is how a connection the server dropped leaves the pool: the request
-    /// that meets it fails, and the connection is closed instead of being handed out again.
-    static CONNECTION_LOST: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// True when `e` means the connection is unusable: the server closed it or cannot be reached.
-///
-/// A PostgreSQL restart or failover (or `pg_terminate_backend`) ends every connection, and the
-/// request using one meets it in one of these forms, depending on where it was: the statement
-/// fails with the connection closed (`ClosedConnection`, `UnableToSendCommand`), or with the
-/// server's own farewell (SQLSTATE class 57P, "terminating connection due to administrator
-/// command", which diesel reports as `Unknown`), or on a server that is now a read-only standby
-/// (`ReadOnlyTransaction`); inside a transaction, diesel then marks its transaction manager
-/// broken (libpq no longer knows the transaction state), so the rollback or commit that
-/// follows fails with `BrokenTransactionManager` or `RollbackErrorOnCommit`. All of these mean
-/// the same to a client: nothing was committed, the database is briefly out of reach, try
-/// again — `503` with `Retry-After`, never a `500`.
-pub fn connection_lost(e: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(
-            DatabaseErrorKind::ClosedConnection
-            | DatabaseErrorKind::UnableToSendCommand
-            | DatabaseErrorKind::ReadOnlyTransaction,
-            _,
-        ) => true,
-        Error::DatabaseError(DatabaseErrorKind::Unknown, info) => {
-            let message = info.message();
-            SERVER_GOING_AWAY.iter().any(|m| message.contains(m))
-        }
-        Error::BrokenTransactionManager => true,
-        Error::RollbackErrorOnCommit {
-            rollback_error,
-            commit_error,
-        } => connection_lost(commit_error) || connection_lost(rollback_error),
-        _ => false,
-    }
-}
-
-/// The messages PostgreSQL and libpq give when the server ends or loses a connection and
-/// diesel has no error kind for it (SQLSTATE 57P01–57P03 among them).
-const SERVER_GOING_AWAY: &[&str] = &[
-    "terminating connection due to administrator command",
-    "terminating connection due to conflict with recovery",
-    "terminating connection because of crash of another server process",
-    "the database system is shutting down",
-    "the database system is starting up",
-    "the database system is in recovery mode",
-    "the database system is not yet accepting connections",
-    "server closed the connection unexpectedly",
-    "no connection to the server",
-    "could not receive data from server",
-    "could not send data to server",
-    "SSL connection has been closed unexpectedly",
-];
-
-/// Marks this thread's connection lost, so that the pool closes it when it comes back; see
-/// [`CONNECTION_LOST`].
-pub fn note_connection_lost() {
-    CONNECTION_LOST.with(|l| l.set(true));
-}
+/// Whether a statement on this thread found its connection gone, and the note of it that the
+/// pool reads: kept in [`crate::error`], where database errors are mapped.
+pub use crate::error::{connection_lost, note_connection_lost};
 
 /// True when the connection is inside a transaction or its transaction manager gave up.
 pub fn is_broken(conn: &mut DbConn) -> bool {
@@ -184,7 +124,7 @@ pub fn connect(url: &DatabaseUrl, size: u32) -> Result<Pool, String> {
     r2d2::Pool::builder()
         .max_size(size)
         // No `SELECT 1` before each checkout: a lost connection is closed when it reports
-        // itself lost (see `note_connection_lost`), which costs one failed request instead of a round
+        // itself lost (see `error::note_connection_lost`), which costs one failed request instead of a round
         // trip on every request.
         .test_on_check_out(false)
         .connection_timeout(std::time::Duration::from_secs(10))
@@ -205,32 +145,11 @@ fn describe(url: &DatabaseUrl, e: diesel::r2d2::Error) -> String {
 }
 
 /// Runs the pending migrations; on PostgreSQL under an advisory lock so that several instances
-/// starting at once migrate one after the other.
+/// starting at once migrate one after the other. The fills of columns and indexes added to
+/// tables that already held rows belong to their domains and run after this, from
+/// `ops::migrate`.
 pub fn migrate(conn: &mut DbConn) -> Result<usize, String> {
-    let applied = run_migrations(conn)?;
-    index_entity_networks(conn)
-        .map_err(|e| format!("indexing the registered networks failed: {e}"))?;
-    crate::incidents::repo::backfill_recurring(conn)
-        .map_err(|e| format!("filling the recurring-incident columns failed: {e}"))?;
-    Ok(applied)
-}
-
-/// Fills the index of registered ranges and domains from the entities registered before it
-/// existed; once, marked in `counters`.
-fn index_entity_networks(conn: &mut DbConn) -> AppResult<()> {
-    use crate::schema::counters;
-    use diesel::prelude::*;
-    const MARK: &str = "entity_networks_indexed";
-    write_tx(conn, |conn| {
-        lock_writes(conn)?;
-        if counter(conn, MARK)?.is_none() {
-            crate::entities::repo::backfill(conn)?;
-            diesel::insert_into(counters::table)
-                .values((counters::name.eq(MARK), counters::value.eq(1)))
-                .execute(conn)?;
-        }
-        Ok(())
-    })
+    run_migrations(conn)
 }
 
 fn run_migrations(conn: &mut DbConn) -> Result<usize, String> {
@@ -606,6 +525,11 @@ pub fn changed_since_read(read_version: i64) -> crate::error::AppError {
     crate::error::AppError::PreconditionFailed(format!(
         "the record was changed by another request after version {} was read; read it again \
          and reapply your change",
-        crate::http::conditional::etag(read_version)
+        etag(read_version)
     ))
+}
+
+/// The strong entity tag (`ETag`) of a record's version.
+pub fn etag(version: i64) -> String {
+    format!("\"v{version}\"")
 }

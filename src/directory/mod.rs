@@ -2,7 +2,8 @@
 //! CSIRTs, supervisory authorities) with the sectors each covers.
 
 pub mod routes;
-pub mod sectors;
+/// The sector taxonomy, kept below the directory with the rules (`crate::sectors`).
+pub use crate::sectors;
 pub mod service;
 
 pub use service::{load_directory, Contact, Organisation, OrganisationInput};

@@ -4,6 +4,7 @@ use super::sectors::{self, Annex};
 use super::service::{self, DirectoryImport, ImportReport, Organisation, OrganisationInput};
 use crate::auth::{Caller, Scope};
 use crate::error::AppError;
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery};
 use crate::http::{conditional, parse_id};
@@ -27,6 +28,12 @@ pub struct SectorOut {
     pub parent: Option<String>,
     /// True when entities register under this code (a subsector, or a sector without any).
     pub registrable: bool,
+}
+
+impl crate::http::conditional::Versioned for Organisation {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// The NIS2 sector taxonomy (Annexes I and II), in the order of the annexes.
@@ -70,7 +77,7 @@ pub struct OrganisationQuery {
     pub code: Option<String>,
     /// Only organisations changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -128,9 +135,7 @@ pub async fn get_one(
     caller.require(Scope::DirectoryRead)?;
     let id = parse_id(&id)?;
     let org = state.db(move |conn| service::get(conn, &id)).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", conditional::etag(org.version)))
-        .json(org))
+    Ok(etagged(StatusCode::OK, &org))
 }
 
 /// Adds an organisation to the directory.
@@ -193,15 +198,14 @@ pub async fn update(
     req: HttpRequest,
 ) -> Result<HttpResponse, AppError> {
     caller.require(Scope::DirectoryWrite)?;
-    let id = parse_id(&id)?;
-    let patch = json::parse_patch(&body.bytes)?;
-    let if_match = conditional::if_match(&req);
-    let org = state
-        .write(move |conn| service::update(conn, &caller, &id, if_match.as_deref(), &patch))
-        .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", conditional::etag(org.version)))
-        .json(org))
+    conditional::patch_record(
+        &state,
+        &id,
+        &body,
+        &req,
+        move |conn, id, if_match, patch| service::update(conn, &caller, id, if_match, patch),
+    )
+    .await
 }
 
 /// Creates or updates organisations by `code` in one transaction (the directory file format).

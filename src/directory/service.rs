@@ -72,7 +72,7 @@ pub struct OrganisationInput {
     pub kind: OrgKind,
     /// Sector or subsector codes from `GET /api/v1/sectors`, each once.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::http::formats::SectorCode>)]
+    #[schema(value_type = Vec<crate::sectors::SectorCode>)]
     pub coverage: Vec<String>,
     #[serde(default)]
     #[validate(nested)]

@@ -1,18 +1,16 @@
 //! What an entity registers (in) and what the service returns (out).
 
-use crate::directory::sectors;
 use crate::error::{AppError, AppResult, FieldError};
-use crate::http::{formats, json};
+use crate::formats;
+use crate::http::json;
 use crate::rules::category::{Category, EntityTypeFacts, Identification, SizeClass};
+use crate::sectors;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-/// EU member states (ISO 3166-1 alpha-2; Greece is `GR`).
-pub const MEMBER_STATES: &[&str] = &[
-    "AT", "BE", "BG", "HR", "CY", "CZ", "DK", "EE", "FI", "FR", "DE", "GR", "HU", "IE", "IT", "LV",
-    "LT", "LU", "MT", "NL", "PL", "PT", "RO", "SK", "SI", "ES", "SE",
-];
+/// EU member states (ISO 3166-1 alpha-2; Greece is `GR`), defined with their format.
+pub use crate::formats::MEMBER_STATES;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -47,14 +45,14 @@ pub struct EntityInput {
     #[schema(min_length = 1, max_length = 64)]
     pub identifier: String,
     /// Home member state (ISO 3166-1 alpha-2).
-    #[schema(value_type = crate::http::formats::MemberState)]
+    #[schema(value_type = crate::formats::MemberState)]
     pub country: String,
     /// The most specific taxonomy code, e.g. `energy.electricity` or `health`.
-    #[schema(value_type = crate::http::formats::RegistrableSectorCode)]
+    #[schema(value_type = crate::sectors::RegistrableSectorCode)]
     pub sector: String,
     /// Further sectors the entity is active in, each once and other than `sector`.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::http::formats::RegistrableSectorCode>)]
+    #[schema(value_type = Vec<crate::sectors::RegistrableSectorCode>)]
     pub additional_sectors: Vec<String>,
     /// Size class; derived from the figures below when absent.
     pub size: Option<SizeClass>,
@@ -84,7 +82,7 @@ pub struct EntityInput {
     pub member_state_identification: Option<Identification>,
     /// Member states where the entity provides services.
     #[serde(default)]
-    #[schema(value_type = Vec<crate::http::formats::MemberState>)]
+    #[schema(value_type = Vec<crate::formats::MemberState>)]
     pub service_member_states: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 50), nested)]
@@ -93,11 +91,11 @@ pub struct EntityInput {
     /// Public IP ranges in CIDR notation.
     #[serde(default)]
     #[validate(length(max = 1000))]
-    #[schema(max_items = 1000, value_type = Vec<crate::http::formats::Cidr>)]
+    #[schema(max_items = 1000, value_type = Vec<crate::formats::Cidr>)]
     pub ip_ranges: Vec<String>,
     #[serde(default)]
     #[validate(length(max = 1000))]
-    #[schema(max_items = 1000, value_type = Vec<crate::http::formats::DomainName>)]
+    #[schema(max_items = 1000, value_type = Vec<crate::formats::DomainName>)]
     pub domains: Vec<String>,
 }
 

@@ -11,7 +11,7 @@
 //! reversed (`example.nl` → `nl.example.`): a domain and its subdomains are one index range,
 //! its parents a short list of exact values.
 
-use crate::db::DbConn;
+use crate::db::{self, DbConn};
 use crate::error::AppResult;
 use crate::schema::{entities, entity_domains, entity_networks};
 use diesel::prelude::*;
@@ -109,6 +109,23 @@ pub fn index_networks(
         .collect();
     crate::insert_rows!(conn, entity_domains::table, rows, 2);
     Ok(())
+}
+
+/// Fills the index of registered ranges and domains from the entities registered before it
+/// existed; once, marked in `counters`. Run at start, after the migrations.
+pub fn index_entity_networks(conn: &mut DbConn) -> AppResult<()> {
+    use crate::schema::counters;
+    const MARK: &str = "entity_networks_indexed";
+    db::write_tx(conn, |conn| {
+        db::lock_writes(conn)?;
+        if db::counter(conn, MARK)?.is_none() {
+            backfill(conn)?;
+            diesel::insert_into(counters::table)
+                .values((counters::name.eq(MARK), counters::value.eq(1)))
+                .execute(conn)?;
+        }
+        Ok(())
+    })
 }
 
 /// Indexes every entity's ranges and domains (once, when the index tables are created).

@@ -6,6 +6,7 @@ use super::model::{
 use super::service::{self, Filters, Outcome, Updated};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery, SeqPageQuery};
 use crate::http::{conditional, parse_id};
@@ -26,7 +27,7 @@ pub struct EntityQuery {
     #[param(pattern = "^[A-Za-z0-9_-]{21}[AQgw]$")]
     pub cursor: Option<String>,
     /// Sector or subsector code; a sector includes its subsectors.
-    #[param(value_type = Option<crate::http::formats::SectorCode>)]
+    #[param(value_type = Option<crate::sectors::SectorCode>)]
     pub sector: Option<String>,
     pub category: Option<Category>,
     pub status: Option<EntityStatus>,
@@ -35,14 +36,14 @@ pub struct EntityQuery {
     pub q: Option<String>,
     /// Only entities changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-fn etagged(status: StatusCode, entity: &Entity) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header(("ETag", conditional::etag(entity.version)))
-        .json(entity)
+impl conditional::Versioned for Entity {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// The register: the entities the caller may see.
@@ -63,7 +64,7 @@ pub async fn list(
     caller.require(Scope::EntitiesRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
-    crate::http::check_sector_filter(q.sector.as_deref())?;
+    crate::sectors::check_sector_filter(q.sector.as_deref())?;
     if q.q.as_ref().is_some_and(|t| t.len() > 200) {
         return Err(AppError::bad_request(
             "invalid_query",

@@ -3,10 +3,52 @@
 
 use crate::error::AppError;
 use actix_web::http::header::{HeaderValue, IF_MATCH};
-use actix_web::HttpRequest;
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 
-pub fn etag(version: i64) -> String {
-    format!("\"v{version}\"")
+/// The entity tag of a record's version (defined with the versions, in `db`).
+pub use crate::db::etag;
+
+/// A record that carries its version.
+pub trait Versioned: serde::Serialize {
+    fn version(&self) -> i64;
+}
+
+/// A versioned record as the response body, with its `ETag`.
+pub fn etagged(status: StatusCode, record: &impl Versioned) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header(("ETag", etag(record.version())))
+        .json(record)
+}
+
+/// A PATCH of a versioned record: the id from the path, the body as a JSON merge patch and
+/// `If-Match` read, `update` run in one write transaction, and the record answered with its
+/// `ETag`. The handler checks the scope first and gives `update` its caller.
+pub async fn patch_record<T, F>(
+    state: &crate::AppState,
+    id: &str,
+    body: &super::json::JsonBody,
+    req: &HttpRequest,
+    update: F,
+) -> Result<HttpResponse, AppError>
+where
+    F: FnOnce(
+            &mut crate::db::DbConn,
+            &str,
+            Option<&str>,
+            &serde_json::Value,
+        ) -> crate::error::AppResult<T>
+        + Send
+        + 'static,
+    T: Versioned + Send + 'static,
+{
+    let id = super::parse_id(id)?;
+    let patch = super::json::parse_patch(&body.bytes)?;
+    let if_match = if_match(req);
+    let record = state
+        .write(move |conn| update(conn, &id, if_match.as_deref(), &patch))
+        .await?;
+    Ok(etagged(StatusCode::OK, &record))
 }
 
 /// The `If-Match` header's value, if the request sent one.

@@ -10,15 +10,24 @@ pub mod pagination;
 pub mod request_id;
 
 use crate::error::AppError;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
+
+/// The methods each route pattern serves, for the `Allow` header of a 405 (given by the
+/// application, which knows its routes; `GET` where it gives none).
+#[derive(Clone, Copy)]
+pub struct AllowedMethods(pub fn(&str) -> String);
 
 /// The answer for every path no route matches (and, with `405`, for wrong methods).
 /// A path that some route serves with another method gets 405, any other path 404.
 pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
     if let Some(pattern) = req.match_pattern() {
+        let allow = match req.app_data::<web::Data<AllowedMethods>>() {
+            Some(allowed) => (allowed.0)(&pattern),
+            None => "GET".to_string(),
+        };
         return Err(AppError::MethodNotAllowed {
             method: req.method().to_string(),
-            allow: crate::openapi::allowed_methods(&pattern),
+            allow,
         });
     }
     Err(AppError::RouteNotFound(format!(
@@ -31,7 +40,7 @@ pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, AppError> {
 /// Parses a record id (a hyphenated UUID, `format: uuid`) from the path. A malformed id names
 /// no record, so it is a 404 like any other id the caller cannot see.
 pub fn parse_id(raw: &str) -> Result<String, AppError> {
-    formats::uuid(raw).ok_or(AppError::NotFound)
+    crate::formats::uuid(raw).ok_or(AppError::NotFound)
 }
 
 /// Middleware: a query string may not carry the NUL character (`%00`), which no text field
@@ -51,18 +60,6 @@ pub async fn refuse_nul_in_query(
         return Ok(req.error_response(err).map_into_right_body());
     }
     Ok(next.call(req).await?.map_into_left_body())
-}
-
-/// A `sector` filter names a code of the taxonomy (an unknown one is a 400, as the document's
-/// enum says).
-pub fn check_sector_filter(sector: Option<&str>) -> Result<(), AppError> {
-    match sector {
-        Some(s) if crate::directory::sectors::find(s).is_none() => Err(AppError::bad_request(
-            "invalid_query",
-            format!("`{s}` is not a sector code; see GET /api/v1/sectors"),
-        )),
-        _ => Ok(()),
-    }
 }
 
 /// Query-string errors become a 400 problem naming the parameter.

@@ -9,14 +9,9 @@ use actix_web::middleware::Next;
 use actix_web::{web, HttpMessage};
 use std::time::Instant;
 
-tokio::task_local! {
-    static REQUEST_ID: String;
-}
-
-/// The id of the request being served by this task, if any.
-pub fn current() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.clone()).ok()
-}
+/// The id of the request being served by this task, if any (kept with the errors, which carry
+/// it in every problem document).
+pub use crate::error::request_id as current;
 
 /// The request id, as a request extension for extractors.
 #[derive(Debug, Clone)]
@@ -48,7 +43,9 @@ pub async fn middleware(
         .app_data::<web::Data<crate::AppState>>()
         .map(|s| s.metrics.clone());
     let started = Instant::now();
-    let mut res = REQUEST_ID.scope(id.clone(), next.call(req)).await?;
+    let mut res = crate::error::REQUEST_ID
+        .scope(id.clone(), next.call(req))
+        .await?;
     let elapsed = started.elapsed();
     let status = res.status();
     res.headers_mut().insert(

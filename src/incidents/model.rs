@@ -137,11 +137,11 @@ pub struct ReportInput {
     pub kind: Option<Kind>,
     /// When the entity became aware (first report; deadlines run from here).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
+    #[schema(value_type = Option<crate::formats::Timestamp>)]
     pub aware_at: Option<DateTime<Utc>>,
     /// When the incident began (first report; defaults to `aware_at`).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
+    #[schema(value_type = Option<crate::formats::Timestamp>)]
     pub occurred_at: Option<DateTime<Utc>>,
     /// The reporter's own assessment that the incident is significant.
     #[serde(default)]
@@ -152,12 +152,12 @@ pub struct ReportInput {
     /// Member states affected, the home state included or not.
     #[serde(default)]
     #[validate(length(max = 40))]
-    #[schema(max_items = 40, value_type = Vec<crate::http::formats::MemberState>)]
+    #[schema(max_items = 40, value_type = Vec<crate::formats::MemberState>)]
     pub affected_member_states: Vec<String>,
     /// Sectors affected besides the entity's own.
     #[serde(default)]
     #[validate(length(max = 60))]
-    #[schema(max_items = 60, value_type = Vec<crate::http::formats::SectorCode>)]
+    #[schema(max_items = 60, value_type = Vec<crate::sectors::SectorCode>)]
     pub affected_sectors: Vec<String>,
     #[validate(length(min = 1, max = 20000))]
     #[schema(min_length = 1, max_length = 20000)]
@@ -185,7 +185,7 @@ pub struct ReportInput {
     pub tlp: Option<Tlp>,
     /// For a progress report: when handling ended, if it has (the final report is due a month later).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
+    #[schema(value_type = Option<crate::formats::Timestamp>)]
     pub handling_ended_at: Option<DateTime<Utc>>,
 }
 
@@ -252,7 +252,7 @@ impl ReportInput {
             }
         }
         for (i, s) in r.affected_sectors.iter().enumerate() {
-            if crate::directory::sectors::find(s).is_none() {
+            if crate::sectors::find(s).is_none() {
                 e.push(FieldError::new(
                     format!("/affected_sectors/{i}"),
                     format!("`{s}` is not a sector code; see GET /api/v1/sectors"),
@@ -358,7 +358,7 @@ pub struct RequestInput {
     /// When the report is due: at least the rule set's `requests.min_lead_hours` (24 by
     /// default) from now.
     #[serde(with = "crate::time::bounded")]
-    #[schema(value_type = crate::http::formats::Timestamp)]
+    #[schema(value_type = crate::formats::Timestamp)]
     pub due_at: DateTime<Utc>,
     #[validate(length(max = 5000))]
     #[schema(max_length = 5000)]
@@ -461,15 +461,15 @@ pub struct EvaluateInput {
     #[serde(default)]
     pub kind: Kind,
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[schema(value_type = Option<crate::http::formats::Timestamp>)]
+    #[schema(value_type = Option<crate::formats::Timestamp>)]
     pub aware_at: Option<DateTime<Utc>>,
     #[serde(default)]
     pub significant: bool,
     #[serde(default)]
-    #[schema(value_type = Vec<crate::http::formats::MemberState>)]
+    #[schema(value_type = Vec<crate::formats::MemberState>)]
     pub affected_member_states: Vec<String>,
     #[serde(default)]
-    #[schema(value_type = Vec<crate::http::formats::SectorCode>)]
+    #[schema(value_type = Vec<crate::sectors::SectorCode>)]
     pub affected_sectors: Vec<String>,
     #[serde(default)]
     #[validate(nested)]
@@ -483,12 +483,12 @@ pub struct EvaluateInput {
 #[serde(deny_unknown_fields)]
 pub struct HypotheticalEntity {
     /// Home member state.
-    #[schema(value_type = crate::http::formats::MemberState)]
+    #[schema(value_type = crate::formats::MemberState)]
     pub country: String,
-    #[schema(value_type = crate::http::formats::SectorCode)]
+    #[schema(value_type = crate::sectors::SectorCode)]
     pub sector: String,
     #[serde(default)]
-    #[schema(value_type = Vec<crate::http::formats::SectorCode>)]
+    #[schema(value_type = Vec<crate::sectors::SectorCode>)]
     pub additional_sectors: Vec<String>,
     pub category: crate::rules::category::Category,
     /// Annual turnover, for the financial-loss threshold when the impact gives none.

@@ -689,7 +689,7 @@ pub fn evaluate(
             }
         }
         for (i, s) in input.affected_sectors.iter().enumerate() {
-            if crate::directory::sectors::find(s).is_none() {
+            if crate::sectors::find(s).is_none() {
                 e.push(FieldError::new(
                     format!("/affected_sectors/{i}"),
                     format!("`{s}` is not a sector code"),
@@ -735,7 +735,7 @@ pub fn evaluate(
                 .chain(h.additional_sectors.iter())
                 .enumerate()
             {
-                if crate::directory::sectors::find(s).is_none() {
+                if crate::sectors::find(s).is_none() {
                     let p = if i == 0 {
                         "/entity/sector".to_string()
                     } else {

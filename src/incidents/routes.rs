@@ -4,6 +4,7 @@ use super::model::*;
 use super::service::{self, Filters};
 use crate::auth::{Caller, Scope};
 use crate::error::{AppError, Problem};
+use crate::http::conditional::etagged;
 use crate::http::json::{self, JsonBody, ValidJson};
 use crate::http::pagination::{self, Page, PageQuery, SeqPageQuery};
 use crate::http::parse_id;
@@ -45,6 +46,12 @@ async fn submit(
         })
         .await?;
     Ok(outcome.into_response())
+}
+
+impl crate::http::conditional::Versioned for Incident {
+    fn version(&self) -> i64 {
+        self.version
+    }
 }
 
 /// Reports a new incident (its first report, of any stage). The response holds the routing
@@ -111,7 +118,7 @@ pub struct IncidentQuery {
     #[param(format = Uuid)]
     pub entity_id: Option<String>,
     /// Sector or subsector code; a sector includes its subsectors.
-    #[param(value_type = Option<crate::http::formats::SectorCode>)]
+    #[param(value_type = Option<crate::sectors::SectorCode>)]
     pub sector: Option<String>,
     /// Stage of the latest report.
     pub stage: Option<Stage>,
@@ -122,7 +129,7 @@ pub struct IncidentQuery {
     pub status: Option<IncidentStatus>,
     /// Only incidents changed at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -145,10 +152,10 @@ pub async fn list(
     caller.require(Scope::IncidentsRead)?;
     let q = q.into_inner();
     let page = PageQuery::params(q.limit, q.cursor.as_deref())?;
-    crate::http::check_sector_filter(q.sector.as_deref())?;
+    crate::sectors::check_sector_filter(q.sector.as_deref())?;
     let entity_id = match q.entity_id.as_deref() {
         None => None,
-        Some(raw) => Some(crate::http::formats::uuid(raw).ok_or_else(|| {
+        Some(raw) => Some(crate::formats::uuid(raw).ok_or_else(|| {
             AppError::bad_request("invalid_query", "entity_id is not an id (a UUID)")
         })?),
     };
@@ -192,9 +199,7 @@ pub async fn get_one(
     let incident = state
         .write(move |conn| service::get(conn, &caller, &cfg.rules, &id))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("ETag", crate::http::conditional::etag(incident.version)))
-        .json(incident))
+    Ok(etagged(StatusCode::OK, &incident))
 }
 
 /// Every routing decision made over the incident's life, newest first.

@@ -98,7 +98,7 @@ pub fn sweep(conn: &mut DbConn, now: chrono::NaiveDateTime, limit: i64) -> AppRe
 /// one does not hold up the other. Returns what each reported.
 pub fn pass(
     pool: &db::Pool,
-    maturity: &crate::maturity::model::Model,
+    maturity: &crate::rules::maturity::Model,
 ) -> (AppResult<usize>, AppResult<usize>) {
     let deadlines = pool
         .get()
@@ -124,7 +124,7 @@ pub fn pass(
 }
 
 /// Runs [`pass`] every `every` until the process ends (on its own thread, off the HTTP workers).
-pub fn spawn(pool: db::Pool, every: std::time::Duration, maturity: crate::maturity::model::Model) {
+pub fn spawn(pool: db::Pool, every: std::time::Duration, maturity: crate::rules::maturity::Model) {
     std::thread::Builder::new()
         .name("deadline-sweep".into())
         .spawn(move || loop {

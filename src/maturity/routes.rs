@@ -78,7 +78,7 @@ pub struct AssessmentQuery {
     pub assessment_type: Option<AssessmentType>,
     /// Only assessments recorded at or after this time (RFC 3339).
     #[serde(default, with = "crate::time::bounded_opt")]
-    #[param(value_type = Option<crate::http::formats::Timestamp>)]
+    #[param(value_type = Option<crate::formats::Timestamp>)]
     pub updated_since: Option<chrono::DateTime<chrono::Utc>>,
 }
 
@@ -104,7 +104,7 @@ pub async fn list(
     let organisation_id = q
         .organisation_id
         .map(|id| {
-            crate::http::formats::uuid(&id).ok_or_else(|| {
+            crate::formats::uuid(&id).ok_or_else(|| {
                 AppError::bad_request(
                     "invalid_query",
                     format!("organisation_id `{id}` is not an organisation id (a UUID)"),

@@ -38,7 +38,7 @@ pub struct Assessor {
     pub organisation_id: Option<String>,
     /// Member state of the organisation (ISO 3166-1 alpha-2); required for a peer review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<crate::http::formats::MemberState>, example = "EE")]
+    #[schema(value_type = Option<crate::formats::MemberState>, example = "EE")]
     pub member_state: Option<String>,
 }
 
@@ -67,7 +67,7 @@ pub struct AssessmentInput {
     pub assessors: Vec<Assessor>,
     /// When the assessment was made (not in the future); validity runs from here.
     #[serde(with = "crate::time::bounded")]
-    #[schema(value_type = crate::http::formats::Timestamp)]
+    #[schema(value_type = crate::formats::Timestamp)]
     pub assessed_at: DateTime<Utc>,
     /// The catalogue scored against, as `GET /api/v1/maturity/model` names it.
     #[schema(example = "sim3-v1")]
@@ -367,7 +367,7 @@ pub fn validate(
         if who
             .organisation_id
             .as_ref()
-            .is_some_and(|id| crate::http::formats::uuid(id).is_none())
+            .is_some_and(|id| crate::formats::uuid(id).is_none())
         {
             errors.push(FieldError::new(
                 format!("/assessors/{i}/organisation_id"),

@@ -4,7 +4,7 @@
 //! from a schema the code generates, so it cannot drift from the structs.
 
 use crate::awareness::routes::QUARTER_PATTERN;
-use crate::http::formats::{CVE_PATTERN, IDEMPOTENCY_KEY_PATTERN, NOT_BLANK_PATTERN};
+use crate::formats::{CVE_PATTERN, IDEMPOTENCY_KEY_PATTERN, NOT_BLANK_PATTERN};
 use serde_json::{json, Map, Value};
 
 /// Operations whose 200/201 answer carries the record's version in `ETag`.
@@ -511,7 +511,7 @@ fn maturity_input(doc: &mut Value) {
         return;
     };
     s["properties"]["scores"]["additionalProperties"] = json!({
-        "type": "integer", "minimum": 0, "maximum": crate::maturity::model::MAX_LEVEL
+        "type": "integer", "minimum": 0, "maximum": crate::rules::maturity::MAX_LEVEL
     });
     s["properties"]["evidence"]["additionalProperties"] =
         json!({ "type": "string", "maxLength": 10000 });

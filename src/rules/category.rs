@@ -2,7 +2,7 @@
 //! Commission Recommendation 2003/361/EC.
 
 use super::Rule;
-use crate::directory::sectors::{self, Annex};
+use crate::sectors::{self, Annex};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

@@ -2,37 +2,12 @@
 //! whose coverage names the entity's subsector wins over one that names the whole sector.
 
 use super::Rule;
-use crate::directory::sectors;
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use crate::sectors;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum OrgKind {
-    NationalCsirt,
-    SectoralCsirt,
-    SupervisoryAuthority,
-}
+/// The kinds of organisation of the directory (defined with the roles they act in).
+pub use crate::auth::scopes::OrgKind;
 
 impl OrgKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OrgKind::NationalCsirt => "national_csirt",
-            OrgKind::SectoralCsirt => "sectoral_csirt",
-            OrgKind::SupervisoryAuthority => "supervisory_authority",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [
-            OrgKind::NationalCsirt,
-            OrgKind::SectoralCsirt,
-            OrgKind::SupervisoryAuthority,
-        ]
-        .into_iter()
-        .find(|k| k.as_str() == s)
-    }
-
     /// The function the organisation fills for the sectors it covers. A national CSIRT that
     /// lists coverage is the sectoral CSIRT of those sectors.
     pub fn function(self) -> Function {

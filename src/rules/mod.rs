@@ -9,6 +9,7 @@
 pub mod category;
 pub mod coverage;
 pub mod deadlines;
+pub mod maturity;
 pub mod routing;
 pub mod ruleset;
 pub mod significance;

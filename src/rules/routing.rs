@@ -19,7 +19,7 @@ use super::coverage::{self, DirectoryOrg, Function};
 use super::deadlines::{self, Obligation, Request, Stage, StageStatus, Submitted};
 use super::ruleset::RuleSet;
 use super::significance::{self, Impact, PastIncident};
-use crate::directory::sectors;
+use crate::sectors;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -325,6 +325,17 @@ impl EntityType {
 }
 
 impl RuleSet {
+    /// The rule set `NIS2HUB_RULESET` names (a file), or the built-in NIS2 one when unset;
+    /// checked whole, the error naming the setting.
+    pub fn from_setting(path: Option<String>) -> Result<Self, String> {
+        match path {
+            None => Ok(Self::nis2_default()),
+            Some(path) => {
+                Self::load(std::path::Path::new(&path)).map_err(|e| format!("NIS2HUB_RULESET: {e}"))
+            }
+        }
+    }
+
     /// The built-in NIS2 rule set.
     pub fn nis2_default() -> Self {
         Self::parse(DEFAULT).expect("the built-in rule set is valid")

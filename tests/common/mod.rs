@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod csaf;
+pub mod cvd;
 pub mod service;
 
 use actix_http::Request;
@@ -145,7 +146,7 @@ impl Ctx {
         let pool = db::connect(&cfg.database_url, cfg.pool_size).expect("connect");
         {
             let mut conn = pool.get().unwrap();
-            db::migrate(&mut conn).expect("migrate");
+            nis2hub::ops::migrate(&mut conn).expect("migrate");
             if import {
                 let file = std::fs::read(concat!(
                     env!("CARGO_MANIFEST_DIR"),
@@ -516,4 +517,28 @@ pub fn validate_csaf<P: AsRef<std::path::Path>>(files: &[P]) {
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Every event of the caller's feed, page after page (paged with `after`).
+pub async fn whole_feed<S, B>(app: &S, token: &str) -> Vec<Value>
+where
+    S: Service<Request, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    B: MessageBody,
+{
+    let mut out = vec![];
+    let mut after = 0;
+    loop {
+        let r = send(
+            app,
+            get(&format!("/api/v1/feed?after={after}&limit=500"), token),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        let items = r.body["items"].as_array().unwrap().clone();
+        if items.is_empty() {
+            return out;
+        }
+        after = r.body["next_after"].as_i64().unwrap();
+        out.extend(items);
+    }
 }

@@ -248,6 +248,38 @@ pub fn is_leaf(code: &str) -> bool {
     find(code).is_some() && children(code).next().is_none()
 }
 
+/// A `sector` filter names a code of the taxonomy (an unknown one is a 400, as the document's
+/// enum says).
+pub fn check_sector_filter(sector: Option<&str>) -> Result<(), crate::error::AppError> {
+    match sector {
+        Some(s) if find(s).is_none() => Err(crate::error::AppError::bad_request(
+            "invalid_query",
+            format!("`{s}` is not a sector code; see GET /api/v1/sectors"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+crate::formats::named_schema!(
+    SectorCode,
+    "SectorCode",
+    "A sector or subsector code of the NIS2 taxonomy (`GET /api/v1/sectors`).",
+    crate::formats::string_enum(
+        "A sector or subsector code of the NIS2 taxonomy (`GET /api/v1/sectors`).",
+        SECTORS.iter().map(|s| s.code)
+    )
+);
+
+crate::formats::named_schema!(
+    RegistrableSectorCode,
+    "RegistrableSectorCode",
+    "A code an entity registers under: a subsector, or a sector without subsectors.",
+    crate::formats::string_enum(
+        "A code an entity registers under: a subsector, or a sector without subsectors.",
+        SECTORS.iter().map(|s| s.code).filter(|c| is_leaf(c))
+    )
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;
