@@ -6,7 +6,8 @@
 -- CPU-bound machine can reach as a share of the floor.
 --
 -- The shape is the write mix's new incident (early warning, significant, routed to a sectoral
--- CSIRT and an authority): one incident (its eight indexes and its entity foreign key), its
+-- CSIRT and an authority): one incident (its indexes, its entity foreign key and the trigger
+-- that copies what awareness counts into awareness_incidents), its
 -- report, its decision, two recipients, two open deadlines, two events (`incident.routed`,
 -- `incident.reported`) with five recipient rows, one audit record. The text columns are as
 -- long as the averages the kit measured on the mix's own rows (-D facts, decision, body,
