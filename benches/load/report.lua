@@ -29,4 +29,19 @@ function request()
   }, body)
 end
 
+-- With ACKED set, the id of every report answered 201 is written to ACKED.<thread> (the
+-- surge checks afterwards that each of them is stored).
+local acked = os.getenv("ACKED")
+local acked_file = nil
+function _response(status, body)
+  if acked and status == 201 then
+    acked_file = acked_file or io.open(acked .. "." .. tostring(offset or 0), "a")
+    local id = string.match(body, '^{"id":"([^"]+)"')
+    if id then
+      acked_file:write(id, "\n")
+      acked_file:flush()
+    end
+  end
+end
+
 dofile(os.getenv("KIT") .. "/summary.lua")

@@ -2,7 +2,7 @@
 # The load kit: builds and starts the release binary on a fresh database, seeds entities and a
 # history of incidents, runs the write mix (clients reporting incidents) and the read mix
 # (feed pages, incident and entity list pages, situational awareness over the last 28 days and
-# over the last 365 days) with wrk, runs pgbench's one-row INSERT transaction (the commit floor)
+# over the last 366 days) with wrk, runs pgbench's one-row INSERT transaction (the commit floor)
 # beside it, and the rows of one report written by PostgreSQL alone in one statement
 # (report_rows.sql: the ceiling of any write path), and prints one table with the ratios and the
 # CPU time each request cost (from /proc: the service, the PostgreSQL server's processes and
@@ -225,15 +225,18 @@ one_backend() {
   local feed_max=${seed_out##* }
 
   # Awareness by sector and by week: the default period (the 28 days before now), and the
-  # last 365 days (within the default maximum of 366), which holds a third of the seeded
-  # history at the default --history-days (three years). Before the write mix, so that they
-  # count the seeded register only, not the incidents the write mix adds in the last hours.
-  local year_ago
-  year_ago=$(date -u -d '365 days ago' +%Y-%m-%dT%H:%M:%SZ)
+  # longest period the API allows, 366 days (the default maximum) up to now, which holds a
+  # third of the seeded history at the default --history-days (three years). Before the
+  # write mix, so that they count the seeded register only, not the incidents the write mix
+  # adds in the last hours.
+  local year_from year_to
+  year_to=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+  year_from=$(date -u -d "$year_to 366 days ago" +%Y-%m-%dT%H:%M:%SZ)
+  local year="from=$year_from&to=$year_to"
   run_wrk "$which-awareness" read.lua \
     PATHS="/api/v1/awareness?group_by=sector,/api/v1/awareness?group_by=week"
   run_wrk "$which-awareness-year" read.lua \
-    PATHS="/api/v1/awareness?group_by=sector&from=$year_ago,/api/v1/awareness?group_by=week&from=$year_ago"
+    PATHS="/api/v1/awareness?group_by=sector&$year,/api/v1/awareness?group_by=week&$year"
   run_wrk "$which-write" report.lua
   run_wrk "$which-feed" read.lua PATHS="/api/v1/feed?limit=50&after=" FEED_MAX="$feed_max"
   run_wrk "$which-incidents" read.lua PATHS="/api/v1/incidents?limit=50"

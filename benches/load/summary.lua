@@ -6,6 +6,7 @@ function setup(thread)
 end
 
 function response(status, headers, body)
+  if _response then _response(status, body) end
   if (status < 200 or status > 299) and shown < 2 then
     shown = shown + 1
     io.stderr:write("status " .. status .. ": " .. string.sub(body, 1, 300) .. "\n")

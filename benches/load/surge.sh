@@ -5,7 +5,9 @@
 # (3 s an answer) and one always failing (500) — sends a burst of early warnings with wrk
 # (report.lua), and then checks (surge_check.py) that within WITHIN seconds of the burst's end
 # every event in each healthy subscriber's feed arrived at its receiver, and nothing else did,
-# and prints the webhook delays. Beside the burst the four authorities page their feeds and the
+# and prints the webhook delays; and (surge_nothing_lost.py) that every report answered 201 is
+# stored and every subscriber's events, the slow and failing ones' too, were delivered or are
+# pending a retry. Beside the burst the four authorities page their feeds and the
 # national CSIRT refreshes awareness every second (surge_readers.py), whose timings it prints.
 # Exits 1 when push does not match pull in time, or a report failed.
 #
@@ -73,10 +75,11 @@ curl -sf "http://127.0.0.1:$port/readyz" >/dev/null || { cat "$work/server.log";
 
 # Every organisation of the directory subscribes; authority-digital's receiver is slow and
 # authority-health's always fails. The healthy ones are checked.
-healthy=() authorities=()
+healthy=() authorities=() everyone=()
 while read -r code kind; do
   token=$("$bin" token --org "$code" --role "$kind")
   [ "$kind" = supervisory_authority ] && authorities+=("$token")
+  everyone+=("$code=$token")
   case $code in
     authority-digital) path=slow/$code ;;
     authority-health) path=failing/$code ;;
@@ -87,7 +90,7 @@ while read -r code kind; do
     -d "{\"url\": \"http://127.0.0.1:$receiver_port/$path\"}"
 done < <(python3 -c 'import json; [print(o["code"], o["kind"]) for o in json.load(open("examples/directory.json"))["organisations"]]')
 
-python3 "$kit/surge_check.py" "http://127.0.0.1:$port" --baseline "$work/baseline" "${healthy[@]}"
+python3 "$kit/surge_check.py" "http://127.0.0.1:$port" --baseline "$work/baseline" "${everyone[@]}"
 
 # The burst: entities reporting early warnings, with the national CSIRT's token.
 token=$("$bin" token --org ncsirt --role national_csirt)
@@ -95,7 +98,7 @@ token=$("$bin" token --org ncsirt --role national_csirt)
 python3 "$kit/surge_readers.py" "http://127.0.0.1:$port" "$duration" "$token" "${authorities[@]}" \
   > "$work/readers" 2>&1 &
 readers_pid=$!
-line=$(env KIT="$kit" TOKEN="$token" IDS="$work/ids" \
+line=$(env KIT="$kit" TOKEN="$token" IDS="$work/ids" ACKED="$work/acked" \
   wrk -t2 -c"$clients" -d"${duration}s" --timeout 5s -s "$kit/report.lua" "http://127.0.0.1:$port" \
   2>"$work/wrk.err" | grep '^RESULT' || true)
 readers_status=0
@@ -108,6 +111,10 @@ bad=$(( $(sed -n 's/.* errors=\([0-9]*\).*/\1/p' <<<"$line") + $(sed -n 's/.* no
 if [ "$bad" != 0 ]; then echo "surge: $bad reports failed" >&2; status=1; fi
 if [ "$readers_status" != 0 ]; then echo "surge: a read beside the burst failed" >&2; status=1; fi
 python3 "$kit/surge_check.py" "http://127.0.0.1:$port" "$work/received" "$within" "$work/baseline" "${healthy[@]}" || status=1
+# Nothing acknowledged lost: every report answered 201 is stored, and every subscriber's
+# events (the slow and failing receivers' too) were delivered or are pending a retry.
+answered=$(( $(sed -n 's/.*requests=\([0-9]*\).*/\1/p' <<<"$line") - $(sed -n 's/.* non2xx=\([0-9]*\).*/\1/p' <<<"$line") ))
+python3 "$kit/surge_nothing_lost.py" "http://127.0.0.1:$port" "$token" "$work/acked" "$answered" "$work/baseline" "${everyone[@]}" || status=1
 if grep -q ' ERROR nis2hub' "$work/server.log"; then
   grep ' ERROR nis2hub' "$work/server.log" | head -n 5 >&2
   echo "surge: the service logged an error" >&2
