@@ -1696,3 +1696,61 @@ async fn kept_cells_answer_exactly_as_the_incidents_do() {
         "the narrow copy follows the removal"
     );
 }
+
+/// On a day of many reports the awareness reader's audit record waits for the report holding
+/// the write lock, not for every report queued behind it: the record takes the audit chain's
+/// lock alone, which a queued report asks for only once it holds the write lock.
+#[actix_web::test]
+async fn an_audited_read_waits_for_the_writer_holding_the_lock_not_for_the_queue() {
+    use std::time::{Duration, Instant};
+    let ctx = Ctx::new();
+    if !ctx.db.is_postgres() {
+        // SQLite has one writer at a time whatever the locks; nothing to show there.
+        return;
+    }
+    let app = app!(ctx);
+    let hold = Duration::from_millis(800);
+    // A writer holding the write lock, and a second one queued behind it; each holds the lock
+    // for `hold`, and tells when it committed.
+    let writer = |pool: nis2hub::db::Pool, started: std::sync::mpsc::Sender<()>| {
+        std::thread::spawn(move || {
+            let mut conn = pool.get().unwrap();
+            nis2hub::db::write_tx(&mut conn, |conn| {
+                let _ = started.send(());
+                nis2hub::db::lock_writes(conn)?;
+                std::thread::sleep(hold);
+                Ok(())
+            })
+            .unwrap();
+            Instant::now()
+        })
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let first = writer(ctx.state.pool.clone(), tx.clone());
+    rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let second = writer(ctx.state.pool.clone(), tx);
+    rx.recv().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let national = ctx.national();
+    let r = send(&app, get("/api/v1/awareness?group_by=stage", &national)).await;
+    let answered = Instant::now();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (first, second) = (first.join().unwrap(), second.join().unwrap());
+    assert!(
+        answered >= first,
+        "the record waited for the writer holding the lock"
+    );
+    assert!(
+        answered < second,
+        "the record did not wait for the writer queued behind it ({:?} before its commit)",
+        second.saturating_duration_since(answered)
+    );
+    // A transaction that took the audit lock alone may not take the write lock after it.
+    let mut conn = ctx.state.pool.get().unwrap();
+    let climbed = nis2hub::db::write_tx(&mut conn, |conn| {
+        nis2hub::db::lock_audit_alone(conn)?;
+        nis2hub::db::lock_writes(conn)
+    });
+    assert!(climbed.is_err());
+}

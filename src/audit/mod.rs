@@ -99,6 +99,31 @@ pub fn record_as(
     resource_id: &str,
 ) -> AppResult<()> {
     db::lock_writes(conn)?;
+    append(conn, actor, action, resource_type, resource_id)
+}
+
+/// Like [`record`], for a transaction that writes nothing but this record (the record of a
+/// read): it takes the audit chain's lock alone (`db::lock_audit_alone`), so on a day of many
+/// reports it waits for the report holding the write lock, not for every report queued.
+pub fn record_alone<'a>(
+    conn: &mut DbConn,
+    actor: impl Into<Actor<'a>>,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> AppResult<()> {
+    db::lock_audit_alone(conn)?;
+    append(conn, &actor.into(), action, resource_type, resource_id)
+}
+
+/// Appends a record to the chain; the caller holds the audit chain's lock.
+fn append(
+    conn: &mut DbConn,
+    actor: &Actor<'_>,
+    action: &str,
+    resource_type: &str,
+    resource_id: &str,
+) -> AppResult<()> {
     let last: Option<(i64, String)> = audit_log::table
         .select((audit_log::seq, audit_log::hash))
         .order(audit_log::seq.desc())

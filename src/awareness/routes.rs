@@ -49,7 +49,9 @@ fn limit(state: &AppState, caller: &Caller) -> Result<(), AppError> {
 pub const READ_AUDIT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Records who asked for which figures, in its own transaction before they are computed,
-/// unless the caller asked the same `question` within [`READ_AUDIT_INTERVAL`].
+/// unless the caller asked the same `question` within [`READ_AUDIT_INTERVAL`]. The record
+/// takes the audit chain's lock alone (`audit::record_alone`), not the write lock reports
+/// queue for.
 async fn audit_read(
     state: &AppState,
     caller: &Caller,
@@ -72,7 +74,7 @@ async fn audit_read(
     let caller = caller.clone();
     state
         .write(move |conn| {
-            crate::audit::record(conn, &caller, "awareness.read", "awareness", &what)
+            crate::audit::record_alone(conn, &caller, "awareness.read", "awareness", &what)
         })
         .await
 }

@@ -353,6 +353,13 @@ macro_rules! insert_rows {
 /// chain appends, event sequence numbers, incident references.
 const WRITE_LOCK: i64 = 0x6e69_7332_6875_6277;
 
+/// Key of the PostgreSQL advisory lock of the audit chain alone. Every append holds it to the
+/// commit, so the chain grows in commit order. Writers take it together with the write lock
+/// (in the same round trip, always after it); an append that writes nothing else — the
+/// record of a read — takes only this one ([`lock_audit_alone`]), and so waits for the
+/// transaction holding the write lock, not for every writer queued behind it.
+const AUDIT_LOCK: i64 = WRITE_LOCK + 1;
+
 /// The next number of the named counter (1 for a new one), under the write lock, so numbers
 /// are handed out in commit order and never twice: incident, case and advisory references.
 pub fn next_number(conn: &mut DbConn, name: &str) -> AppResult<i64> {
@@ -391,11 +398,39 @@ pub fn counter(conn: &mut DbConn, name: &str) -> AppResult<Option<i64>> {
 /// the writes that take it again (each event, the audit record) cost no round trip.
 pub fn lock_writes(conn: &mut DbConn) -> AppResult<()> {
     if let DbConn::Pg(c) = conn {
-        if TxMarks::get().is_some_and(|m| m.locked) {
+        let marks = TxMarks::get().unwrap_or_default();
+        if marks.locked {
             return Ok(());
         }
-        c.batch_execute(&format!("SELECT pg_advisory_xact_lock({WRITE_LOCK})"))?;
-        TxMarks::update(|m| m.locked = true);
+        // The write lock is never asked for while holding the audit lock alone: a writer
+        // holds the write lock and waits for the audit lock, so the other order could wait
+        // on each other.
+        if marks.audit_locked {
+            return Err(crate::error::AppError::internal(
+                "the write lock was asked for after the audit lock alone",
+            ));
+        }
+        c.batch_execute(&format!(
+            "SELECT pg_advisory_xact_lock({WRITE_LOCK}); SELECT pg_advisory_xact_lock({AUDIT_LOCK})"
+        ))?;
+        TxMarks::update(|m| {
+            m.locked = true;
+            m.audit_locked = true;
+        });
+    }
+    Ok(())
+}
+
+/// Takes the audit chain's lock alone, for a transaction that appends an audit record and
+/// writes nothing else (see [`AUDIT_LOCK`]). Such a transaction must not take the write lock
+/// after it. On SQLite `BEGIN IMMEDIATE` serialises every writer already.
+pub fn lock_audit_alone(conn: &mut DbConn) -> AppResult<()> {
+    if let DbConn::Pg(c) = conn {
+        if TxMarks::get().is_some_and(|m| m.audit_locked) {
+            return Ok(());
+        }
+        c.batch_execute(&format!("SELECT pg_advisory_xact_lock({AUDIT_LOCK})"))?;
+        TxMarks::update(|m| m.audit_locked = true);
     }
     Ok(())
 }
@@ -409,6 +444,8 @@ pub fn lock_writes(conn: &mut DbConn) -> AppResult<()> {
 #[derive(Clone, Copy, Default)]
 pub struct TxMarks {
     pub locked: bool,
+    /// Holds the audit chain's lock (with the write lock, or alone).
+    pub audit_locked: bool,
     pub next_event_seq: Option<i64>,
 }
 
